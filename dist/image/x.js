@@ -1,0 +1,2 @@
+export function two() { return 2; }
+//# sourceMappingURL=x.js.map

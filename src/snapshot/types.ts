@@ -1,0 +1,23 @@
+import type { PullSecretView } from '../credentials/types.ts';
+
+export interface NamespaceView {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The cluster state decide() reads: pure data, read synchronously, never mutated in place.
+ * Implemented by manifests/state files (offline) and by the informer cache (live cluster).
+ */
+export interface ClusterSnapshot {
+  /** The namespace, or undefined when unknown (callers assume it exists, unlabelled). */
+  namespace(name: string): NamespaceView | undefined;
+  /** A secret of the namespace by name (any type the source could see), or undefined. */
+  secret(namespace: string, name: string): PullSecretView | undefined;
+  /** Every usable-or-not pull secret of the namespace, sorted by name (injection candidates). */
+  pullSecrets(namespace: string): readonly PullSecretView[];
+  /** The ServiceAccount's imagePullSecrets names, or undefined when the SA is unknown. */
+  serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined;
+  /** True when the source can see secrets of every type (offline); false when only pull-secret types (informers). */
+  readonly seesAllSecretTypes: boolean;
+}
