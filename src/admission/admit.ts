@@ -1,0 +1,230 @@
+import { decide } from '../decide/decide.ts';
+import type { PodDecision } from '../decide/types.ts';
+import type { Finding, FindingCode } from '../findings/catalogue.ts';
+import type { PolicyResolver } from '../policy/resolve.ts';
+import type { ClusterSnapshot } from '../snapshot/types.ts';
+import { extractPodSpec, identify, isRecord, isWorkloadKind, type PodSpecRef } from '../workloads/extract.ts';
+import { encodePatch, imagePullSecretsPatch } from './patch.ts';
+import type { AdmissionRequest, AdmissionResponseBody } from './review.ts';
+import { boundWarnings } from './warnings.ts';
+
+export type Phase = 'mutate' | 'validate';
+
+export interface AdmitContext {
+  readonly snapshot: ClusterSnapshot;
+  readonly policy: PolicyResolver;
+  readonly now: number;
+}
+
+/** What the webhook did, for the one log line per decision and the metrics. Never holds credentials. */
+export interface AdmissionOutcome {
+  readonly response: AdmissionResponseBody;
+  /** allow | patch | deny | warn | dry-run | skip */
+  readonly action: 'allow' | 'patch' | 'deny' | 'warn' | 'dry-run' | 'skip';
+  readonly reason: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly operation: string;
+  readonly codes: readonly FindingCode[];
+  readonly decision: PodDecision | undefined;
+}
+
+/** Audit annotation keys (the API server prefixes them with the webhook name). */
+export const AUDIT_DECISION_KEY = 'decision';
+export const AUDIT_FINDINGS_KEY = 'findings';
+const AUDIT_VALUE_MAX = 2000;
+
+function skip(request: AdmissionRequest, reason: string, kind: string): AdmissionOutcome {
+  return {
+    response: { uid: request.uid, allowed: true },
+    action: 'skip',
+    reason,
+    kind,
+    namespace: request.namespace,
+    name: request.name,
+    operation: request.operation,
+    codes: [],
+    decision: undefined,
+  };
+}
+
+/** Container paths whose image is new or changed between the old and new object. */
+function changedContainers(spec: PodSpecRef, oldSpec: PodSpecRef | undefined): Set<string> {
+  const changed = new Set<string>();
+  const before = new Map<string, string | undefined>();
+  for (const container of oldSpec?.containers ?? []) before.set(`${container.group}/${container.name}`, container.image);
+  for (const container of spec.containers) {
+    const key = `${container.group}/${container.name}`;
+    if (!before.has(key) || before.get(key) !== container.image) changed.add(container.path);
+  }
+  return changed;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
+/**
+ * Answers one AdmissionRequest for one phase. Pure apart from reading the snapshot: the server,
+ * `pullguard review` and the tests all call this, so they cannot disagree.
+ */
+export function admit(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
+  const identity = identify(request.object);
+  const kind = request.kind.kind || identity?.kind || '';
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(request, `operation ${request.operation} is not checked`, kind);
+  if (!isRecord(request.object)) return skip(request, 'no object in the request', kind);
+  if (!isWorkloadKind(kind) || !isWorkloadKind(identity?.kind)) return skip(request, `kind ${kind || '(none)'} is not a workload`, kind);
+
+  const isPod = kind === 'Pod';
+  const sub = request.subResource;
+  if (sub !== '' && !(isPod && sub === 'ephemeralcontainers')) return skip(request, `subresource ${sub} is not checked`, kind);
+  const spec = extractPodSpec(request.object);
+  if (spec === undefined) return skip(request, `${kind} has no pod spec`, kind);
+
+  let onlyContainers: Set<string> | undefined;
+  if (request.operation === 'UPDATE') {
+    // Pull secrets of a pod cannot change after creation: on UPDATE only new or changed images are
+    // checked, and nothing is mutated. Templates are re-checked whole when their secrets or SA change.
+    const oldSpec = extractPodSpec(request.oldObject);
+    const credentialsChanged =
+      !isPod && oldSpec !== undefined &&
+      (!sameStrings(oldSpec.imagePullSecrets, spec.imagePullSecrets) || oldSpec.serviceAccountName !== spec.serviceAccountName);
+    if (!credentialsChanged) onlyContainers = changedContainers(spec, oldSpec);
+    if (onlyContainers !== undefined && onlyContainers.size === 0) return skip(request, 'no image changed', kind);
+  }
+
+  const namespace = request.namespace || identity?.namespace || 'default';
+  const decision = decide({
+    spec,
+    namespace,
+    snapshot: context.snapshot,
+    policy: context.policy,
+    now: context.now,
+    secretsFinal: isPod,
+    onlyContainers,
+    annotations: identity?.annotations,
+  });
+  if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
+
+  const name = request.name || identity?.name || '';
+  const base = { kind, namespace, name, operation: request.operation, decision };
+  const allFindings = [...decision.findings, ...decision.containers.flatMap((container) => container.findings)];
+  const codes = [...new Set(allFindings.map((finding) => finding.code))].sort();
+  const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
+  const dryRunMode = decision.mode === 'dry-run';
+
+  if (phase === 'mutate') {
+    const patch = mayPatch && decision.patchNames.length > 0 ? imagePullSecretsPatch(spec, decision.patchNames) : [];
+    const injected = allFindings.filter((finding) => finding.code === 'InjectedPullSecret');
+    if (patch.length === 0) {
+      return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'nothing to inject', codes };
+    }
+    if (dryRunMode) {
+      return {
+        ...base,
+        response: {
+          uid: request.uid,
+          allowed: true,
+          warnings: boundWarnings(injected.map((finding) => `[dry-run] would inject: ${finding.message}`)),
+          auditAnnotations: { [AUDIT_DECISION_KEY]: 'would-inject', [AUDIT_FINDINGS_KEY]: auditText(injected) },
+        },
+        action: 'dry-run',
+        reason: `would inject ${decision.inject.join(', ')}`,
+        codes,
+      };
+    }
+    return {
+      ...base,
+      response: {
+        uid: request.uid,
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: encodePatch(patch),
+        warnings: boundWarnings(injected.map((finding) => finding.message)),
+        auditAnnotations: { [AUDIT_DECISION_KEY]: 'inject', [AUDIT_FINDINGS_KEY]: auditText(injected) },
+      },
+      action: 'patch',
+      reason: `injected ${decision.patchNames.join(', ')}`,
+      codes,
+    };
+  }
+
+  // Validation: the verdict on the final object.
+  const denials: Finding[] = [];
+  const warnings: Finding[] = [];
+  for (const finding of allFindings) {
+    if (finding.severity === 'deny') denials.push(finding);
+    else if (finding.severity === 'warn' && finding.code !== 'InjectedPullSecret') warnings.push(finding);
+  }
+  if (isPod && decision.inject.length > 0 && !dryRunMode) {
+    // A pod reaching validation still uncovered was not mutated (mutating webhook absent or skipped):
+    // it would fail to pull. Say how to fix it instead of pretending it will be injected.
+    for (const container of decision.containers) {
+      if (container.decision !== 'inject' || container.credential === null) continue;
+      denials.push({
+        code: 'NoMatchingCredential',
+        severity: 'deny',
+        path: `${container.path}.image`,
+        message: `${container.name}: no listed pull secret covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
+      });
+    }
+  } else if (!isPod) {
+    for (const finding of allFindings) if (finding.code === 'InjectedPullSecret') warnings.push(finding);
+  }
+  const denyCodes = [...new Set(denials.map((finding) => finding.code))].sort();
+  const annotations = (verdict: string, findings: readonly Finding[]): Record<string, string> =>
+    findings.length === 0 ? { [AUDIT_DECISION_KEY]: verdict } : { [AUDIT_DECISION_KEY]: verdict, [AUDIT_FINDINGS_KEY]: auditText(findings) };
+
+  if (denials.length > 0 && decision.mode === 'enforce') {
+    return {
+      ...base,
+      response: {
+        uid: request.uid,
+        allowed: false,
+        status: { code: 403, reason: 'Forbidden', message: denialMessage(kind, name, denials) },
+        ...(warnings.length > 0 ? { warnings: boundWarnings(warnings.map((finding) => finding.message)) } : {}),
+        auditAnnotations: annotations('deny', denials),
+      },
+      action: 'deny',
+      reason: denyCodes.join(','),
+      codes,
+    };
+  }
+  if (denials.length > 0) {
+    const tag = dryRunMode ? '[dry-run]' : '[warn]';
+    return {
+      ...base,
+      response: {
+        uid: request.uid,
+        allowed: true,
+        warnings: boundWarnings([...denials.map((finding) => `${tag} would deny: ${finding.message}`), ...warnings.map((finding) => finding.message)]),
+        auditAnnotations: annotations('would-deny', [...denials, ...warnings]),
+      },
+      action: dryRunMode ? 'dry-run' : 'warn',
+      reason: `would deny: ${denyCodes.join(',')}`,
+      codes,
+    };
+  }
+  if (warnings.length > 0) {
+    return {
+      ...base,
+      response: { uid: request.uid, allowed: true, warnings: boundWarnings(warnings.map((finding) => finding.message)), auditAnnotations: annotations('allow', warnings) },
+      action: 'warn',
+      reason: 'warnings',
+      codes,
+    };
+  }
+  return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'covered', codes };
+}
+
+function denialMessage(kind: string, name: string, denials: readonly Finding[]): string {
+  const lines = denials.map((finding) => `${finding.path}: ${finding.message} [${finding.code}]`);
+  const subject = name === '' ? kind : `${kind} ${name}`;
+  return `pullguard denied ${subject}: ${denials.length} image pull problem${denials.length === 1 ? '' : 's'}: ${lines.join('; ')}`;
+}
+
+function auditText(findings: readonly Finding[]): string {
+  const text = findings.map((finding) => `${finding.code} ${finding.path}: ${finding.message}`).join('; ');
+  return text.length > AUDIT_VALUE_MAX ? `${text.slice(0, AUDIT_VALUE_MAX - 1)}…` : text;
+}

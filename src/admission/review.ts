@@ -1,0 +1,90 @@
+import { isRecord } from '../workloads/extract.ts';
+
+/** The parts of an AdmissionReview v1 request we read; everything is checked before use. */
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly kind: { readonly group: string; readonly version: string; readonly kind: string };
+  readonly resource: { readonly group: string; readonly version: string; readonly resource: string };
+  readonly subResource: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly operation: string;
+  readonly object: unknown;
+  readonly oldObject: unknown;
+  readonly dryRun: boolean;
+}
+
+export class MalformedReviewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedReviewError';
+  }
+}
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function gvk(value: unknown, field: string, names: readonly [string, string, string]): Record<string, string> {
+  if (value === undefined) return { [names[0]]: '', [names[1]]: '', [names[2]]: '' };
+  if (!isRecord(value)) throw new MalformedReviewError(`request.${field} must be an object`);
+  return { [names[0]]: str(value[names[0]]), [names[1]]: str(value[names[1]]), [names[2]]: str(value[names[2]]) };
+}
+
+/**
+ * Checks an AdmissionReview body and returns its request. Anything the API server would never send
+ * (wrong apiVersion, no uid, wrong types) is a MalformedReviewError, which the server maps to HTTP 400.
+ */
+export function decodeAdmissionReview(body: unknown): AdmissionRequest {
+  if (!isRecord(body)) throw new MalformedReviewError('body must be a JSON object (an AdmissionReview)');
+  if (body['kind'] !== 'AdmissionReview') throw new MalformedReviewError(`kind must be AdmissionReview, got ${JSON.stringify(body['kind'] ?? null)}`);
+  if (body['apiVersion'] !== ADMISSION_API_VERSION) {
+    throw new MalformedReviewError(`apiVersion must be ${ADMISSION_API_VERSION} (v1beta1 was removed in Kubernetes 1.22), got ${JSON.stringify(body['apiVersion'] ?? null)}`);
+  }
+  const request = body['request'];
+  if (!isRecord(request)) throw new MalformedReviewError('request must be an object');
+  const uid = request['uid'];
+  if (typeof uid !== 'string' || uid === '') throw new MalformedReviewError('request.uid must be a non-empty string');
+  const operation = request['operation'];
+  if (typeof operation !== 'string' || operation === '') throw new MalformedReviewError('request.operation must be a string');
+  if (request['dryRun'] !== undefined && typeof request['dryRun'] !== 'boolean') throw new MalformedReviewError('request.dryRun must be a boolean');
+  for (const field of ['name', 'namespace', 'subResource'] as const) {
+    if (request[field] !== undefined && typeof request[field] !== 'string') throw new MalformedReviewError(`request.${field} must be a string`);
+  }
+  const kind = gvk(request['kind'], 'kind', ['group', 'version', 'kind']);
+  const resource = gvk(request['resource'], 'resource', ['group', 'version', 'resource']);
+  return {
+    uid,
+    kind: { group: kind['group'] ?? '', version: kind['version'] ?? '', kind: kind['kind'] ?? '' },
+    resource: { group: resource['group'] ?? '', version: resource['version'] ?? '', resource: resource['resource'] ?? '' },
+    subResource: str(request['subResource']),
+    name: str(request['name']),
+    namespace: str(request['namespace']),
+    operation,
+    object: request['object'],
+    oldObject: request['oldObject'],
+    dryRun: request['dryRun'] === true,
+  };
+}
+
+export interface AdmissionResponseBody {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason?: string; message: string };
+  patch?: string;
+  patchType?: 'JSONPatch';
+  warnings?: string[];
+  auditAnnotations?: Record<string, string>;
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponseBody;
+}
+
+export function reviewResponse(response: AdmissionResponseBody): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}

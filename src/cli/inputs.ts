@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText } from '../policy/load.ts';
+import { PolicyResolver } from '../policy/resolve.ts';
+import type { Policy } from '../policy/schema.ts';
+import { readManifests } from '../manifests/read.ts';
+import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
+import { snapshotFromObjects } from '../snapshot/from-objects.ts';
+import type { MemorySnapshot } from '../snapshot/memory.ts';
+import { UsageError } from './errors.ts';
+
+/** Reads `--policy FILE` (or the built-in default); an invalid policy is a usage error listing every problem. */
+export async function loadPolicyFile(path: string | undefined): Promise<Policy> {
+  if (path === undefined) return DEFAULT_POLICY;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read policy ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const result = loadPolicyText(text);
+  if (!result.ok) throw new UsageError(`invalid policy ${path}: ${describePolicyErrors(result.errors)}`);
+  return result.policy;
+}
+
+export async function loadPolicyResolver(path: string | undefined): Promise<PolicyResolver> {
+  return new PolicyResolver(await loadPolicyFile(path));
+}
+
+/** Reads manifests, turning read and parse errors into usage errors with file and line. */
+export async function readObjects(paths: readonly string[], stdin?: NodeJS.ReadableStream): Promise<SourcedObject[]> {
+  try {
+    return await readManifests(paths, stdin);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** `--state FILE...`: Secrets, ServiceAccounts and Namespaces as the cluster state. */
+export async function loadStateFiles(paths: readonly string[]): Promise<{ snapshot: MemorySnapshot; objects: SourcedObject[] }> {
+  const objects = paths.length === 0 ? [] : await readObjects(paths);
+  return { snapshot: snapshotFromObjects(objects.map((entry) => entry.object)), objects };
+}

@@ -1,0 +1,35 @@
+/**
+ * Message building: one sentence per finding that names the container, the image or registry, what
+ * was looked at, and the fix. Warnings must stay under 120 characters (kubectl prints them as they
+ * are), so long names are shortened in the middle rather than cut at the end.
+ */
+
+/** kubectl shows each warning on one line; the API server recommends short warnings. */
+export const WARNING_MAX_CHARS = 119;
+
+export function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const keep = max - 1;
+  const head = Math.ceil(keep / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
+}
+
+export function listNames(names: readonly string[], max = 3): string {
+  if (names.length === 0) return 'none';
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} +${names.length - max}` : shown;
+}
+
+/** Fits `prefix` + `subject` + `suffix` into the warning limit by shortening the subject only. */
+export function fit(prefix: string, subject: string, suffix: string): string {
+  const room = WARNING_MAX_CHARS - prefix.length - suffix.length;
+  return prefix + shorten(subject, Math.max(room, 12)) + suffix;
+}
+
+export function formatDuration(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.round(hours / 24)}d`;
+}

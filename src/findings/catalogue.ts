@@ -1,0 +1,49 @@
+/**
+ * The finding catalogue: stable codes, their meaning and their default severity. Tests assert codes,
+ * never prose; the README's table is generated from (and checked against) this list.
+ */
+export type Severity = 'deny' | 'warn' | 'info';
+
+export const FINDING_CODES = [
+  'InvalidImageReference',
+  'NoMatchingCredential',
+  'PullSecretNotFound',
+  'PullSecretWrongType',
+  'PullSecretMalformed',
+  'CredentialExpired',
+  'ShortLivedCredential',
+  'ServiceAccountSecretsIgnored',
+  'ServiceAccountNotFound',
+  'LatestWithIfNotPresent',
+  'InjectedPullSecret',
+  'AnonymousPullRateLimited',
+  'ExemptImage',
+] as const;
+
+export type FindingCode = (typeof FINDING_CODES)[number];
+
+export interface Finding {
+  readonly code: FindingCode;
+  readonly severity: Severity;
+  /** Field path of the offending field: `spec.containers[0].image`, `spec.imagePullSecrets[1]`. */
+  readonly path: string;
+  /** One sentence: what is wrong, what was looked at, and the fix. */
+  readonly message: string;
+}
+
+/** What each code means, for the README and `pullguard explain`. */
+export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
+  InvalidImageReference: 'The image string does not parse as a reference; the kubelet reports InvalidImageName.',
+  NoMatchingCredential: 'The registry needs a pull secret and no auths key of the pod\'s secrets matches the image.',
+  PullSecretNotFound: 'A secret named in imagePullSecrets does not exist; the kubelet pulls without it.',
+  PullSecretWrongType: 'A listed secret is not kubernetes.io/dockerconfigjson (or dockercfg) with its data key; the kubelet ignores it.',
+  PullSecretMalformed: 'A listed pull secret cannot be decoded; the kubelet fails every pull of the pod.',
+  CredentialExpired: 'The only credentials that match the image carry a token that has expired.',
+  ShortLivedCredential: 'The credential used is a short-lived token (ECR, oauth2accesstoken) stored in a static secret.',
+  ServiceAccountSecretsIgnored: 'The pod lists its own pull secrets, so its ServiceAccount\'s secrets (which would cover the image) are not copied.',
+  ServiceAccountNotFound: 'A pod template names a ServiceAccount the snapshot does not know; its pull secrets could not be considered.',
+  LatestWithIfNotPresent: 'The image is `latest` or untagged with imagePullPolicy IfNotPresent: nodes keep whichever `latest` they pulled first.',
+  InjectedPullSecret: 'A namespace secret that covers the image was (or would be) added to imagePullSecrets.',
+  AnonymousPullRateLimited: 'The image comes from Docker Hub without credentials; anonymous pulls are rate-limited per node IP.',
+  ExemptImage: 'The image matches the policy\'s exemptImages; no check was made.',
+};

@@ -1,0 +1,149 @@
+import type { NamespaceView } from '../snapshot/types.ts';
+import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
+import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
+import { MODES } from './schema.ts';
+import { keyMatchesImage, parseKeyringKey } from '../credentials/keyring.ts';
+
+/** A registry rule with its host patterns normalised once, the way the kubelet normalises auths keys. */
+interface CompiledRule {
+  readonly patterns: readonly string[];
+  readonly access: Access;
+  readonly preferredSecrets: readonly string[];
+  /** Index in `registries`, or -1 for the built-in list: shown in explanations. */
+  readonly index: number;
+}
+
+export interface RegistryAccess {
+  readonly access: Access;
+  /** The pattern that decided, or undefined when `defaultAccess` applied. */
+  readonly matchedPattern: string | undefined;
+  readonly builtin: boolean;
+  readonly preferredSecrets: readonly string[];
+}
+
+/** The policy as it applies to one namespace, after exclusions, the mode label and overrides. */
+export interface EffectivePolicy {
+  readonly mode: EffectiveMode;
+  /** Why the mode is what it is: `policy`, `excluded`, `label pullguard.io/mode=dry-run`, `override[2]`. */
+  readonly modeSource: string;
+  readonly defaultAccess: Access;
+  readonly latestWithIfNotPresent: Policy['latestWithIfNotPresent'];
+  readonly expiredCredentials: Policy['expiredCredentials'];
+  readonly shortLivedCredentials: Policy['shortLivedCredentials'];
+  readonly dockerHubAnonymous: Policy['dockerHubAnonymous'];
+  readonly injectionEnabled: boolean;
+  readonly injectTemplates: boolean;
+  readonly preferredSecrets: readonly string[];
+  accessFor(imageName: string): RegistryAccess;
+  isExempt(imageName: string): boolean;
+}
+
+/**
+ * Compiles a policy once (rules normalised, per-namespace results cached) so that resolving a
+ * namespace and an image costs a map lookup and a few label comparisons on the request path.
+ */
+export class PolicyResolver {
+  readonly policy: Policy;
+  private readonly rules: readonly CompiledRule[];
+  private readonly exempt: readonly string[];
+  private readonly excluded: ReadonlySet<string>;
+  private readonly cache = new WeakMap<NamespaceView, EffectivePolicy>();
+  private readonly byName = new Map<string, EffectivePolicy>();
+
+  constructor(policy: Policy) {
+    this.policy = policy;
+    const all: RegistryRule[] = [...policy.registries, ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : [])];
+    this.rules = all.map((rule, index) => ({
+      patterns: rule.hosts.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined),
+      access: rule.access,
+      preferredSecrets: rule.preferredSecrets,
+      index: index < policy.registries.length ? index : -1,
+    }));
+    this.exempt = policy.exemptImages.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
+    this.excluded = new Set(policy.namespaces.exclude);
+  }
+
+  /** The effective policy of a namespace; `view` undefined means "exists, unlabelled". */
+  forNamespace(name: string, view: NamespaceView | undefined): EffectivePolicy {
+    if (view !== undefined) {
+      const cached = this.cache.get(view);
+      if (cached !== undefined) return cached;
+      const effective = this.resolve(name, view.labels);
+      this.cache.set(view, effective);
+      return effective;
+    }
+    let effective = this.byName.get(name);
+    if (effective === undefined) {
+      effective = this.resolve(name, {});
+      if (this.byName.size > 10_000) this.byName.clear(); // bounded: unknown namespaces are rare
+      this.byName.set(name, effective);
+    }
+    return effective;
+  }
+
+  private resolve(name: string, labels: Readonly<Record<string, string>>): EffectivePolicy {
+    const policy = this.policy;
+    let mode: EffectiveMode = policy.mode;
+    let modeSource = 'policy';
+    let defaultAccess = policy.defaultAccess;
+    let latestWithIfNotPresent = policy.latestWithIfNotPresent;
+    let expiredCredentials = policy.expiredCredentials;
+    let injectionEnabled = policy.injection.enabled;
+
+    policy.namespaces.overrides.forEach((override, index) => {
+      const byName = override.names?.includes(name) ?? false;
+      const matchLabels = override.matchLabels;
+      const byLabels = matchLabels !== undefined && Object.keys(matchLabels).length > 0 &&
+        Object.entries(matchLabels).every(([key, value]) => labels[key] === value);
+      if (!byName && !byLabels) return;
+      // Later overrides refine earlier ones, field by field.
+      if (override.mode !== undefined) {
+        mode = override.mode;
+        modeSource = `namespaces.overrides[${index}]`;
+      }
+      defaultAccess = override.defaultAccess ?? defaultAccess;
+      latestWithIfNotPresent = override.latestWithIfNotPresent ?? latestWithIfNotPresent;
+      expiredCredentials = override.expiredCredentials ?? expiredCredentials;
+      injectionEnabled = override.injection?.enabled ?? injectionEnabled;
+    });
+
+    const labelled = labels[policy.namespaces.modeLabel];
+    if (labelled !== undefined && (labelled === 'off' || (MODES as readonly string[]).includes(labelled))) {
+      mode = labelled as EffectiveMode;
+      modeSource = `label ${policy.namespaces.modeLabel}=${labelled}`;
+    }
+    if (this.excluded.has(name)) {
+      mode = 'off';
+      modeSource = 'namespaces.exclude';
+    }
+
+    const rules = this.rules;
+    const exempt = this.exempt;
+    const defaultResult: RegistryAccess = { access: defaultAccess, matchedPattern: undefined, builtin: false, preferredSecrets: [] };
+    return Object.freeze({
+      mode,
+      modeSource,
+      defaultAccess,
+      latestWithIfNotPresent,
+      expiredCredentials,
+      shortLivedCredentials: policy.shortLivedCredentials,
+      dockerHubAnonymous: policy.dockerHubAnonymous,
+      injectionEnabled,
+      injectTemplates: policy.injection.templates,
+      preferredSecrets: policy.injection.preferredSecrets,
+      accessFor(imageName: string): RegistryAccess {
+        for (const rule of rules) {
+          for (const pattern of rule.patterns) {
+            if (keyMatchesImage(pattern, imageName)) {
+              return { access: rule.access, matchedPattern: pattern, builtin: rule.index === -1, preferredSecrets: rule.preferredSecrets };
+            }
+          }
+        }
+        return defaultResult;
+      },
+      isExempt(imageName: string): boolean {
+        return exempt.some((pattern) => keyMatchesImage(pattern, imageName));
+      },
+    });
+  }
+}

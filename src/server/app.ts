@@ -1,0 +1,131 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { admit, type Phase } from '../admission/admit.ts';
+import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
+import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
+import type { ServerMetrics } from './metrics.ts';
+import type { DecisionState } from './state.ts';
+
+export interface WebhookAppOptions {
+  readonly state: DecisionState;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** HTTPS options for the listener; omitted in tests that use fastify.inject(). */
+  readonly https?: HttpsServerOptions | undefined;
+  readonly requestTimeoutMs?: number;
+  /** Extra readiness check (the certificate is loaded). */
+  readonly certificateReady?: () => boolean;
+  /** Clock for token expiry; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** The webhook's HTTP surface: /mutate, /validate, /healthz, /readyz. Metrics live on their own listener. */
+export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
+  const { state, metrics, logger } = options;
+  const now = options.now ?? Date.now;
+  const serverOptions = {
+    bodyLimit: BODY_LIMIT_BYTES,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    // One log line per decision is written by the handler; Fastify's per-request lines would double it.
+    disableRequestLogging: true,
+    loggerInstance: logger,
+    // On close, drop idle keep-alive connections at once and let in-flight requests finish.
+    forceCloseConnections: 'idle' as const,
+    return503OnClosing: true,
+  };
+  // The HTTPS variant needs `https` set; Fastify's overloads pick the server type from it.
+  const app = (options.https !== undefined
+    ? Fastify({ ...serverOptions, https: options.https })
+    : Fastify(serverOptions)) as unknown as FastifyInstance;
+
+  function handlerFor(phase: Phase) {
+    return async function answerReview(request: FastifyRequest, reply: FastifyReply) {
+      const started = process.hrtime.bigint();
+      let admissionRequest;
+      try {
+        admissionRequest = decodeAdmissionReview(request.body);
+      } catch (error) {
+        if (error instanceof MalformedReviewError) {
+          metrics.malformed.inc({ webhook: phase });
+          metrics.requests.inc({ webhook: phase, action: 'malformed' });
+          logger.warn({ webhook: phase, error: error.message }, 'malformed AdmissionReview');
+          return reply.code(400).send({ error: 'Bad Request', message: `malformed AdmissionReview: ${error.message}` });
+        }
+        throw error;
+      }
+      let outcome;
+      try {
+        outcome = admit(admissionRequest, phase, { snapshot: state.snapshot(), policy: state.policy(), now: now() });
+      } catch (error) {
+        metrics.decisionErrors.inc({ webhook: phase });
+        metrics.requests.inc({ webhook: phase, action: 'error' });
+        logger.error(
+          { webhook: phase, uid: admissionRequest.uid, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
+          'could not decide; answering 500 so the API server applies failurePolicy',
+        );
+        return reply.code(500).send({ error: 'Internal Server Error', message: 'pullguard could not decide this review; see the webhook logs' });
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.latency.observe({ webhook: phase }, seconds);
+      metrics.requests.inc({ webhook: phase, action: outcome.action });
+      if (outcome.decision !== undefined && phase === 'validate') {
+        for (const finding of [...outcome.decision.findings, ...outcome.decision.containers.flatMap((container) => container.findings)]) {
+          metrics.findings.inc({ code: finding.code, severity: finding.severity });
+        }
+      }
+      logger.info(
+        {
+          webhook: phase,
+          uid: admissionRequest.uid,
+          kind: outcome.kind,
+          namespace: outcome.namespace,
+          name: outcome.name,
+          operation: outcome.operation,
+          dryRun: admissionRequest.dryRun,
+          mode: outcome.decision?.mode,
+          action: outcome.action,
+          decision: outcome.decision?.decision,
+          reason: outcome.reason,
+          codes: outcome.codes,
+          latencyMs: Math.round(seconds * 1e6) / 1e3,
+        },
+        'admission decision',
+      );
+      return reviewResponse(outcome.response);
+    };
+  }
+
+  app.post('/mutate', handlerFor('mutate'));
+  app.post('/validate', handlerFor('validate'));
+
+  app.get('/healthz', async function alive() {
+    return { status: 'ok' };
+  });
+
+  app.get('/readyz', async function ready(_request, reply) {
+    const readiness = state.readiness();
+    const missing = [...readiness.missing];
+    if (options.certificateReady !== undefined && !options.certificateReady()) missing.push('certificate');
+    if (missing.length > 0) return reply.code(503).send({ status: 'not ready', missing });
+    return { status: 'ready' };
+  });
+
+  app.setErrorHandler(function mapError(error: { statusCode?: number; message?: string; code?: string }, request, reply) {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status >= 500) {
+      logger.error({ url: request.url, err: { message: error.message, code: error.code } }, 'internal error');
+      return reply.code(500).send({ error: 'Internal Server Error', message: 'internal error; see the webhook logs' });
+    }
+    const webhook = request.url === '/mutate' ? 'mutate' : request.url === '/validate' ? 'validate' : undefined;
+    if (webhook !== undefined) {
+      metrics.malformed.inc({ webhook });
+      metrics.requests.inc({ webhook, action: 'malformed' });
+    }
+    logger.warn({ url: request.url, status, code: error.code, error: error.message }, 'rejected request');
+    return reply.code(status).send({ error: status === 413 ? 'Payload Too Large' : 'Bad Request', message: error.message ?? 'bad request' });
+  });
+
+  return app;
+}

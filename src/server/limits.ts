@@ -1,0 +1,22 @@
+/**
+ * Server limits, each with its reason. The README's operations table reads these same constants.
+ */
+
+/** 7 MiB: an UPDATE review carries object and oldObject (up to ~3 MiB each, etcd's limit) plus the envelope (controller-runtime uses the same bound). */
+export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
+
+/** 95 s: longer than Go's http.Transport IdleConnTimeout (90 s) used by the API server, so the client, not us, closes idle connections and never reuses one we just closed. Losing keep-alive costs a TLS handshake per review. */
+export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+
+/** 9 s: below the webhook's default timeoutSeconds (10 s), so we answer 503 before the API server gives up and applies failurePolicy blindly. Lower it with --request-timeout when the chart sets a smaller timeoutSeconds. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 9_000;
+
+/** Minimum TLS version: the API server speaks 1.2 and 1.3; older versions are insecure. */
+export const MIN_TLS_VERSION = 'TLSv1.2' as const;
+
+/** On SIGTERM, in-flight reviews get this long to finish before we exit anyway (the pod's grace period is 30 s). */
+export const SHUTDOWN_GRACE_MS = 20_000;
+
+/** Default ports: 8443 for the webhook (non-root friendly), 9090 for plain-HTTP metrics. */
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_METRICS_PORT = 9090;

@@ -1,0 +1,91 @@
+import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE, type PullSecretView } from '../credentials/types.ts';
+import type { ClusterSnapshot, NamespaceView } from './types.ts';
+
+/** Everything one namespace contributes to decisions. Frozen once built. */
+export interface NamespaceState {
+  readonly secrets: ReadonlyMap<string, PullSecretView>;
+  /** Pull-secret-typed secrets sorted by name: injection candidates. */
+  readonly pullSecrets: readonly PullSecretView[];
+  readonly serviceAccounts: ReadonlyMap<string, readonly string[]>;
+}
+
+const EMPTY_STATE: NamespaceState = Object.freeze({
+  secrets: new Map<string, PullSecretView>(),
+  pullSecrets: Object.freeze([]) as readonly PullSecretView[],
+  serviceAccounts: new Map<string, readonly string[]>(),
+});
+
+export function isPullSecretType(type: string): boolean {
+  return type === DOCKER_CONFIG_JSON_TYPE || type === DOCKER_CFG_TYPE;
+}
+
+export function buildNamespaceState(secrets: Iterable<PullSecretView>, serviceAccounts: Iterable<readonly [string, readonly string[]]>): NamespaceState {
+  const secretMap = new Map<string, PullSecretView>();
+  for (const view of secrets) secretMap.set(view.name, view);
+  const pullSecrets = [...secretMap.values()]
+    .filter((view) => isPullSecretType(view.type))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return Object.freeze({
+    secrets: secretMap,
+    pullSecrets: Object.freeze(pullSecrets),
+    serviceAccounts: new Map(serviceAccounts),
+  });
+}
+
+/**
+ * An immutable snapshot over plain maps. The offline loaders build one whole; the informer cache
+ * builds a new one per change by reusing every untouched namespace's state (copy-on-write), so a
+ * request always reads one consistent view without locks.
+ */
+export class MemorySnapshot implements ClusterSnapshot {
+  readonly seesAllSecretTypes: boolean;
+  private readonly namespaces: ReadonlyMap<string, NamespaceView>;
+  private readonly states: ReadonlyMap<string, NamespaceState>;
+
+  constructor(namespaces: ReadonlyMap<string, NamespaceView>, states: ReadonlyMap<string, NamespaceState>, seesAllSecretTypes: boolean) {
+    this.namespaces = namespaces;
+    this.states = states;
+    this.seesAllSecretTypes = seesAllSecretTypes;
+  }
+
+  namespace(name: string): NamespaceView | undefined {
+    return this.namespaces.get(name);
+  }
+
+  secret(namespace: string, name: string): PullSecretView | undefined {
+    return this.stateOf(namespace).secrets.get(name);
+  }
+
+  pullSecrets(namespace: string): readonly PullSecretView[] {
+    return this.stateOf(namespace).pullSecrets;
+  }
+
+  serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined {
+    return this.stateOf(namespace).serviceAccounts.get(serviceAccount);
+  }
+
+  /** Counts for logs, readiness and the memory benchmark. */
+  stats(): { namespaces: number; secrets: number; serviceAccounts: number } {
+    let secrets = 0;
+    let serviceAccounts = 0;
+    for (const state of this.states.values()) {
+      secrets += state.secrets.size;
+      serviceAccounts += state.serviceAccounts.size;
+    }
+    return { namespaces: this.namespaces.size, secrets, serviceAccounts };
+  }
+
+  namespaceStates(): ReadonlyMap<string, NamespaceState> {
+    return this.states;
+  }
+
+  namespaceViews(): ReadonlyMap<string, NamespaceView> {
+    return this.namespaces;
+  }
+
+  private stateOf(namespace: string): NamespaceState {
+    return this.states.get(namespace) ?? EMPTY_STATE;
+  }
+}
+
+export const EMPTY_SNAPSHOT = new MemorySnapshot(new Map(), new Map(), true);

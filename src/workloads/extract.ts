@@ -1,0 +1,147 @@
+/**
+ * Finds the pod spec(s) inside a Kubernetes object, with the field path of each, for Pod and every
+ * pod-template kind. Input is untrusted JSON: shapes are checked, nothing throws.
+ */
+
+export const WORKLOAD_KINDS = [
+  'Pod',
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+  'ReplicationController',
+  'PodTemplate',
+] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Where each kind keeps its pod spec. */
+const SPEC_PATHS: Readonly<Record<WorkloadKind, readonly string[]>> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  PodTemplate: ['template', 'spec'],
+};
+
+export type ContainerGroup = 'initContainers' | 'containers' | 'ephemeralContainers';
+/** Kubelet start order: init containers first. */
+export const CONTAINER_GROUPS: readonly ContainerGroup[] = ['initContainers', 'containers', 'ephemeralContainers'];
+
+export interface ContainerRef {
+  readonly name: string;
+  readonly group: ContainerGroup;
+  readonly index: number;
+  /** `spec.template.spec.containers[0]` */
+  readonly path: string;
+  /** The image string, or undefined when absent or not a string. */
+  readonly image: string | undefined;
+  readonly imagePullPolicy: string | undefined;
+}
+
+export interface PodSpecRef {
+  readonly kind: WorkloadKind;
+  readonly isTemplate: boolean;
+  /** Dotted path of the pod spec: `spec` for a Pod, `spec.template.spec` for a Deployment. */
+  readonly specPath: string;
+  /** JSON Pointer of the pod spec, for patches: `/spec/template/spec`. */
+  readonly specPointer: string;
+  readonly serviceAccountName: string;
+  /** Names listed in `imagePullSecrets`, in order (entries without a name keep their slot as ''). */
+  readonly imagePullSecrets: readonly string[];
+  /** True when `imagePullSecrets` is present as an array (even empty): decides add-vs-append. */
+  readonly hasImagePullSecretsField: boolean;
+  readonly containers: readonly ContainerRef[];
+}
+
+export interface WorkloadIdentity {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string | undefined;
+  readonly name: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function isWorkloadKind(kind: unknown): kind is WorkloadKind {
+  return typeof kind === 'string' && (WORKLOAD_KINDS as readonly string[]).includes(kind);
+}
+
+export function identify(object: unknown): WorkloadIdentity | undefined {
+  if (!isRecord(object)) return undefined;
+  const kind = asString(object['kind']);
+  if (kind === undefined) return undefined;
+  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
+  const annotations: Record<string, string> = {};
+  if (isRecord(metadata['annotations'])) {
+    for (const [key, value] of Object.entries(metadata['annotations'])) if (typeof value === 'string') annotations[key] = value;
+  }
+  return {
+    apiVersion: asString(object['apiVersion']) ?? '',
+    kind,
+    namespace: asString(metadata['namespace']),
+    name: asString(metadata['name']) ?? asString(metadata['generateName']) ?? '',
+    annotations,
+  };
+}
+
+/** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
+export function extractPodSpec(object: unknown): PodSpecRef | undefined {
+  if (!isRecord(object)) return undefined;
+  const kind = object['kind'];
+  if (!isWorkloadKind(kind)) return undefined;
+  const segments = SPEC_PATHS[kind];
+  let cursor: unknown = object;
+  for (const segment of segments) {
+    if (!isRecord(cursor)) return undefined;
+    cursor = cursor[segment];
+  }
+  if (!isRecord(cursor)) return undefined;
+  return describePodSpec(kind, cursor, segments);
+}
+
+export function describePodSpec(kind: WorkloadKind, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {
+  const specPath = segments.join('.');
+  const containers: ContainerRef[] = [];
+  for (const group of CONTAINER_GROUPS) {
+    const list = spec[group];
+    if (!Array.isArray(list)) continue;
+    list.forEach((entry: unknown, index) => {
+      const container = isRecord(entry) ? entry : {};
+      containers.push({
+        name: asString(container['name']) ?? `#${index}`,
+        group,
+        index,
+        path: `${specPath}.${group}[${index}]`,
+        image: asString(container['image']),
+        imagePullPolicy: asString(container['imagePullPolicy']),
+      });
+    });
+  }
+  const rawSecrets = spec['imagePullSecrets'];
+  const imagePullSecrets = Array.isArray(rawSecrets)
+    ? rawSecrets.map((entry: unknown) => (isRecord(entry) ? asString(entry['name']) ?? '' : ''))
+    : [];
+  return {
+    kind,
+    isTemplate: kind !== 'Pod',
+    specPath,
+    specPointer: '/' + segments.join('/'),
+    serviceAccountName: asString(spec['serviceAccountName']) || asString(spec['serviceAccount']) || 'default',
+    imagePullSecrets,
+    hasImagePullSecretsField: Array.isArray(rawSecrets),
+    containers,
+  };
+}

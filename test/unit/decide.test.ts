@@ -1,0 +1,323 @@
+import t from 'tap';
+import { decide } from '../../src/decide/decide.ts';
+import type { PodDecision } from '../../src/decide/types.ts';
+import { parsePolicyObject } from '../../src/policy/load.ts';
+import { PolicyResolver } from '../../src/policy/resolve.ts';
+import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
+import { extractPodSpec } from '../../src/workloads/extract.ts';
+import {
+  b64, deployment, dockerConfigJsonSecret, ecrSecret, namespaceObject, pod, pullSecret, secretOfType, serviceAccount,
+} from '../helpers/objects.ts';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const HOUR_S = 3600;
+
+interface Case {
+  readonly state: readonly Record<string, unknown>[];
+  readonly workload: Record<string, unknown>;
+  readonly policy?: Record<string, unknown>;
+  /** Pod admission (the SA plugin already ran) vs manifests/templates. */
+  readonly secretsFinal?: boolean;
+  readonly decision: PodDecision['decision'];
+  /** Every finding code, pod-level and per container, sorted. */
+  readonly codes: readonly string[];
+  readonly inject?: readonly string[];
+  readonly patchNames?: readonly string[];
+  readonly credential?: { secret: string; key: string; source: string } | null;
+  readonly mode?: string;
+}
+
+function run(c: Case): PodDecision {
+  const loaded = parsePolicyObject(c.policy ?? {});
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  const spec = extractPodSpec(c.workload);
+  if (spec === undefined) throw new Error('no pod spec');
+  const metadata = c.workload['metadata'] as { namespace: string; annotations?: Record<string, string> };
+  return decide({
+    spec,
+    namespace: metadata.namespace,
+    snapshot: snapshotFromObjects(c.state),
+    policy: new PolicyResolver(loaded.policy),
+    now: NOW,
+    secretsFinal: c.secretsFinal ?? spec.kind === 'Pod',
+    annotations: metadata.annotations,
+  });
+}
+
+function codesOf(decision: PodDecision): string[] {
+  return [...decision.findings, ...decision.containers.flatMap((container) => container.findings)].map((finding) => finding.code).sort();
+}
+
+const privateImage = 'registry.example.com/team/app:1.0';
+
+const cases: Record<string, Case> = {
+  'allows a pod whose own pull secret has a key for the registry': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+    credential: { secret: 'regcred', key: 'registry.example.com', source: 'pod' },
+  },
+  'allows a public Docker Hub image with no secrets and notes the anonymous rate limit': {
+    state: [],
+    workload: pod({ containers: [{ name: 'web', image: 'nginx:1.27' }] }),
+    decision: 'allow',
+    codes: ['AnonymousPullRateLimited'],
+    credential: null,
+  },
+  'injects the namespace secret that covers a private registry when the pod lists none': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), pullSecret('team', 'other', 'quay.io')],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'inject',
+    codes: ['InjectedPullSecret'],
+    inject: ['regcred'],
+    patchNames: ['regcred'],
+    credential: { secret: 'regcred', key: 'registry.example.com', source: 'injected' },
+  },
+  'denies a pod whose initContainer pulls from a registry no pull secret covers': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: pod({
+      imagePullSecrets: ['regcred'],
+      initContainers: [{ name: 'init', image: 'private.example.net/tools/init:2' }],
+      containers: [{ name: 'app', image: privateImage }],
+    }),
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
+  'denies when injection is disabled even though a namespace secret would cover the image': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { enabled: false } },
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
+  'names a listed secret that does not exist as the cause of the denial': {
+    state: [],
+    workload: pod({ imagePullSecrets: ['regcreds'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'deny',
+    codes: ['PullSecretNotFound'],
+  },
+  'names an Opaque secret as the wrong type': {
+    state: [secretOfType('team', 'regcred', 'Opaque', { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'registry.example.com': { auth: b64('u:p') } } })) })],
+    workload: pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'deny',
+    codes: ['PullSecretWrongType'],
+  },
+  'denies every container, even public ones, when a listed secret is malformed': {
+    state: [dockerConfigJsonSecret('team', 'broken', { 'registry.example.com': { auth: 'not base64!' } })],
+    workload: pod({ imagePullSecrets: ['broken'], containers: [{ name: 'web', image: 'nginx:1.27' }] }),
+    decision: 'deny',
+    codes: ['AnonymousPullRateLimited', 'PullSecretMalformed'],
+  },
+  'warns about a missing listed secret that no container needs, at pod level': {
+    state: [],
+    workload: pod({ imagePullSecrets: ['typo'], containers: [{ name: 'web', image: 'registry.k8s.io/pause:3.10' }] }),
+    decision: 'allow',
+    codes: ['PullSecretNotFound'],
+  },
+  'uses the ServiceAccount secrets for a template that lists none': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), serviceAccount('team', 'builder', 'regcred')],
+    workload: deployment({ serviceAccountName: 'builder', containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+    credential: { secret: 'regcred', key: 'registry.example.com', source: 'serviceAccount' },
+  },
+  'ignores the ServiceAccount secrets when the template lists its own, and says so': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), pullSecret('team', 'quay', 'quay.io'), serviceAccount('team', 'default', 'regcred')],
+    workload: deployment({ imagePullSecrets: ['quay'], containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { enabled: false } },
+    decision: 'deny',
+    codes: ['ServiceAccountSecretsIgnored'],
+  },
+  'reports a pod whose list equals its ServiceAccount list as credentials from the ServiceAccount': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), serviceAccount('team', 'default', 'regcred')],
+    workload: pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+    credential: { secret: 'regcred', key: 'registry.example.com', source: 'serviceAccount' },
+  },
+  'at pod admission an empty list is final: the ServiceAccount plugin already ran': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), serviceAccount('team', 'default', 'regcred')],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { enabled: false } },
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
+  'injecting into a template that lists none keeps the ServiceAccount secrets in the patch': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com'), pullSecret('team', 'quay', 'quay.io'), serviceAccount('team', 'default', 'quay')],
+    workload: deployment({ containers: [{ name: 'a', image: 'quay.io/acme/a:1' }, { name: 'b', image: privateImage }] }),
+    decision: 'inject',
+    codes: ['InjectedPullSecret'],
+    inject: ['regcred'],
+    patchNames: ['quay', 'regcred'],
+  },
+  'denies an expired ECR token when nothing else covers the image': {
+    state: [ecrSecret('team', 'ecr', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 - HOUR_S)],
+    workload: pod({ imagePullSecrets: ['ecr'], containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    decision: 'deny',
+    codes: ['CredentialExpired'],
+  },
+  'only warns about an expired token when the policy says warn': {
+    state: [ecrSecret('team', 'ecr', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 - HOUR_S)],
+    workload: pod({ imagePullSecrets: ['ecr'], containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    policy: { expiredCredentials: 'warn' },
+    decision: 'allow',
+    codes: ['CredentialExpired'],
+  },
+  'warns that a valid ECR token in a static secret is short-lived': {
+    state: [ecrSecret('team', 'ecr', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 + 5 * HOUR_S)],
+    workload: pod({ imagePullSecrets: ['ecr'], containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    decision: 'allow',
+    codes: ['ShortLivedCredential'],
+  },
+  'allows a registry the policy marks as pulled by the node identity': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    policy: { registries: [{ hosts: ['*.dkr.ecr.*.amazonaws.com'], access: 'node' }] },
+    decision: 'allow',
+    codes: [],
+  },
+  'a rule for a Docker Hub organisation placed first makes its images private': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'acme/private-app:1' }] }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
+  'a Docker Hub secret stored under index.docker.io covers docker.io images through the fallback': {
+    state: [pullSecret('team', 'hub', 'https://index.docker.io/v1/')],
+    workload: pod({ imagePullSecrets: ['hub'], containers: [{ name: 'app', image: 'acme/private-app:1' }] }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'allow',
+    codes: [],
+    credential: { secret: 'hub', key: 'https://index.docker.io/v1/', source: 'pod' },
+  },
+  'does not let a lookalike host borrow a registry rule': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.k8s.io.evil.com/pause:3' }] }),
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
+  'denies an invalid image reference with the parser error': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'Registry.Example.com/Team/App:1' }] }),
+    decision: 'deny',
+    codes: ['InvalidImageReference'],
+  },
+  'denies a container with no image at all': {
+    state: [],
+    workload: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'team' }, spec: { containers: [{ name: 'app' }] } },
+    decision: 'deny',
+    codes: ['InvalidImageReference'],
+  },
+  'warns on latest with an explicit IfNotPresent': {
+    state: [],
+    workload: pod({ containers: [{ name: 'web', image: 'registry.k8s.io/pause:latest', imagePullPolicy: 'IfNotPresent' }] }),
+    decision: 'allow',
+    codes: ['LatestWithIfNotPresent'],
+  },
+  'denies untagged IfNotPresent images when the policy says deny': {
+    state: [],
+    workload: pod({ containers: [{ name: 'web', image: 'registry.k8s.io/pause', imagePullPolicy: 'IfNotPresent' }] }),
+    policy: { latestWithIfNotPresent: 'deny' },
+    decision: 'deny',
+    codes: ['LatestWithIfNotPresent'],
+  },
+  'does not flag a digest-pinned latest image': {
+    state: [],
+    workload: pod({
+      containers: [{ name: 'web', image: `registry.k8s.io/pause:latest@sha256:${'a'.repeat(64)}`, imagePullPolicy: 'IfNotPresent' }],
+    }),
+    decision: 'allow',
+    codes: [],
+  },
+  'skips excluded namespaces entirely': {
+    state: [],
+    workload: pod({ namespace: 'kube-system', containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+    mode: 'off',
+  },
+  'takes the mode from the namespace label': {
+    state: [namespaceObject('team', { 'pullguard.io/mode': 'dry-run' })],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+    mode: 'dry-run',
+  },
+  'applies a namespace override selected by label': {
+    state: [namespaceObject('team', { tier: 'sandbox' })],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { namespaces: { overrides: [{ matchLabels: { tier: 'sandbox' }, mode: 'warn', defaultAccess: 'public' }] } },
+    decision: 'allow',
+    codes: [],
+    mode: 'warn',
+  },
+  'leaves mirror pods alone': {
+    state: [],
+    workload: pod({ annotations: { 'kubernetes.io/config.mirror': 'abc' }, containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+  },
+  'exempts images the policy lists': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team/legacy:1' }] }),
+    policy: { exemptImages: ['registry.example.com/team/legacy'] },
+    decision: 'allow',
+    codes: ['ExemptImage'],
+  },
+  'prefers the secret the policy names when several would cover': {
+    state: [pullSecret('team', 'aaa', 'registry.example.com'), pullSecret('team', 'zzz-preferred', 'registry.example.com')],
+    workload: pod({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { preferredSecrets: ['zzz-preferred'] } },
+    decision: 'inject',
+    codes: ['InjectedPullSecret'],
+    inject: ['zzz-preferred'],
+  },
+  'reuses one injected secret for several containers of the same registry': {
+    state: [pullSecret('team', 'aaa', 'registry.example.com'), pullSecret('team', 'bbb', 'registry.example.com', 'harbor.example.org')],
+    workload: pod({ containers: [{ name: 'a', image: 'harbor.example.org/acme/a:1' }, { name: 'b', image: privateImage }] }),
+    decision: 'inject',
+    codes: ['InjectedPullSecret', 'InjectedPullSecret'],
+    inject: ['bbb'],
+  },
+  'injects a fresh secret when the listed one holds an expired token': {
+    state: [
+      ecrSecret('team', 'ecr-old', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 - HOUR_S),
+      ecrSecret('team', 'ecr-new', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 + 10 * HOUR_S),
+    ],
+    workload: pod({ imagePullSecrets: ['ecr-old'], containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    decision: 'inject',
+    codes: ['CredentialExpired', 'InjectedPullSecret'],
+    inject: ['ecr-new'],
+  },
+};
+
+for (const [name, c] of Object.entries(cases)) {
+  t.test(name, async (t) => {
+    const decision = run(c);
+    t.equal(decision.decision, c.decision, 'decision');
+    t.same(codesOf(decision), [...c.codes].sort(), 'finding codes');
+    if (c.inject !== undefined) t.same(decision.inject, c.inject, 'inject');
+    if (c.patchNames !== undefined) t.same(decision.patchNames, c.patchNames, 'patchNames');
+    if (c.credential !== undefined) t.same(decision.containers[0]?.credential ?? null, c.credential, 'credential');
+    if (c.mode !== undefined) t.equal(decision.mode, c.mode, 'mode');
+  });
+}
+
+t.test('every finding names a field path and keeps warnings under 120 characters', async (t) => {
+  for (const c of Object.values(cases)) {
+    const decision = run(c);
+    for (const finding of [...decision.findings, ...decision.containers.flatMap((container) => container.findings)]) {
+      t.match(finding.path, /^spec(\.|$)/, `${finding.code} has a path`);
+      if (finding.severity !== 'deny') t.ok(finding.message.length < 120, `${finding.code} warning is short: ${finding.message}`);
+    }
+  }
+});
+
+t.test('messages never contain credential material', async (t) => {
+  const decision = run(cases['denies every container, even public ones, when a listed secret is malformed'] as Case);
+  const text = JSON.stringify(decision);
+  t.notMatch(text, /not base64/);
+  t.notMatch(text, /not-a-real-password/);
+});
