@@ -1,6 +1,207 @@
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { ensureDevCertificates, DEFAULT_CERTIFICATE_DIR } from '../certs/files.ts';
+import { buildMetricsApp } from '../server/metrics-app.ts';
+import { buildWebhookApp } from '../server/app.ts';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, SHUTDOWN_GRACE_MS } from '../server/limits.ts';
+import { createMetrics } from '../server/metrics.ts';
+import { StaticDecisionState, type DecisionState } from '../server/state.ts';
+import { createTlsReloader } from '../server/tls-reload.ts';
+import { EXIT_OK, UsageError } from './errors.ts';
+import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
 import type { CommandIo } from './io.ts';
-import { UsageError } from './errors.ts';
 
-export async function runServe(_args: readonly string[], _io: CommandIo): Promise<number> {
-  throw new UsageError('serve is not built yet');
+export const SERVE_HELP = `Usage: pullguard serve [options]
+
+Runs the admission webhook: HTTPS on --port (POST /mutate, POST /validate, GET /healthz, GET /readyz)
+and Prometheus metrics on plain HTTP --metrics-port (GET /metrics). Every flag also reads the
+environment variable shown.
+
+  --port N                 webhook HTTPS port (PULLGUARD_PORT, default ${DEFAULT_PORT})
+  --host ADDR              listen address (PULLGUARD_HOST, default 0.0.0.0)
+  --cert FILE              serving certificate PEM (PULLGUARD_CERT, default certs/tls.crt); reloaded on change
+  --key FILE               serving key PEM (PULLGUARD_KEY, default certs/tls.key); reloaded on change
+  --metrics-port N         metrics HTTP port (PULLGUARD_METRICS_PORT, default ${DEFAULT_METRICS_PORT}); 0 disables
+  --metrics-host ADDR      metrics listen address (PULLGUARD_METRICS_HOST, default: same as --host)
+  --policy FILE            policy.yaml to use instead of the cluster ConfigMap (PULLGUARD_POLICY)
+  --state FILE|DIR         cluster state from files (Secrets, ServiceAccounts, Namespaces); repeatable.
+                           Given --state, the webhook does not watch a cluster.
+  --cluster auto|on|off    watch the cluster for state and policy (PULLGUARD_CLUSTER, default auto:
+                           on when a kubeconfig or in-cluster config exists and no --state is given)
+  --kubeconfig FILE        kubeconfig (KUBECONFIG; default in-cluster, then ~/.kube/config)
+  --namespace NS           namespace of the policy ConfigMap (POD_NAMESPACE, default pullguard)
+  --policy-configmap NAME  policy ConfigMap name (PULLGUARD_POLICY_CONFIGMAP, default pullguard-policy)
+  --request-timeout MS     per-request timeout, keep below the webhook timeoutSeconds
+                           (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
+  --log-level LEVEL        fatal|error|warn|info|debug (PULLGUARD_LOG_LEVEL, default info)
+  --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
+                           state in examples/cluster when no --state is given (what npm start runs)
+`;
+
+function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a port number, got ${text}`);
+  return port;
+}
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  cert: string;
+  key: string;
+  metricsPort: number;
+  metricsHost: string;
+  policy: string | undefined;
+  state: string[];
+  cluster: 'auto' | 'on' | 'off';
+  kubeconfig: string | undefined;
+  namespace: string;
+  policyConfigMap: string;
+  requestTimeoutMs: number;
+  logLevel: string;
+  dev: boolean;
+}
+
+export function parseServeArgs(args: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      policy: { type: 'string' },
+      state: { type: 'string', multiple: true, default: [] },
+      cluster: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'policy-configmap': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'log-level': { type: 'string' },
+      dev: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const dev = values.dev === true;
+  const cluster = values.cluster ?? env['PULLGUARD_CLUSTER'] ?? 'auto';
+  if (cluster !== 'auto' && cluster !== 'on' && cluster !== 'off') throw new UsageError(`--cluster must be auto, on or off, got ${cluster}`);
+  const host = values.host ?? env['PULLGUARD_HOST'] ?? (dev ? '127.0.0.1' : '0.0.0.0');
+  const timeout = Number(values['request-timeout'] ?? env['PULLGUARD_REQUEST_TIMEOUT_MS'] ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  if (!Number.isInteger(timeout) || timeout < 100) throw new UsageError('--request-timeout must be a whole number of milliseconds >= 100');
+  const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
+  const options: ServeOptions = {
+    port: parsePort(values.port ?? env['PULLGUARD_PORT'] ?? String(DEFAULT_PORT), '--port'),
+    host,
+    cert: values.cert ?? env['PULLGUARD_CERT'] ?? join(DEFAULT_CERTIFICATE_DIR, 'tls.crt'),
+    key: values.key ?? env['PULLGUARD_KEY'] ?? join(DEFAULT_CERTIFICATE_DIR, 'tls.key'),
+    metricsPort: parsePort(values['metrics-port'] ?? env['PULLGUARD_METRICS_PORT'] ?? String(DEFAULT_METRICS_PORT), '--metrics-port'),
+    metricsHost: values['metrics-host'] ?? env['PULLGUARD_METRICS_HOST'] ?? host,
+    policy: values.policy ?? env['PULLGUARD_POLICY'],
+    state,
+    cluster: dev && values.cluster === undefined ? 'off' : cluster,
+    kubeconfig: values.kubeconfig ?? env['KUBECONFIG'],
+    namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'pullguard',
+    policyConfigMap: values['policy-configmap'] ?? env['PULLGUARD_POLICY_CONFIGMAP'] ?? 'pullguard-policy',
+    requestTimeoutMs: timeout,
+    logLevel: values['log-level'] ?? env['PULLGUARD_LOG_LEVEL'] ?? 'info',
+    dev,
+  };
+  if (options.metricsPort !== 0 && options.metricsPort === options.port) throw new UsageError('--metrics-port must differ from --port');
+  return options;
+}
+
+/** Decides where state comes from: files, or (issue "Live cluster state") the cluster. */
+async function createState(options: ServeOptions, logger: Logger, registry: import('prom-client').Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
+  const useCluster = options.state.length === 0 && (options.cluster === 'on' || (options.cluster === 'auto' && clusterConfigAvailable(options)));
+  if (!useCluster) {
+    const policy = await loadPolicyResolver(options.policy);
+    const { snapshot } = await loadStateFiles(options.state);
+    const stats = snapshot.stats();
+    logger.info({ stateFiles: options.state, policyFile: options.policy ?? '(built-in default)', ...stats }, 'using cluster state from files');
+    return { state: new StaticDecisionState(snapshot, policy), stop: async () => {} };
+  }
+  const { startClusterState } = await import('./serve-cluster.ts');
+  return startClusterState(options, logger, registry);
+}
+
+function clusterConfigAvailable(options: ServeOptions): boolean {
+  if (options.kubeconfig !== undefined) return true;
+  if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) return true;
+  return existsSync(join(process.env['HOME'] ?? '', '.kube', 'config'));
+}
+
+export async function runServe(args: readonly string[], io: CommandIo): Promise<number> {
+  const options = parseServeArgs(args, io.env);
+  if (options === 'help') {
+    io.stdout.write(SERVE_HELP);
+    return EXIT_OK;
+  }
+  const logger = pino({ level: options.logLevel, base: { app: 'pullguard' } });
+  if (options.dev) {
+    const dir = join(DEFAULT_CERTIFICATE_DIR);
+    const status = await ensureDevCertificates(dir, ['localhost', '127.0.0.1']);
+    if (status.created) logger.info({ dir, reason: status.reason }, 'created development certificates');
+  }
+  const metrics = createMetrics();
+  const reloader = createTlsReloader({
+    certFile: options.cert,
+    keyFile: options.key,
+    onReload: (certificate) => logger.info({ notAfter: certificate.notAfter.toISOString(), serial: certificate.serialNumber }, 'serving certificate reloaded'),
+    onError: (error) => logger.error({ error: error.message }, 'certificate files changed but are not a valid pair; keeping the current certificate'),
+  });
+  const { state, stop: stopState } = await createState(options, logger, metrics.registry);
+  const app = buildWebhookApp({
+    state,
+    metrics,
+    logger,
+    https: reloader.serverOptions(),
+    requestTimeoutMs: options.requestTimeoutMs,
+    certificateReady: () => reloader.secondsUntilExpiry() > 0,
+  });
+  reloader.attach(app.server as unknown as import('node:tls').Server);
+  reloader.start();
+  const metricsApp = options.metricsPort === 0 ? undefined : buildMetricsApp(metrics, () => metrics.certificateExpiry.set(reloader.secondsUntilExpiry()));
+  await app.listen({ port: options.port, host: options.host });
+  if (metricsApp !== undefined) await metricsApp.listen({ port: options.metricsPort, host: options.metricsHost });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  logger.info({ port, metricsPort: options.metricsPort, host: options.host }, 'pullguard webhook listening');
+  if (options.dev) {
+    io.stderr.write(
+      `\npullguard (dev) is serving https://${options.host}:${port} with the default policy and ${options.state.join(', ')}.\n` +
+        `Send it a review:\n` +
+        `  curl -s --cacert certs/ca.crt -H 'content-type: application/json' \\\n` +
+        `    --data @examples/reviews/pod-needs-injection.json https://localhost:${port}/mutate\n` +
+        (metricsApp !== undefined ? `Metrics: http://${options.metricsHost}:${options.metricsPort}/metrics\n` : '') +
+        `Stop with Ctrl-C.\n\n`,
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping: no new connections, finishing in-flight reviews');
+      const force = setTimeout(() => {
+        logger.warn('in-flight reviews did not finish in time; exiting');
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      force.unref();
+      Promise.allSettled([app.close(), metricsApp?.close(), stopState()]).then(() => {
+        reloader.stop();
+        clearTimeout(force);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  logger.info('stopped');
+  return EXIT_OK;
 }

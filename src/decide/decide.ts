@@ -194,7 +194,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
       code: 'InvalidImageReference',
       severity: 'deny',
       path: imagePath,
-      message: fit(`${container.name}: image "`, image, `" is invalid: ${parsed.error}`),
+      message: fit(`${container.name}: image "`, image, `" is invalid: ${parsed.error}`, 'deny'),
     });
     return result(container, image, INVALID_REFERENCE, null, null, null, 'deny', findings);
   }
@@ -294,7 +294,7 @@ function uncoveredCause(
       code: 'CredentialExpired',
       severity: injecting ? 'warn' : effective.expiredCredentials,
       path: imagePath,
-      message: fit(`${container.name}: token for `, registry, ` in ${listNames(expiredSecrets)} has expired; refresh the secret or use node credentials`),
+      message: fit(`${container.name}: token for `, registry, ` in ${listNames(expiredSecrets)} has expired; refresh the secret or use node credentials`, injecting ? 'warn' : effective.expiredCredentials),
     };
   }
   // A listed secret that is missing or of the wrong type is the likeliest cause: blame it first.
@@ -312,7 +312,7 @@ function uncoveredCause(
       code: 'ServiceAccountSecretsIgnored',
       severity,
       path: `${input.spec.specPath}.imagePullSecrets`,
-      message: fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too'),
+      message: fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity),
     };
   }
   if (injecting) return undefined;
@@ -321,7 +321,7 @@ function uncoveredCause(
     code: 'NoMatchingCredential',
     severity: 'deny',
     path: imagePath,
-    message: fit(`${container.name}: no pull secret has a key for `, registry, ` (${lookedAt}); add imagePullSecrets for ${registry.length > 30 ? 'it' : registry}`),
+    message: `${container.name}: no pull secret has a key for ${registry} (${lookedAt}); create a docker-registry secret for ${registry} and list it in imagePullSecrets`,
   };
 }
 
@@ -329,11 +329,11 @@ function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity:
   const name = entry.considered.name;
   const path = `${spec.specPath}.imagePullSecrets[${entry.index}]`;
   if (entry.considered.status === 'wrong-type') {
-    return { code: 'PullSecretWrongType', severity, path, message: fit('secret ', name, ` is ${entry.considered.detail ?? 'not a pull secret'}`) };
+    return { code: 'PullSecretWrongType', severity, path, message: fit('secret ', name, ` is ${entry.considered.detail ?? 'not a pull secret'}`, severity) };
   }
   const hint = seesAllTypes ? '' : ' (or not of a pull-secret type)';
   const code: FindingCode = 'PullSecretNotFound';
-  return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; create it or fix the name`) };
+  return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; create it or fix the name`, severity) };
 }
 
 function findInjectionCandidate(context: ContainerContext, reference: ImageReference, rulePreferred: readonly string[]): string | undefined {

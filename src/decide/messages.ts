@@ -20,8 +20,12 @@ export function listNames(names: readonly string[], max = 3): string {
   return names.length > max ? `${shown} +${names.length - max}` : shown;
 }
 
-/** Fits `prefix` + `subject` + `suffix` into the warning limit by shortening the subject only. */
-export function fit(prefix: string, subject: string, suffix: string): string {
+/**
+ * Fits `prefix` + `subject` + `suffix` into the warning limit by shortening the subject only.
+ * Denials are not warnings: they go whole into the API server's status message.
+ */
+export function fit(prefix: string, subject: string, suffix: string, severity: 'deny' | 'warn' | 'info' = 'warn'): string {
+  if (severity === 'deny') return prefix + subject + suffix;
   const room = WARNING_MAX_CHARS - prefix.length - suffix.length;
   return prefix + shorten(subject, Math.max(room, 12)) + suffix;
 }

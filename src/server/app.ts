@@ -28,9 +28,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-    // One log line per decision is written by the handler; Fastify's per-request lines would double it.
-    disableRequestLogging: true,
-    loggerInstance: logger,
+    // One log line per decision is written by the handler with our own logger; Fastify's
+    // per-request lines would double it.
+    logger: false,
     // On close, drop idle keep-alive connections at once and let in-flight requests finish.
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
