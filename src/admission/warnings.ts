@@ -1,4 +1,3 @@
-import { shorten } from '../decide/messages.ts';
 
 /** kubectl prints each warning on its own line; the API server truncates long ones. */
 export const WARNING_MAX_LENGTH = 119;
@@ -11,7 +10,10 @@ export function boundWarnings(raw: readonly string[]): string[] {
   const seen = new Set<string>();
   let total = 0;
   for (const text of raw) {
-    const warning = shorten(text.replace(/[\r\n]+/g, ' '), WARNING_MAX_LENGTH);
+    const flat = text.replace(/[\r\n]+/g, ' ');
+    // Findings are written short already; prefixed ones ("[dry-run] would deny: ...") may not be.
+    // Their start names the container and registry, so the end is what gets cut.
+    const warning = flat.length <= WARNING_MAX_LENGTH ? flat : `${flat.slice(0, WARNING_MAX_LENGTH - 1)}…`;
     if (seen.has(warning)) continue;
     const omitted = `pullguard: ${raw.length - out.length} more findings omitted; run pullguard audit for all`;
     if (total + warning.length > WARNINGS_MAX_TOTAL - omitted.length) {

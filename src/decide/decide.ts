@@ -211,7 +211,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
       code: 'LatestWithIfNotPresent',
       severity: effective.latestWithIfNotPresent,
       path: `${container.path}.imagePullPolicy`,
-      message: fit(`${container.name}: `, image, ' is latest/untagged with IfNotPresent; nodes may run different images. Pin a tag or digest'),
+      message: fit(`${container.name}: `, image, ' is latest/untagged with IfNotPresent: nodes may run different builds; pin a tag'),
     });
   }
 
