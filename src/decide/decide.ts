@@ -242,7 +242,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,
         path: imagePath,
-        message: fit(`${container.name}: `, reference.name, ' is pulled from Docker Hub anonymously (rate-limited); add a Docker Hub pull secret'),
+        message: fit(`${container.name}: `, reference.name, ' pulls anonymously from Docker Hub (rate-limited); add a Docker Hub secret'),
       });
     }
     return result(container, image, summary, 'public', access.matchedPattern ?? null, null, verdictOf(findings), findings);

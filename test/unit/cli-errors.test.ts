@@ -1,0 +1,57 @@
+import t from 'tap';
+import { runCli } from '../helpers/cli.ts';
+
+interface Case {
+  readonly args: readonly string[];
+  readonly stdin?: string;
+  readonly code: number;
+  readonly stderr?: RegExp;
+  readonly stdout?: RegExp;
+}
+
+const cases: Record<string, Case> = {
+  'audit exits 2 naming the file and line of a YAML syntax error': {
+    args: ['audit', 'test/fixtures/broken.yaml'],
+    code: 2,
+    stderr: /test\/fixtures\/broken\.yaml:\d+: invalid YAML/,
+  },
+  'audit exits 2 for a path that does not exist': { args: ['audit', 'no/such/dir'], code: 2, stderr: /no\/such\/dir:0: cannot read: ENOENT/ },
+  'audit exits 2 for an unknown output format': { args: ['audit', '-o', 'xml', 'examples/manifests'], code: 2, stderr: /-o must be table or json/ },
+  'audit exits 2 for an invalid policy and lists every error with its path': {
+    args: ['audit', '--policy', 'test/fixtures/bad-policy.yaml', 'examples/manifests'],
+    code: 2,
+    stderr: /mode: .*registries\[0\]\.access: /,
+  },
+  'audit reads manifests from stdin and exits 0 when nothing would be denied': {
+    args: ['audit', '-'],
+    stdin: 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\nspec:\n  containers: [{name: web, image: "registry.k8s.io/pause:3.10"}]\n',
+    code: 0,
+    stdout: /1 workloads, 1 containers: 0 would be denied/,
+  },
+  'audit expands List kinds': {
+    args: ['audit', '-o', 'json', '-'],
+    stdin: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a' }, spec: { containers: [{ name: 'a', image: 'registry.k8s.io/pause:3.10' }] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b' }, spec: { containers: [{ name: 'b', image: 'registry.k8s.io/pause:3.10' }] } },
+    ] }),
+    code: 0,
+    stdout: /"objects": 2/,
+  },
+  'review exits 2 when stdin is not JSON': { args: ['review'], stdin: 'nope', code: 2, stderr: /stdin is not JSON/ },
+  'review exits 2 for a malformed AdmissionReview': { args: ['review'], stdin: '{"kind":"AdmissionReview"}', code: 2, stderr: /malformed AdmissionReview: apiVersion must be/ },
+  'review rejects an unknown phase': { args: ['review', '--phase', 'both'], stdin: '{}', code: 2, stderr: /--phase must be mutate or validate/ },
+  'unknown flags are usage errors': { args: ['audit', '--frobnicate'], code: 2, stderr: /Unknown option '--frobnicate'/ },
+  'unknown commands print the help and exit 2': { args: ['deploy'], code: 2, stderr: /unknown command "deploy"[\s\S]*Usage: pullguard/ },
+  '--version prints the package version': { args: ['--version'], code: 0, stdout: /^pullguard \d+\.\d+\.\d+\n$/ },
+  'certs needs at least one host': { args: ['certs', '--out', ''], code: 2, stderr: /at least one --host/ },
+  'serve rejects a metrics port equal to the webhook port': { args: ['serve', '--port', '9000', '--metrics-port', '9000'], code: 2, stderr: /--metrics-port must differ/ },
+};
+
+for (const [name, c] of Object.entries(cases)) {
+  t.test(name, async (t) => {
+    const result = await runCli(c.args, c.stdin ?? '');
+    t.equal(result.code, c.code, `exit code (stderr: ${result.stderr})`);
+    if (c.stderr !== undefined) t.match(result.stderr, c.stderr);
+    if (c.stdout !== undefined) t.match(result.stdout, c.stdout);
+  });
+}
