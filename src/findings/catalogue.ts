@@ -47,3 +47,20 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   AnonymousPullRateLimited: 'The image comes from Docker Hub without credentials; anonymous pulls are rate-limited per node IP.',
   ExemptImage: 'The image matches the policy\'s exemptImages; no check was made.',
 };
+
+/** Severity of each code and what sets it, for the README. */
+export const FINDING_SEVERITIES: Readonly<Record<FindingCode, string>> = {
+  InvalidImageReference: 'deny',
+  NoMatchingCredential: 'deny',
+  PullSecretNotFound: 'deny when it leaves an image uncovered, else warn',
+  PullSecretWrongType: 'deny when it leaves an image uncovered, else warn',
+  PullSecretMalformed: 'deny',
+  CredentialExpired: '`expiredCredentials` (default deny); warn when a fresh secret is injected',
+  ShortLivedCredential: '`shortLivedCredentials` (default warn)',
+  ServiceAccountSecretsIgnored: 'deny; warn when injection fixes it',
+  ServiceAccountNotFound: 'info',
+  LatestWithIfNotPresent: '`latestWithIfNotPresent` (default warn)',
+  InjectedPullSecret: 'warn',
+  AnonymousPullRateLimited: '`dockerHubAnonymous` (default info)',
+  ExemptImage: 'info',
+};

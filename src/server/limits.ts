@@ -8,7 +8,7 @@ export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
 /** 95 s: longer than Go's http.Transport IdleConnTimeout (90 s) used by the API server, so the client, not us, closes idle connections and never reuses one we just closed. Losing keep-alive costs a TLS handshake per review. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 
-/** 9 s: below the webhook's default timeoutSeconds (10 s), so we answer 503 before the API server gives up and applies failurePolicy blindly. Lower it with --request-timeout when the chart sets a smaller timeoutSeconds. */
+/** 9 s: below the webhook's default timeoutSeconds (10 s), so a stuck request is cut by us (HTTP 408) and logged before the API server gives up. The chart sets timeoutSeconds 5 and --request-timeout 4000. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 9_000;
 
 /** Minimum TLS version: the API server speaks 1.2 and 1.3; older versions are insecure. */
@@ -17,6 +17,8 @@ export const MIN_TLS_VERSION = 'TLSv1.2' as const;
 /** On SIGTERM, in-flight reviews get this long to finish before we exit anyway (the pod's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
 
-/** Default ports: 8443 for the webhook (non-root friendly), 9090 for plain-HTTP metrics. */
+/** Webhook HTTPS port: above 1024, so the server runs as non-root without capabilities. */
 export const DEFAULT_PORT = 8443;
+
+/** Metrics port, plain HTTP, so Prometheus scrapes without the webhook's CA. */
 export const DEFAULT_METRICS_PORT = 9090;

@@ -1,0 +1,86 @@
+// Regenerates the README sections that mirror code (finding codes, command flags, limits, metrics)
+// so the documentation and the code read the same constants. `--check` fails when the README is stale.
+// Usage: node scripts/generate-docs.ts [--check]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { FINDING_CODES, FINDING_DESCRIPTIONS, FINDING_SEVERITIES } from '../src/findings/catalogue.ts';
+import { SERVE_HELP } from '../src/cli/serve.ts';
+import { CERTS_HELP } from '../src/cli/certs.ts';
+import * as limits from '../src/server/limits.ts';
+import { createMetrics } from '../src/server/metrics.ts';
+
+function limitsTable(): string {
+  const source = readFileSync(new URL('../src/server/limits.ts', import.meta.url), 'utf8');
+  const rows = ['| constant | value | reason |', '|---|---|---|'];
+  for (const match of source.matchAll(/\/\*\* (.+?) \*\/\nexport const (\w+) = [^;]+;/gs)) {
+    const [, comment, name] = match as unknown as [string, string, string];
+    const value = (limits as Record<string, unknown>)[name];
+    rows.push(`| \`${name}\` | \`${String(value)}\` | ${comment.replace(/\s*\n\s*\*?\s*/g, ' ')} |`);
+  }
+  return rows.join('\n');
+}
+
+async function metricsTable(): Promise<string> {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const rows = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
+  for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    const labels = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+    rows.push(`| \`${metric.name}\` | ${metric.type} | ${labels.join(', ') || '-'} | ${escapeCell(metric.help)} |`);
+  }
+  // Live-cluster metrics are registered by src/cluster; listed from its own table when present.
+  try {
+    const cluster = (await import('../src/cluster/metrics.ts')) as { CLUSTER_METRICS_DOC?: readonly [string, string, string, string][] };
+    for (const [name, type, labels, help] of cluster.CLUSTER_METRICS_DOC ?? []) rows.push(`| \`${name}\` | ${type} | ${labels || '-'} | ${escapeCell(help)} |`);
+  } catch {
+    // no cluster metrics module yet
+  }
+  rows.push('| `pullguard_process_*`, `pullguard_nodejs_*` | various | - | prom-client default process metrics |');
+  return rows.join('\n');
+}
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+function findingsTable(): string {
+  const rows = ['| code | severity | meaning |', '|---|---|---|'];
+  for (const code of FINDING_CODES) rows.push(`| \`${code}\` | ${FINDING_SEVERITIES[code]} | ${FINDING_DESCRIPTIONS[code]} |`);
+  return rows.join('\n');
+}
+
+function helpBlock(text: string): string {
+  return '```\n' + text.trimEnd() + '\n```';
+}
+
+export async function generatedSections(): Promise<Record<string, string>> {
+  return {
+    'findings-table': findingsTable(),
+    'serve-flags': helpBlock(SERVE_HELP),
+    'certs-flags': helpBlock(CERTS_HELP),
+    'limits-table': limitsTable(),
+    'metrics-table': await metricsTable(),
+  };
+}
+
+export function applySections(readme: string, sections: Record<string, string>): string {
+  let out = readme;
+  for (const [key, body] of Object.entries(sections)) {
+    const pattern = new RegExp(`<!-- generated:${key} -->[\\s\\S]*?<!-- /generated:${key} -->`);
+    if (!pattern.test(out)) throw new Error(`README has no <!-- generated:${key} --> block`);
+    out = out.replace(pattern, () => `<!-- generated:${key} -->\n${body}\n<!-- /generated:${key} -->`);
+  }
+  return out;
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const path = new URL('../README.md', import.meta.url);
+  const readme = readFileSync(path, 'utf8');
+  const updated = applySections(readme, await generatedSections());
+  if (process.argv.includes('--check')) {
+    if (updated !== readme) {
+      console.error('README.md is out of date: run node scripts/generate-docs.ts');
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(path, updated);
+  }
+}
