@@ -24,6 +24,12 @@ export interface CredentialKey {
   readonly expiresAt: number | undefined;
   /** True when the credential is known to be a short-lived token (e.g. `oauth2accesstoken`). */
   readonly shortLived: boolean;
+  /**
+   * True when the entry yields an empty username and password (`{}`, `null`, or only fields the
+   * kubelet ignores such as `identitytoken`): the key still matches, but the runtime then pulls
+   * anonymously, so it does not open a private repository.
+   */
+  readonly anonymous: boolean;
 }
 
 /** What decisions need to know about one secret. Never holds passwords or `auth` values. */

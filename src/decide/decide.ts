@@ -226,7 +226,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
   }
 
   const matches = context.usable.length > 0 ? lookupKeyring(context.usable, reference.name) : [];
-  const live = matches.find((match) => !isExpired(match.key, input.now));
+  const live = matches.find((match) => isUsableCredential(match.key, input.now));
   if (live !== undefined) {
     const credential: CredentialUsed = { secret: live.secret, key: live.key.raw, source: context.nameSource };
     addShortLivedFinding(findings, container, live, effective, input.now);
@@ -249,7 +249,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
   }
 
   // access: secret, and nothing the pod will have covers the image.
-  const expired = matches.length > 0;
+  const expired = matches.some((match) => !match.key.anonymous && isExpired(match.key, input.now));
   const candidate = findInjectionCandidate(context, reference, access.preferredSecrets);
   const injecting = candidate !== undefined && effective.injectionEnabled;
   const cause = uncoveredCause(container, reference, context, expired, injecting);
@@ -289,7 +289,7 @@ function uncoveredCause(
   const registry = reference.domain;
   if (expired) {
     if (effective.expiredCredentials === 'ignore') return undefined;
-    const expiredSecrets = context.usable.filter((view) => lookupKeyring([view], reference.name).length > 0).map((view) => view.name);
+    const expiredSecrets = context.usable.filter((view) => lookupKeyring([view], reference.name).some((match) => isExpired(match.key, input.now))).map((view) => view.name);
     return {
       code: 'CredentialExpired',
       severity: injecting ? 'warn' : effective.expiredCredentials,
@@ -352,12 +352,12 @@ function findInjectionCandidate(context: ContainerContext, reference: ImageRefer
 function candidateKey(context: ContainerContext, name: string, imageName: string): string {
   const view = context.input.snapshot.secret(context.input.namespace, name);
   if (view === undefined) return '';
-  const match = lookupKeyring([view], imageName).find((m) => !isExpired(m.key, context.input.now));
+  const match = lookupKeyring([view], imageName).find((m) => isUsableCredential(m.key, context.input.now));
   return match?.key.raw ?? '';
 }
 
 function hasLiveMatch(view: PullSecretView, imageName: string, now: number): boolean {
-  return lookupKeyring([view], imageName).some((match) => !isExpired(match.key, now));
+  return lookupKeyring([view], imageName).some((match) => isUsableCredential(match.key, now));
 }
 
 function addShortLivedFinding(findings: Finding[], container: ContainerRef, match: KeyringMatch, effective: EffectivePolicy, now: number): void {
@@ -375,6 +375,15 @@ function addShortLivedFinding(findings: Finding[], container: ContainerRef, matc
 
 function isExpired(key: CredentialKey, now: number): boolean {
   return key.expiresAt !== undefined && key.expiresAt <= now;
+}
+
+/**
+ * A key that matches and carries a credential that still works. Keys from `{}`, `null` or
+ * identitytoken-only entries match in the kubelet but hand the runtime empty credentials: an
+ * anonymous pull, which does not cover a private image.
+ */
+function isUsableCredential(key: CredentialKey, now: number): boolean {
+  return !key.anonymous && !isExpired(key, now);
 }
 
 function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, index: number): ResolvedSecret {

@@ -8,6 +8,7 @@ export interface AuthEntry {
   readonly username?: string;
   readonly password?: string;
   readonly auth?: string;
+  readonly identitytoken?: string;
 }
 
 export function dockerConfigJsonSecret(namespace: string, name: string, auths: Record<string, AuthEntry | null>): Record<string, unknown> {

@@ -281,6 +281,12 @@ const cases: Record<string, Case> = {
     codes: ['InjectedPullSecret', 'InjectedPullSecret'],
     inject: ['bbb'],
   },
+  'a key without credentials (identitytoken only) matches but does not cover a private image': {
+    state: [dockerConfigJsonSecret('team', 'token-only', { 'registry.example.com': { identitytoken: 'opaque-token' } })],
+    workload: pod({ imagePullSecrets: ['token-only'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'deny',
+    codes: ['NoMatchingCredential'],
+  },
   'injects a fresh secret when the listed one holds an expired token': {
     state: [
       ecrSecret('team', 'ecr-old', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', NOW / 1000 - HOUR_S),

@@ -1,0 +1,230 @@
+import { binaryToDisplay, utf8Binary } from './go-bytes.ts';
+import { compileGlob, globMatches, isLiteralPattern, type CompiledGlob } from './go-glob.ts';
+import { parseGoUrl, splitHostPort } from './go-url.ts';
+import type { CredentialKey, KeyringMatch, PullSecretView } from './types.ts';
+
+/**
+ * The kubelet's credential keyring (pkg/credentialprovider/keyring.go): how an auths key is
+ * stored, how it is matched against an image name, and in which order matches come back.
+ * Everything works on the Go bytes of keys and names (binary strings, see go-bytes.ts), so sort
+ * order and globbing agree with the kubelet even for non-ASCII input.
+ */
+
+/** The only key the Docker Hub fallback reads (keyring.go defaultRegistryHost). */
+export const DOCKER_HUB_FALLBACK_KEY = 'index.docker.io';
+
+/**
+ * BasicDockerKeyring.Add: a key without a lower-case `https://` or `http://` prefix gets
+ * `https://`, is parsed with Go's url.Parse (userinfo, query and fragment fall away, the host and
+ * path are unescaped), a leading `/v1/` or `/v2/` of the path shrinks to `/`, and a path of `/`
+ * is dropped. Returns the stored key as Go bytes, or undefined when the kubelet skips the key.
+ */
+function storedKeyBytes(raw: string): string | undefined {
+  const value = raw.startsWith('https://') || raw.startsWith('http://') ? raw : 'https://' + raw;
+  const parsed = parseGoUrl(utf8Binary(value));
+  if (parsed === undefined) return undefined;
+  let path = parsed.path;
+  if (path.startsWith('/v2/') || path.startsWith('/v1/')) path = path.slice(3);
+  return path.length > 0 && path !== '/' ? parsed.host + path : parsed.host;
+}
+
+/**
+ * The kubelet's normalisation of an auths key: `https://index.docker.io/v1/` -> `index.docker.io`,
+ * `quay.io/team` -> `quay.io/team`. Undefined for keys the kubelet skips because they do not parse.
+ * Bytes that are not valid UTF-8 (from `%`-escapes) are shown as `%XX`.
+ */
+export function parseKeyringKey(raw: string): string | undefined {
+  const bytes = storedKeyBytes(raw);
+  return bytes === undefined ? undefined : binaryToDisplay(bytes);
+}
+
+/** One host label of a key: a literal (plain equality) or a glob. */
+type LabelMatcher = string | CompiledGlob;
+
+/** A stored key, parsed once (the kubelet re-parses it on every lookup: URLsMatchStr). */
+interface CompiledKey {
+  /** The stored key's Go bytes: sort order and the Docker Hub fallback compare these. */
+  readonly bytes: string;
+  /** False when the key cannot match anything: it does not re-parse, or a label is a malformed glob. */
+  readonly matchable: boolean;
+  readonly port: string;
+  readonly path: string;
+  readonly labels: readonly LabelMatcher[];
+}
+
+/** The image side of URLsMatch: `https://` + name, parsed and split once. */
+interface CompiledTarget {
+  readonly parsed: boolean;
+  readonly port: string;
+  readonly path: string;
+  readonly labels: readonly string[];
+}
+
+function compileKeyBytes(bytes: string): CompiledKey {
+  const parsed = parseGoUrl('https://' + bytes);
+  if (parsed === undefined) return { bytes, matchable: false, port: '', path: '', labels: [] };
+  const { host, port } = splitHostPort(parsed.host);
+  const labels = host.split('.').map((label): LabelMatcher => (isLiteralPattern(label) ? label : compileGlob(label)));
+  const matchable = labels.every((label) => typeof label === 'string' || label.valid);
+  return { bytes, matchable, port, path: parsed.path, labels };
+}
+
+function compileTarget(imageName: string): CompiledTarget {
+  const parsed = parseGoUrl('https://' + utf8Binary(imageName));
+  if (parsed === undefined) return { parsed: false, port: '', path: '', labels: [] };
+  const { host, port } = splitHostPort(parsed.host);
+  return { parsed: true, port, path: parsed.path, labels: host.split('.') };
+}
+
+/** URLsMatch(glob, target), with any parse or pattern error counted as "no match" as Lookup does. */
+function compiledMatches(key: CompiledKey, target: CompiledTarget): boolean {
+  const labels = key.labels;
+  // Cheapest rejections first; an unparsed target has no labels, an unmatchable key none either.
+  if (labels.length !== target.labels.length || !key.matchable || !target.parsed) return false;
+  if (key.port !== target.port) return false;
+  if (!target.path.startsWith(key.path)) return false;
+  for (let i = 0; i < labels.length; i++) {
+    const matcher = labels[i] as LabelMatcher;
+    const label = target.labels[i] as string;
+    if (typeof matcher === 'string' ? matcher !== label : !globMatches(matcher, label)) return false;
+  }
+  return true;
+}
+
+// Memoisation. Compiled keys hang off the (frozen, long-lived) CredentialKey objects; strings
+// passed to keyMatchesImage and image names go through small bounded maps, emptied when full.
+const compiledByKey = new WeakMap<CredentialKey, CompiledKey>();
+const CACHE_LIMIT = 4096;
+const compiledByString = new Map<string, CompiledKey>();
+const targetsByName = new Map<string, CompiledTarget>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
+function compiledString(key: string): CompiledKey {
+  return compiledByString.get(key) ?? remember(compiledByString, key, compileKeyBytes(utf8Binary(key)));
+}
+
+function targetOf(imageName: string): CompiledTarget {
+  return targetsByName.get(imageName) ?? remember(targetsByName, imageName, compileTarget(imageName));
+}
+
+function compiledOf(key: CredentialKey): CompiledKey {
+  let compiled = compiledByKey.get(key);
+  if (compiled === undefined) {
+    // A CredentialKey built elsewhere: its normalised key is all we have.
+    compiled = compileKeyBytes(utf8Binary(key.key));
+    compiledByKey.set(key, compiled);
+  }
+  return compiled;
+}
+
+/** A view's keys with their compiled form, cached per view (views are immutable). */
+interface CompiledEntry {
+  readonly key: CredentialKey;
+  readonly compiled: CompiledKey;
+}
+const compiledByView = new WeakMap<PullSecretView, readonly CompiledEntry[]>();
+
+function entriesOf(view: PullSecretView): readonly CompiledEntry[] {
+  let entries = compiledByView.get(view);
+  if (entries === undefined) {
+    entries = view.keys.map((key) => ({ key, compiled: compiledOf(key) }));
+    compiledByView.set(view, entries);
+  }
+  return entries;
+}
+
+/** What an auths entry tells about its credential, without the credential itself. */
+export interface CredentialFacts {
+  readonly expiresAt: number | undefined;
+  readonly shortLived: boolean;
+  readonly anonymous: boolean;
+}
+
+/**
+ * The CredentialKey for an auths key, with its matcher compiled now (projection time) rather than
+ * on the admission path. Undefined when the kubelet would skip the key.
+ */
+export function makeCredentialKey(raw: string, facts: CredentialFacts): CredentialKey | undefined {
+  const bytes = storedKeyBytes(raw);
+  if (bytes === undefined) return undefined;
+  const key: CredentialKey = Object.freeze({
+    raw,
+    key: binaryToDisplay(bytes),
+    expiresAt: facts.expiresAt,
+    shortLived: facts.shortLived,
+    anonymous: facts.anonymous,
+  });
+  compiledByKey.set(key, compileKeyBytes(bytes));
+  return key;
+}
+
+/**
+ * URLsMatchStr(key, imageName): the hosts have as many dot-separated labels and each label
+ * glob-matches (filepath.Match: `*` never crosses a dot), the ports are equal as strings (no port
+ * is not `:443`), and the key's path is a plain string prefix of the image's path. `key` is a
+ * normalised keyring key (parseKeyringKey), `imageName` is `domain/path` (ImageReference.name).
+ */
+export function keyMatchesImage(key: string, imageName: string): boolean {
+  return compiledMatches(compiledString(key), targetOf(imageName));
+}
+
+/**
+ * keyring.go isDefaultRegistryMatch: the name pulls from Docker Hub when its first component is
+ * `docker.io`, `index.docker.io`, or holds neither `.` nor `:` (so `localhost/x` qualifies too).
+ */
+export function isDockerHubImage(imageName: string): boolean {
+  const slash = imageName.indexOf('/');
+  if (slash === 0 || imageName.length === 0) return false;
+  if (slash < 0) return true;
+  const first = imageName.slice(0, slash);
+  if (first === 'docker.io' || first === 'index.docker.io') return true;
+  return !first.includes('.') && !first.includes(':');
+}
+
+interface PendingMatch {
+  readonly secret: string;
+  readonly key: CredentialKey;
+  readonly bytes: string;
+}
+
+function byStoredKeyDescending(a: PendingMatch, b: PendingMatch): number {
+  // Binary strings compare byte by byte, as Go's sort.StringSlice does.
+  return a.bytes < b.bytes ? 1 : a.bytes > b.bytes ? -1 : 0;
+}
+
+/**
+ * BasicDockerKeyring.Lookup over the usable secrets as one keyring: every credential whose key
+ * matches, in reverse byte order of the stored keys (not by specificity); credentials stored
+ * under the same key keep their insertion order (secret order, then the order the secret lists
+ * them; within one secret Go's map order is random). When nothing matches and the image is a
+ * Docker Hub image, the credentials stored under exactly `index.docker.io` come back instead.
+ */
+export function lookupKeyring(secrets: readonly PullSecretView[], imageName: string): KeyringMatch[] {
+  const target = targetOf(imageName);
+  const matched: PendingMatch[] = [];
+  for (const secret of secrets) {
+    if (!secret.usable) continue;
+    for (const { key, compiled } of entriesOf(secret)) {
+      if (compiledMatches(compiled, target)) matched.push({ secret: secret.name, key, bytes: compiled.bytes });
+    }
+  }
+  if (matched.length > 0) {
+    // Array.prototype.sort is stable, which keeps same-key credentials in insertion order.
+    if (matched.length > 1) matched.sort(byStoredKeyDescending);
+    return matched.map((match) => ({ secret: match.secret, key: match.key, viaDockerHubFallback: false }));
+  }
+  if (!isDockerHubImage(imageName)) return [];
+  const fallback: KeyringMatch[] = [];
+  for (const secret of secrets) {
+    if (!secret.usable) continue;
+    for (const { key, compiled } of entriesOf(secret)) {
+      if (compiled.bytes === DOCKER_HUB_FALLBACK_KEY) fallback.push({ secret: secret.name, key, viaDockerHubFallback: true });
+    }
+  }
+  return fallback;
+}
