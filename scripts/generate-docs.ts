@@ -26,13 +26,6 @@ async function metricsTable(): Promise<string> {
     const labels = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
     rows.push(`| \`${metric.name}\` | ${metric.type} | ${labels.join(', ') || '-'} | ${escapeCell(metric.help)} |`);
   }
-  // Live-cluster metrics are registered by src/cluster; listed from its own table when present.
-  try {
-    const cluster = (await import('../src/cluster/metrics.ts')) as { CLUSTER_METRICS_DOC?: readonly [string, string, string, string][] };
-    for (const [name, type, labels, help] of cluster.CLUSTER_METRICS_DOC ?? []) rows.push(`| \`${name}\` | ${type} | ${labels || '-'} | ${escapeCell(help)} |`);
-  } catch {
-    // no cluster metrics module yet
-  }
   rows.push('| `pullguard_process_*`, `pullguard_nodejs_*` | various | - | prom-client default process metrics |');
   return rows.join('\n');
 }
