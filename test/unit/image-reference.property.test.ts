@@ -215,7 +215,8 @@ t.test('parsing the normalized form again yields the same normalized form and na
   t.ok(reparsed > 1000, `enough valid references were exercised (${reparsed})`);
 });
 
-t.test('stays linear on long near-miss inputs that make backtracking regexes explode', async (t) => {
+// Speed on these inputs is measured by `npm run bench:core`, never by a timed unit test.
+t.test('rejects long near-miss inputs that make backtracking regexes explode', async (t) => {
   const size = 200_000;
   const adversarial = {
     'a long path run ending in an invalid character': `${'a'.repeat(size)}!`,
@@ -230,10 +231,7 @@ t.test('stays linear on long near-miss inputs that make backtracking regexes exp
     'a long tag': `nginx:${'t'.repeat(size)}`,
   };
   for (const [label, input] of Object.entries(adversarial)) {
-    const started = performance.now();
     const result = parseImageReference(input);
-    const elapsed = performance.now() - started;
     t.equal(result.ok, false, `${label} is rejected`);
-    t.ok(elapsed < 100, `${label} takes ${elapsed.toFixed(1)} ms`);
   }
 });
