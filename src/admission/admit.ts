@@ -116,7 +116,13 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
 
   if (phase === 'mutate') {
     const patch = mayPatch && decision.patchNames.length > 0 ? imagePullSecretsPatch(spec, decision.patchNames) : [];
-    const injected = allFindings.filter((finding) => finding.code === 'InjectedPullSecret');
+    // The injection warning, plus the warnings that explain why it was needed (a missing or
+    // ignored secret, an expired token): validation sees the patched pod and no longer can.
+    const injectedPaths = new Set(decision.containers.filter((container) => container.decision === 'inject').map((container) => container.path));
+    const injected = decision.containers
+      .filter((container) => injectedPaths.has(container.path))
+      .flatMap((container) => container.findings)
+      .filter((finding) => finding.severity === 'warn' && finding.code !== 'LatestWithIfNotPresent' && finding.code !== 'ShortLivedCredential');
     if (patch.length === 0) {
       return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'nothing to inject', codes };
     }

@@ -221,8 +221,14 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
       code: 'PullSecretMalformed',
       severity: 'deny',
       path: `${input.spec.specPath}.imagePullSecrets[${entry.index}]`,
-      message: fit(`${container.name}: secret `, entry.considered.name, ` is malformed (${entry.considered.detail ?? 'undecodable'}); the kubelet fails every pull`),
+      message: fit(`${container.name}: secret `, entry.considered.name, ` is malformed (${entry.considered.detail ?? 'undecodable'}); the kubelet fails every pull`, 'deny'),
     });
+  }
+
+  // A malformed secret makes the kubelet fail every pull of the pod: that is the whole story,
+  // and injecting another secret would not help.
+  if (context.malformed.length > 0) {
+    return result(container, image, summary, access.access, access.matchedPattern ?? null, null, 'deny', findings);
   }
 
   const matches = context.usable.length > 0 ? lookupKeyring(context.usable, reference.name) : [];

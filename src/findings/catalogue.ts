@@ -35,8 +35,10 @@ export interface Finding {
 export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   InvalidImageReference: 'The image string does not parse as a reference; the kubelet reports InvalidImageName.',
   NoMatchingCredential: 'The registry needs a pull secret and no auths key of the pod\'s secrets matches the image.',
-  PullSecretNotFound: 'A secret named in imagePullSecrets does not exist; the kubelet pulls without it.',
-  PullSecretWrongType: 'A listed secret is not kubernetes.io/dockerconfigjson (or dockercfg) with its data key; the kubelet ignores it.',
+  PullSecretNotFound:
+    'A secret named in imagePullSecrets does not exist; the kubelet pulls without it. A live webhook watches only pull-secret types, so there a listed Opaque secret shows up here, with a hint.',
+  PullSecretWrongType:
+    'A listed secret is not kubernetes.io/dockerconfigjson (or dockercfg) with its data key; the kubelet ignores it. Reported by audit/review, which see secrets of every type.',
   PullSecretMalformed: 'A listed pull secret cannot be decoded; the kubelet fails every pull of the pod.',
   CredentialExpired: 'The only credentials that match the image carry a token that has expired.',
   ShortLivedCredential: 'The credential used is a short-lived token (ECR, oauth2accesstoken) stored in a static secret.',

@@ -61,6 +61,13 @@ const cases: Record<string, Case> = {
     allowed: true,
     patch: [{ op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'regcred' } }],
   },
+  'explains why it injected: the pod listed a secret that does not exist': {
+    route: '/mutate',
+    review: admissionReview(pod({ imagePullSecrets: ['regcrd'], containers: [{ name: 'app', image: PRIVATE }] })),
+    allowed: true,
+    patch: [{ op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'regcred' } }],
+    warnings: [/app: secret regcrd not found in namespace team/, /app: injected imagePullSecrets regcred/],
+  },
   'denies a pod whose image no secret covers, naming container, registry and the fix': {
     route: '/validate',
     review: admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'shell', image: UNCOVERED }] })),

@@ -107,7 +107,7 @@ const cases: Record<string, Case> = {
     state: [dockerConfigJsonSecret('team', 'broken', { 'registry.example.com': { auth: 'not base64!' } })],
     workload: pod({ imagePullSecrets: ['broken'], containers: [{ name: 'web', image: 'nginx:1.27' }] }),
     decision: 'deny',
-    codes: ['AnonymousPullRateLimited', 'PullSecretMalformed'],
+    codes: ['PullSecretMalformed'],
   },
   'warns about a missing listed secret that no container needs, at pod level': {
     state: [],
