@@ -44,25 +44,38 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
-/** The certificate already in the Secret, when it is still good enough to keep. */
-async function reusableSecret(kubeConfig: KubeConfig, namespace: string, name: string, hosts: readonly string[], renewBeforeDays: number) {
+interface ExistingSecret {
+  /** The pair and CA, when still good enough to keep. */
+  readonly reusable: { caCert: string; tlsCert: string; tlsKey: string; notAfter: Date } | undefined;
+  /** The CA currently published, while it is still valid: kept in caBundles during a rotation. */
+  readonly previousCa: string | undefined;
+}
+
+/** Reads the serving Secret: is its certificate still good, and which CA do clients trust now? */
+async function readExistingSecret(kubeConfig: KubeConfig, namespace: string, name: string, hosts: readonly string[], renewBeforeDays: number): Promise<ExistingSecret> {
   let secret;
   try {
     secret = await kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace });
   } catch {
-    return undefined;
+    return { reusable: undefined, previousCa: undefined };
   }
   const data = secret.data ?? {};
   const [tlsCert, tlsKey, caCert] = [data['tls.crt'], data['tls.key'], data['ca.crt']].map((value) => (value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8')));
-  if (tlsCert === undefined || tlsKey === undefined || caCert === undefined) return undefined;
+  let previousCa: string | undefined;
+  try {
+    if (caCert !== undefined && describeCertificate(caCert).notAfter.getTime() > Date.now()) previousCa = caCert;
+  } catch {
+    previousCa = undefined;
+  }
+  if (tlsCert === undefined || tlsKey === undefined || caCert === undefined) return { reusable: undefined, previousCa };
   try {
     const description = describeCertificate(tlsCert);
     const names = new Set([...description.dnsNames, ...description.ipAddresses]);
     const covered = servingHosts(hosts).every((host) => names.has(host.name));
-    if (!covered || description.notAfter.getTime() - Date.now() < renewBeforeDays * DAY_MS) return undefined;
-    return { caCert, tlsCert, tlsKey, notAfter: description.notAfter };
+    if (!covered || description.notAfter.getTime() - Date.now() < renewBeforeDays * DAY_MS) return { reusable: undefined, previousCa };
+    return { reusable: { caCert, tlsCert, tlsKey, notAfter: description.notAfter }, previousCa };
   } catch {
-    return undefined;
+    return { reusable: undefined, previousCa };
   }
 }
 
@@ -101,8 +114,11 @@ export async function runCerts(args: readonly string[], io: CommandIo): Promise<
   const kubeConfig = publishing ? loadKubeConfig(values.kubeconfig) : undefined;
 
   let bundle: { caCert: string; tlsCert: string; tlsKey: string; caKey?: string; notAfter: Date } | undefined;
+  let previousCa: string | undefined;
   if (kubeConfig !== undefined && secretTarget !== undefined) {
-    bundle = await reusableSecret(kubeConfig, secretTarget.namespace, secretTarget.name, values.host, renewBeforeDays);
+    const existing = await readExistingSecret(kubeConfig, secretTarget.namespace, secretTarget.name, values.host, renewBeforeDays);
+    bundle = existing.reusable;
+    previousCa = existing.previousCa;
     if (bundle !== undefined) io.stdout.write(`kept the certificate in Secret ${values.secret}: valid until ${bundle.notAfter.toISOString()}\n`);
   }
   const reused = bundle !== undefined;
@@ -129,7 +145,10 @@ export async function runCerts(args: readonly string[], io: CommandIo): Promise<
     io.stdout.write(`Secret ${values.secret}: ${action}\n`);
   }
   if (kubeConfig !== undefined && (values['mutating-webhook'].length > 0 || values['validating-webhook'].length > 0)) {
-    const results = await patchWebhookCaBundles(kubeConfig, { mutating: values['mutating-webhook'], validating: values['validating-webhook'] }, bundle.caCert);
+    // During a rotation the pods still serve the old certificate until the kubelet refreshes the
+    // mounted Secret (up to a minute or two): trust both CAs until the next run drops the old one.
+    const caBundle = !reused && previousCa !== undefined && previousCa.trim() !== bundle.caCert.trim() ? `${bundle.caCert.trimEnd()}\n${previousCa.trimEnd()}\n` : bundle.caCert;
+    const results = await patchWebhookCaBundles(kubeConfig, { mutating: values['mutating-webhook'], validating: values['validating-webhook'] }, caBundle);
     for (const result of results) {
       io.stdout.write(`${result.kind} ${result.name}: caBundle ${result.patched ? 'updated' : 'already current'} (${result.webhooks} webhooks)\n`);
     }
