@@ -1,10 +1,35 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { startLiveState } from '../cluster/live-state.ts';
 import type { DecisionState } from '../server/state.ts';
+import { loadKubeConfig } from './certs.ts';
 import { UsageError } from './errors.ts';
 import type { ServeOptions } from './serve.ts';
 
-/** Live cluster state (informers and the policy ConfigMap). */
-export async function startClusterState(_options: ServeOptions, _logger: Logger, _registry: Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
-  throw new UsageError('watching a cluster is not available yet: pass --state FILE or --cluster off');
+/**
+ * Live cluster state: informers for pull secrets, ServiceAccounts and Namespaces, and the policy
+ * ConfigMap, hot-reloaded. Returns at once; /readyz stays false until every informer has listed.
+ */
+export async function startClusterState(options: ServeOptions, logger: Logger, registry: Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
+  if (options.policy !== undefined) {
+    throw new UsageError(`--policy is for --state/--cluster off; watching a cluster, the policy comes from ConfigMap ${options.namespace}/${options.policyConfigMap}`);
+  }
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(options.kubeconfig);
+  } catch (error) {
+    throw new UsageError(`cannot load a kubeconfig${options.kubeconfig === undefined ? '' : ` from ${options.kubeconfig}`}: ${(error as Error).message}`);
+  }
+  const cluster = kubeConfig.getCurrentCluster();
+  logger.info({ server: cluster?.server, namespace: options.namespace, configMap: options.policyConfigMap }, 'watching the cluster for pull secrets, ServiceAccounts, Namespaces and the policy');
+  const state = await startLiveState({
+    kubeConfig,
+    namespace: options.namespace,
+    configMapName: options.policyConfigMap,
+    logger,
+    registry,
+    instance: process.env['POD_NAME'] ?? hostname(),
+  });
+  return { state, stop: () => state.stop() };
 }

@@ -25,7 +25,8 @@ environment variable shown.
   --key FILE               serving key PEM (PULLGUARD_KEY, default certs/tls.key); reloaded on change
   --metrics-port N         metrics HTTP port (PULLGUARD_METRICS_PORT, default ${DEFAULT_METRICS_PORT}); 0 disables
   --metrics-host ADDR      metrics listen address (PULLGUARD_METRICS_HOST, default: same as --host)
-  --policy FILE            policy.yaml to use instead of the cluster ConfigMap (PULLGUARD_POLICY)
+  --policy FILE            policy.yaml, with --state or --cluster off (PULLGUARD_POLICY); watching a
+                           cluster, the policy is the ConfigMap below, hot-reloaded
   --state FILE|DIR         cluster state from files (Secrets, ServiceAccounts, Namespaces); repeatable.
                            Given --state, the webhook does not watch a cluster.
   --cluster auto|on|off    watch the cluster for state and policy (PULLGUARD_CLUSTER, default auto:

@@ -176,7 +176,8 @@ function uninstallProcessHooks(): void {
   for (const signal of TERMINATING_SIGNALS) process.off(signal, onTerminatingSignal);
 }
 
-function registerEmergencyCleanup(cleanup: () => void): () => void {
+/** Also used by harness/webhook.ts, so one set of signal hooks kills every process the suite started. */
+export function registerEmergencyCleanup(cleanup: () => void): () => void {
   emergencyCleanups.add(cleanup);
   installProcessHooks();
   return () => {

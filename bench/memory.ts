@@ -1,0 +1,174 @@
+/**
+ * Memory of the live cluster state at scale: 50,000 pull secrets (3 registry keys each),
+ * 100,000 ServiceAccounts and 10,000 namespaces go through the same path as in a cluster —
+ * list pages of raw objects are projected page by page (raw data dropped), the compact records
+ * are kept as client-node's informer caches keep them, and each complete list replaces its
+ * scope of the snapshot. Prints heap used and RSS after a full GC. Goal: RSS <= 200 MiB.
+ *
+ *   node --expose-gc bench/memory.ts [--with-client-node]
+ *
+ * RSS depends on V8's young generation, which grows with the allocation rate of parsing
+ * (Node 24 lets it reach 128 MiB) and is not handed back to the OS after a GC:
+ * `--max-semi-space-size=16` caps it (the figure with and without it is worth comparing).
+ * `--with-client-node` also loads @kubernetes/client-node, as `pullguard serve` does.
+ */
+import { getHeapSpaceStatistics } from 'node:v8';
+import { LIST_PAGE_SIZE } from '../src/cluster/limits.ts';
+import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, replaceScope, type SnapshotRecord } from '../src/cluster/projection.ts';
+import { DOCKER_CONFIG_JSON_TYPE } from '../src/credentials/types.ts';
+import type { MemorySnapshot } from '../src/snapshot/memory.ts';
+
+const NAMESPACES = 10_000;
+const SECRETS = 50_000;
+const SERVICE_ACCOUNTS = 100_000;
+const RSS_GOAL_MIB = 200;
+
+const MiB = 1024 * 1024;
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  console.error('run with: node --expose-gc bench/memory.ts');
+  process.exit(2);
+}
+const withClientNode = process.argv.includes('--with-client-node');
+if (withClientNode) await import('@kubernetes/client-node');
+
+function b64(text: string): string {
+  return Buffer.from(text).toString('base64');
+}
+
+function namespaceName(index: number): string {
+  return `team-${String(index % NAMESPACES).padStart(5, '0')}`;
+}
+
+function rawSecret(index: number): Record<string, unknown> {
+  const auth = b64(`robot-${index}:${'p'.repeat(40)}${index}`);
+  const auths = {
+    [`registry-${index % 50}.example.com`]: { auth },
+    [`quay.io/org-${index % 1000}`]: { auth },
+    'https://index.docker.io/v1/': { auth, email: 'ci@example.com' },
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: DOCKER_CONFIG_JSON_TYPE,
+    metadata: {
+      name: `pull-${index}`,
+      namespace: namespaceName(index),
+      resourceVersion: String(1_000_000 + index),
+      uid: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
+      creationTimestamp: '2030-01-01T00:00:00Z',
+      labels: { app: 'registry-credentials' },
+    },
+    data: { '.dockerconfigjson': b64(JSON.stringify({ auths })) },
+  };
+}
+
+function rawServiceAccount(index: number): Record<string, unknown> {
+  const namespace = namespaceName(index);
+  const secretsInNamespace = SECRETS / NAMESPACES;
+  const first = (index % NAMESPACES) + NAMESPACES * (index % secretsInNamespace);
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: `sa-${index}`, namespace, resourceVersion: String(2_000_000 + index), uid: `sa-uid-${index}` },
+    ...(index % 3 === 0 ? {} : { imagePullSecrets: [{ name: `pull-${first}` }, ...(index % 3 === 2 ? [{ name: 'missing-secret' }] : [])] }),
+  };
+}
+
+function rawNamespace(index: number): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: namespaceName(index),
+      resourceVersion: String(3_000_000 + index),
+      labels: { 'kubernetes.io/metadata.name': namespaceName(index), env: index % 2 === 0 ? 'prod' : 'dev' },
+    },
+  };
+}
+
+/** client-node ListWatch's cache layout: namespace → name → object (here the compact record). */
+type InformerCache = Map<string, Map<string, SnapshotRecord>>;
+
+/**
+ * Projects `count` raw objects one list page at a time, as the informer's paged list does (each
+ * page is serialised JSON parsed at once, as it arrives from the API server), and fills an
+ * informer cache with the records.
+ */
+function listPaged(count: number, make: (index: number) => Record<string, unknown>, project: (raw: unknown) => SnapshotRecord | undefined): { records: SnapshotRecord[]; cache: InformerCache } {
+  const records: SnapshotRecord[] = [];
+  const cache: InformerCache = new Map();
+  for (let start = 0; start < count; start += LIST_PAGE_SIZE) {
+    const items: unknown[] = [];
+    for (let index = start; index < Math.min(count, start + LIST_PAGE_SIZE); index++) items.push(make(index));
+    const page = JSON.parse(JSON.stringify({ items })) as { items: unknown[] };
+    for (const raw of page.items) {
+      const record = project(raw);
+      if (record === undefined) continue;
+      records.push(record);
+      const namespace = record.metadata.namespace ?? '';
+      let names = cache.get(namespace);
+      if (names === undefined) cache.set(namespace, (names = new Map()));
+      names.set(record.metadata.name, record);
+    }
+  }
+  return { records, cache };
+}
+
+function measure(): { heapMiB: number; rssMiB: number } {
+  gc?.();
+  gc?.();
+  const usage = process.memoryUsage();
+  return { heapMiB: usage.heapUsed / MiB, rssMiB: usage.rss / MiB };
+}
+
+function show(label: string, value: { heapMiB: number; rssMiB: number }): void {
+  console.log(`${label.padEnd(44)} heap used ${value.heapMiB.toFixed(1).padStart(6)} MiB   rss ${value.rssMiB.toFixed(1).padStart(6)} MiB`);
+}
+
+const baseline = measure();
+const started = performance.now();
+
+const namespaces = listPaged(NAMESPACES, rawNamespace, projectNamespace);
+const secrets = listPaged(SECRETS, rawSecret, projectSecret);
+const accounts = listPaged(SERVICE_ACCOUNTS, rawServiceAccount, projectServiceAccount);
+
+let snapshot: MemorySnapshot = emptyLiveSnapshot();
+snapshot = replaceScope(snapshot, { kind: 'namespaces' }, namespaces.records);
+snapshot = replaceScope(snapshot, { kind: 'secrets', secretType: DOCKER_CONFIG_JSON_TYPE }, secrets.records);
+snapshot = replaceScope(snapshot, { kind: 'serviceaccounts' }, accounts.records);
+// The lists themselves are transient; the informer caches stay.
+const caches: InformerCache[] = [namespaces.cache, secrets.cache, accounts.cache];
+const cachedRecords = namespaces.records.length + secrets.records.length + accounts.records.length;
+namespaces.records.length = 0;
+secrets.records.length = 0;
+accounts.records.length = 0;
+const listMs = performance.now() - started;
+
+// A change after the initial lists: one event costs one namespace plus a trie path.
+const EVENTS = 2_000;
+const eventStarted = performance.now();
+for (let index = 0; index < EVENTS; index++) {
+  const record = projectSecret(rawSecret(SECRETS + index));
+  if (record !== undefined) snapshot = applyEvent(snapshot, 'ADDED', record);
+}
+const perEventUs = ((performance.now() - eventStarted) * 1000) / EVENTS;
+
+const withCaches = measure();
+const youngGenerationMiB = (getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0) / MiB;
+const stats = snapshot.stats();
+// Drop the informer caches to see the snapshot alone.
+for (const cache of caches) cache.clear();
+const snapshotOnly = measure();
+
+console.log(`snapshot: ${stats.namespaces} namespaces, ${stats.secrets} pull secrets, ${stats.serviceAccounts} service accounts`);
+console.log(`initial lists projected in ${listMs.toFixed(0)} ms; ${EVENTS} watch events applied at ${perEventUs.toFixed(1)} µs each`);
+console.log(`client-node loaded: ${withClientNode ? 'yes' : 'no'}; V8 young generation: ${youngGenerationMiB.toFixed(0)} MiB`);
+show(`baseline (modules loaded, no data)`, baseline);
+show(`snapshot + informer caches (${cachedRecords} records)`, withCaches);
+show('snapshot alone', snapshotOnly);
+const verdict = withCaches.rssMiB <= RSS_GOAL_MIB ? 'within' : 'OVER';
+console.log(`RSS ${withCaches.rssMiB.toFixed(1)} MiB: ${verdict} the ${RSS_GOAL_MIB} MiB goal`);
+// Keep the snapshot reachable until the measurements are printed.
+if (snapshot.secret(namespaceName(0), 'pull-0') === undefined) process.exitCode = 1;
+if (withCaches.rssMiB > RSS_GOAL_MIB) process.exitCode = 1;

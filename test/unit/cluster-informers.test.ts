@@ -1,0 +1,230 @@
+import { KubeConfig, Watch, type Informer } from '@kubernetes/client-node';
+import t from 'tap';
+import {
+  clientNodeInformerFactory,
+  informerSpecs,
+  type InformerHooks,
+  type InformerSpec,
+  type ListPage,
+  type ListPageParams,
+} from '../../src/cluster/informers.ts';
+import type { ProjectedObject } from '../../src/cluster/projection.ts';
+import { pullSecret } from '../helpers/objects.ts';
+
+/**
+ * client-node's real ListWatch, driven through its own seams: a scripted Watch (no HTTP) and a
+ * scripted list function. This checks what the e2e suite cannot isolate: that raw objects never
+ * reach ListWatch's cache, that lists are paged, and how ListWatch reacts to 410 and errors.
+ */
+
+type WatchCallback = (phase: string, object: unknown) => void;
+
+interface OpenedWatch {
+  readonly path: string;
+  readonly params: Record<string, string | number | boolean | undefined>;
+  readonly callback: WatchCallback;
+  readonly done: (error: unknown) => void;
+}
+
+class ScriptedWatch extends Watch {
+  readonly opened: OpenedWatch[] = [];
+  /** When set, the next watch fails like a refused connection: `done(error)` before returning. */
+  refuseNext: unknown;
+
+  constructor() {
+    super(new KubeConfig());
+  }
+
+  override async watch(
+    path: string,
+    params: Record<string, string | number | boolean | undefined>,
+    callback: WatchCallback,
+    done: (error: unknown) => void,
+  ): Promise<AbortController> {
+    this.opened.push({ path, params, callback, done });
+    const refusal = this.refuseNext;
+    this.refuseNext = undefined;
+    if (refusal !== undefined) done(refusal);
+    return new AbortController();
+  }
+
+  last(): OpenedWatch {
+    const opened = this.opened.at(-1);
+    if (opened === undefined) throw new Error('no watch was opened');
+    return opened;
+  }
+}
+
+/** Serves `pages` in order for every list; records each request. */
+function scriptedList(pages: () => ReadonlyArray<{ items: unknown[]; resourceVersion: string }>): { listPage: ListPage; requests: ListPageParams[] } {
+  const requests: ListPageParams[] = [];
+  const listPage: ListPage = async (params) => {
+    requests.push(params);
+    const all = pages();
+    const index = params._continue === undefined ? 0 : Number(params._continue);
+    const page = all[index];
+    if (page === undefined) throw new Error(`no page ${index}`);
+    return { items: page.items, metadata: { resourceVersion: page.resourceVersion, ...(index + 1 < all.length ? { _continue: String(index + 1) } : {}) } };
+  };
+  return { listPage, requests };
+}
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+const SPECS = informerSpecs('pullguard', 'pullguard-policy');
+const SECRETS = SPECS.find((spec) => spec.name === 'secrets-dockerconfigjson') as InformerSpec;
+
+function build(pages: () => ReadonlyArray<{ items: unknown[]; resourceVersion: string }>) {
+  const watch = new ScriptedWatch();
+  const { listPage, requests } = scriptedList(pages);
+  const hookCalls: { listed: Array<readonly ProjectedObject[]>; activity: number } = { listed: [], activity: 0 };
+  const hooks: InformerHooks = {
+    listed: (records) => hookCalls.listed.push(records),
+    activity: () => hookCalls.activity++,
+  };
+  const factory = clientNodeInformerFactory(new KubeConfig(), { watch, listPage: () => listPage, pageSize: 2, delay: async () => {} });
+  const informer = factory.create(SECRETS, hooks) as Informer<ProjectedObject> & { list(namespace?: string): readonly ProjectedObject[] };
+  const seen: string[] = [];
+  informer.on('add', (record) => seen.push(`add ${record.metadata.name}`));
+  informer.on('update', (record) => seen.push(`update ${record.metadata.name}`));
+  informer.on('delete', (record) => seen.push(`delete ${record.metadata.name}`));
+  const errors: unknown[] = [];
+  informer.on('error', (error: unknown) => errors.push(error));
+  return { watch, requests, hookCalls, informer, seen, errors };
+}
+
+function versioned(object: Record<string, unknown>, resourceVersion: string): Record<string, unknown> {
+  return { ...object, metadata: { ...(object['metadata'] as Record<string, unknown>), resourceVersion } };
+}
+
+t.test('informer specs', async (t) => {
+  const byName = Object.fromEntries(SPECS.map((spec) => [spec.name, spec]));
+  const cases: Record<string, { name: string; path: string; fieldSelector: string | undefined }> = {
+    'watches dockerconfigjson secrets cluster-wide, filtered by type on the server': { name: 'secrets-dockerconfigjson', path: '/api/v1/secrets', fieldSelector: 'type=kubernetes.io/dockerconfigjson' },
+    'watches legacy dockercfg secrets with a second informer (a field selector cannot OR)': { name: 'secrets-dockercfg', path: '/api/v1/secrets', fieldSelector: 'type=kubernetes.io/dockercfg' },
+    'watches every service account': { name: 'serviceaccounts', path: '/api/v1/serviceaccounts', fieldSelector: undefined },
+    'watches every namespace': { name: 'namespaces', path: '/api/v1/namespaces', fieldSelector: undefined },
+    'watches only the policy ConfigMap, by name, in the webhook namespace': { name: 'policy-configmap', path: '/api/v1/namespaces/pullguard/configmaps', fieldSelector: 'metadata.name=pullguard-policy' },
+  };
+  for (const [title, expected] of Object.entries(cases)) {
+    t.test(title, async (t) => {
+      const spec = byName[expected.name];
+      t.equal(spec?.path, expected.path);
+      t.equal(spec?.fieldSelector, expected.fieldSelector);
+    });
+  }
+});
+
+t.test('client-node ListWatch behind the projecting seam', async (t) => {
+  t.test('lists page by page and watches from the list resourceVersion with bookmarks and the field selector', async (t) => {
+    const pages = [
+      { items: [pullSecret('a', 's1', 'quay.io'), pullSecret('a', 's2', 'quay.io')], resourceVersion: '100' },
+      { items: [pullSecret('b', 's3', 'quay.io')], resourceVersion: '100' },
+    ];
+    const { watch, requests, hookCalls, informer, seen } = build(() => pages);
+    await informer.start();
+    t.same(requests, [
+      { fieldSelector: 'type=kubernetes.io/dockerconfigjson', limit: 2 },
+      { fieldSelector: 'type=kubernetes.io/dockerconfigjson', limit: 2, _continue: '1' },
+    ]);
+    t.same(hookCalls.listed.map((records) => records.map((record) => record.metadata.name)), [['s1', 's2', 's3']]);
+    t.equal(hookCalls.activity, 3, 'each page and the accepted watch count as signs of life');
+    t.same(seen, ['add s1', 'add s2', 'add s3']);
+    t.equal(watch.last().path, '/api/v1/secrets');
+    t.same(watch.last().params, { resourceVersion: '100', fieldSelector: 'type=kubernetes.io/dockerconfigjson', allowWatchBookmarks: true });
+    await informer.stop();
+  });
+
+  t.test('keeps only projected records in the client-node cache, never the secret data', async (t) => {
+    const { watch, informer } = build(() => [{ items: [pullSecret('a', 'listed', 'quay.io')], resourceVersion: '1' }]);
+    await informer.start();
+    watch.last().callback('ADDED', versioned(pullSecret('a', 'watched', 'ghcr.io'), '2'));
+    const cached = informer.list();
+    t.same(cached.map((record) => record.kind), ['Secret', 'Secret']);
+    const text = JSON.stringify(cached);
+    t.notMatch(text, /"data"/);
+    t.notMatch(text, /dockerconfigjson"\s*:/);
+    t.notMatch(text, /not-a-real-password/);
+    await informer.stop();
+  });
+
+  t.test('passes a bookmark on as a resume point and as a sign of life', async (t) => {
+    const { watch, hookCalls, informer, seen } = build(() => [{ items: [], resourceVersion: '5' }]);
+    await informer.start();
+    const before = hookCalls.activity;
+    watch.last().callback('BOOKMARK', { kind: 'Secret', metadata: { resourceVersion: '9' } });
+    t.equal(hookCalls.activity, before + 1);
+    t.same(seen, []);
+    watch.last().done(null); // the server closed the watch cleanly: ListWatch re-watches from the bookmark
+    await settle();
+    t.equal(watch.last().params['resourceVersion'], '9');
+    await informer.stop();
+  });
+
+  t.test('counts a watch the API server accepts as contact, and a refused one not', async (t) => {
+    const { watch, hookCalls, informer, errors } = build(() => [{ items: [], resourceVersion: '5' }]);
+    await informer.start();
+    const afterStart = hookCalls.activity;
+    watch.refuseNext = Object.assign(new Error('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+    watch.last().done(null); // clean close: ListWatch re-watches, and that attempt is refused
+    await settle();
+    t.equal(hookCalls.activity, afterStart, 'a refused watch is no sign of life');
+    t.equal(errors.length, 1, 'and it stopped the informer');
+    await informer.start(); // what the supervisor does after its backoff
+    t.equal(hookCalls.activity, afterStart + 1, 'an accepted one is');
+    await informer.stop();
+  });
+
+  t.test('relists after a 410 Gone and reports deletions that happened meanwhile', async (t) => {
+    let pages = [{ items: [pullSecret('a', 'old', 'quay.io'), pullSecret('a', 'kept', 'quay.io')], resourceVersion: '1' }];
+    const { watch, hookCalls, informer, seen, errors } = build(() => pages);
+    await informer.start();
+    pages = [{ items: [pullSecret('a', 'kept', 'quay.io')], resourceVersion: '50' }];
+    watch.last().callback('ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
+    watch.last().done(null);
+    await settle();
+    t.equal(hookCalls.listed.length, 2);
+    t.same(hookCalls.listed[1]?.map((record) => record.metadata.name), ['kept']);
+    t.ok(seen.includes('delete old'), 'client-node diffed the relist against its cache');
+    t.equal(watch.last().params['resourceVersion'], '50');
+    t.same(errors, []);
+    await informer.stop();
+  });
+
+  t.test('stops on any other error and reports it (the supervisor restarts it)', async (t) => {
+    const { watch, informer, errors } = build(() => [{ items: [], resourceVersion: '1' }]);
+    await informer.start();
+    const openedBefore = watch.opened.length;
+    const failure = Object.assign(new Error('Forbidden'), { statusCode: 403 });
+    watch.last().done(failure);
+    await settle();
+    t.same(errors, [failure]);
+    t.equal(watch.opened.length, openedBefore, 'no new watch until restarted');
+    await informer.start();
+    t.equal(watch.opened.length, openedBefore + 1, 'start() resumes watching');
+    await informer.stop();
+  });
+
+  t.test('opens no watch after stop even when a list was in flight', async (t) => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const watch = new ScriptedWatch();
+    const listPage: ListPage = async () => {
+      await gate;
+      return { items: [], metadata: { resourceVersion: '3' } };
+    };
+    const factory = clientNodeInformerFactory(new KubeConfig(), { watch, listPage: () => listPage, delay: async () => {} });
+    const informer = factory.create(SECRETS, { listed: () => {}, activity: () => {} });
+    const started = informer.start();
+    await settle();
+    await informer.stop();
+    release();
+    await started;
+    t.equal(watch.opened.length, 0);
+  });
+});
