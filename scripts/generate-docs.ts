@@ -7,6 +7,7 @@ import { SERVE_HELP } from '../src/cli/serve.ts';
 import { CERTS_HELP } from '../src/cli/certs.ts';
 import * as limits from '../src/server/limits.ts';
 import { createMetrics } from '../src/server/metrics.ts';
+import { createClusterMetrics } from '../src/cluster/metrics.ts';
 
 function limitsTable(): string {
   const source = readFileSync(new URL('../src/server/limits.ts', import.meta.url), 'utf8');
@@ -21,6 +22,8 @@ function limitsTable(): string {
 
 async function metricsTable(): Promise<string> {
   const metrics = createMetrics({ defaultMetrics: false });
+  // The live-cluster metrics register in the same registry when `serve` watches a cluster.
+  createClusterMetrics(metrics.registry, { now: () => 0, startedAt: () => 0, informers: () => [], snapshotStats: () => ({ namespaces: 0, secrets: 0, serviceAccounts: 0 }) });
   const rows = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     const labels = (metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
