@@ -27,8 +27,11 @@ RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
+# --max-semi-space-size=4: V8's young generation otherwise grows to ~128 MiB while the informers
+# list a large cluster and is never returned; capped, 50,000 pull secrets fit in ~200 MiB RSS
+# (npm run bench:memory).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps
+    NODE_OPTIONS="--enable-source-maps --max-semi-space-size=4"
 # Owned by root and read-only to the runtime user: the process cannot rewrite its own code.
 # package.json is read at run time for --version.
 COPY --from=build /app/package.json ./package.json
