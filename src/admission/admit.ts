@@ -224,8 +224,12 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'covered', codes };
 }
 
+/** Every violating container is listed, up to this many lines; the rest are counted. */
+export const DENIAL_MAX_FINDINGS = 50;
+
 function denialMessage(kind: string, name: string, denials: readonly Finding[]): string {
-  const lines = denials.map((finding) => `${finding.path}: ${finding.message} [${finding.code}]`);
+  const lines = denials.slice(0, DENIAL_MAX_FINDINGS).map((finding) => `${finding.path}: ${finding.message} [${finding.code}]`);
+  if (denials.length > DENIAL_MAX_FINDINGS) lines.push(`and ${denials.length - DENIAL_MAX_FINDINGS} more (run pullguard audit for all)`);
   const subject = name === '' ? kind : `${kind} ${name}`;
   return `pullguard denied ${subject}: ${denials.length} image pull problem${denials.length === 1 ? '' : 's'}: ${lines.join('; ')}`;
 }

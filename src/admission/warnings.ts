@@ -1,3 +1,5 @@
+import { sliceWhole } from '../decide/messages.ts';
+
 
 /** kubectl prints each warning on its own line; the API server truncates long ones. */
 export const WARNING_MAX_LENGTH = 119;
@@ -13,7 +15,7 @@ export function boundWarnings(raw: readonly string[]): string[] {
     const flat = text.replace(/[\r\n]+/g, ' ');
     // Findings are written short already; prefixed ones ("[dry-run] would deny: ...") may not be.
     // Their start names the container and registry, so the end is what gets cut.
-    const warning = flat.length <= WARNING_MAX_LENGTH ? flat : `${flat.slice(0, WARNING_MAX_LENGTH - 1)}…`;
+    const warning = flat.length <= WARNING_MAX_LENGTH ? flat : `${sliceWhole(flat, 0, WARNING_MAX_LENGTH - 1)}…`;
     if (seen.has(warning)) continue;
     const omitted = `pullguard: ${raw.length - out.length} more findings omitted; run pullguard audit for all`;
     if (total + warning.length > WARNINGS_MAX_TOTAL - omitted.length) {

@@ -41,7 +41,8 @@ const DOCKER_HUB = 'docker.io';
 interface ResolvedSecret {
   readonly considered: SecretConsidered;
   readonly view: PullSecretView | undefined;
-  readonly index: number;
+  /** Where the name comes from: `spec.imagePullSecrets[2]`, or the ServiceAccount field for its secrets. */
+  readonly path: string;
 }
 
 /** The single decision every front door (webhook, review, audit, explain) calls. Pure and synchronous. */
@@ -67,7 +68,8 @@ export function decide(input: DecideInput): PodDecision {
   }
 
   const podFindings: Finding[] = [];
-  const listed = spec.imagePullSecrets.filter((name) => name !== '');
+  // Duplicates add nothing for the kubelet; deduplicating also keeps the work linear in the spec.
+  const listed = unique(spec.imagePullSecrets.filter((name) => name !== ''));
   const saSecrets = snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName);
   let names: readonly string[];
   let secretsSource: PodDecision['secretsSource'];
@@ -91,7 +93,11 @@ export function decide(input: DecideInput): PodDecision {
     }
   }
 
-  const resolved = names.map((name, index) => resolveSecret(snapshot, namespace, name, nameSource, index));
+  const resolved = names.map((name) => {
+    const listedAt = spec.imagePullSecrets.indexOf(name);
+    const path = listedAt >= 0 ? `${spec.specPath}.imagePullSecrets[${listedAt}]` : `${spec.specPath}.serviceAccountName`;
+    return resolveSecret(snapshot, namespace, name, nameSource, path);
+  });
   const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
   const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
   // Secrets of the SA that the pod's own list shadows (copy-if-empty rule).
@@ -215,13 +221,17 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
     });
   }
 
-  for (const entry of context.malformed) {
-    context.citedSecrets.add(entry.considered.name);
+  const firstMalformed = context.malformed[0];
+  if (firstMalformed !== undefined) {
+    // One finding per container however many secrets are broken: a review cannot grow the answer
+    // quadratically (containers x listed secrets).
+    for (const entry of context.malformed) context.citedSecrets.add(entry.considered.name);
+    const others = context.malformed.length > 1 ? ` (and ${listNames(context.malformed.slice(1).map((entry) => entry.considered.name))})` : '';
     findings.push({
       code: 'PullSecretMalformed',
       severity: 'deny',
-      path: `${input.spec.specPath}.imagePullSecrets[${entry.index}]`,
-      message: fit(`${container.name}: secret `, entry.considered.name, ` is malformed (${entry.considered.detail ?? 'undecodable'}); the kubelet fails every pull`, 'deny'),
+      path: firstMalformed.path,
+      message: `${container.name}: secret ${firstMalformed.considered.name}${others} is malformed (${firstMalformed.considered.detail ?? 'undecodable'}); the kubelet fails every pull`,
     });
   }
 
@@ -333,7 +343,7 @@ function uncoveredCause(
 
 function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean): Finding {
   const name = entry.considered.name;
-  const path = `${spec.specPath}.imagePullSecrets[${entry.index}]`;
+  const path = entry.path;
   if (entry.considered.status === 'wrong-type') {
     return { code: 'PullSecretWrongType', severity, path, message: fit('secret ', name, ` is ${entry.considered.detail ?? 'not a pull secret'}`, severity) };
   }
@@ -392,15 +402,15 @@ function isUsableCredential(key: CredentialKey, now: number): boolean {
   return !key.anonymous && !isExpired(key, now);
 }
 
-function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, index: number): ResolvedSecret {
+function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, path: string): ResolvedSecret {
   const view = snapshot.secret(namespace, name);
   if (view === undefined) {
-    return { index, view, considered: { name, source, status: 'not-found', detail: undefined, keys: [] } };
+    return { path, view, considered: { name, source, status: 'not-found', detail: undefined, keys: [] } };
   }
   const keys = view.keys.map((key) => key.key);
-  if (view.usable) return { index, view, considered: { name, source, status: 'usable', detail: undefined, keys } };
+  if (view.usable) return { path, view, considered: { name, source, status: 'usable', detail: undefined, keys } };
   const status = view.problem?.kind === 'malformed' ? 'malformed' : 'wrong-type';
-  return { index, view, considered: { name, source, status, detail: view.problem?.detail, keys } };
+  return { path, view, considered: { name, source, status, detail: view.problem?.detail, keys } };
 }
 
 function isUsable(view: PullSecretView | undefined): view is PullSecretView {

@@ -11,7 +11,20 @@ export function shorten(text: string, max: number): string {
   if (text.length <= max) return text;
   const keep = max - 1;
   const head = Math.ceil(keep / 2);
-  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
+  return `${sliceWhole(text, 0, head)}…${sliceWhole(text, text.length - (keep - head), text.length)}`;
+}
+
+/** `text.slice(start, end)` that never splits a surrogate pair (kubectl would print U+FFFD). */
+export function sliceWhole(text: string, start: number, end: number): string {
+  const isLow = (index: number): boolean => {
+    const code = text.charCodeAt(index);
+    return code >= 0xdc00 && code <= 0xdfff;
+  };
+  let from = start;
+  let to = end;
+  if (from > 0 && from < text.length && isLow(from)) from += 1;
+  if (to > 0 && to < text.length && isLow(to)) to -= 1;
+  return text.slice(from, Math.max(from, to));
 }
 
 export function listNames(names: readonly string[], max = 3): string {

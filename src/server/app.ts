@@ -124,7 +124,8 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       metrics.requests.inc({ webhook, action: 'malformed' });
     }
     logger.warn({ url: request.url, status, code: error.code, error: error.message }, 'rejected request');
-    return reply.code(status).send({ error: status === 413 ? 'Payload Too Large' : 'Bad Request', message: error.message ?? 'bad request' });
+    const names: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+    return reply.code(status).send({ error: names[status] ?? 'Bad Request', message: error.message ?? 'bad request' });
   });
 
   return app;

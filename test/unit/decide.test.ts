@@ -327,3 +327,32 @@ t.test('messages never contain credential material', async (t) => {
   t.notMatch(text, /not base64/);
   t.notMatch(text, /not-a-real-password/);
 });
+
+t.test('a pod listing one malformed secret many times gets one finding per container, not one per entry', async (t) => {
+  const n = 300;
+  const decision = run({
+    state: [dockerConfigJsonSecret('team', 'bad', { 'r.example.com': { auth: '!!!' } })],
+    workload: pod({
+      imagePullSecrets: Array.from({ length: n }, () => 'bad'),
+      containers: Array.from({ length: n }, (_, index) => ({ name: `c${index}`, image: 'r.example.com/a:1' })),
+    }),
+    decision: 'deny',
+    codes: [],
+  });
+  t.equal(decision.decision, 'deny');
+  t.equal(decision.secrets.length, 1, 'duplicate names are considered once');
+  t.equal(decision.containers.flatMap((container) => container.findings).length, n);
+  t.equal(decision.containers[0]?.findings[0]?.path, 'spec.imagePullSecrets[0]');
+});
+
+t.test('ServiceAccount secrets are blamed at the serviceAccountName field, not at a list index', async (t) => {
+  const decision = run({
+    state: [serviceAccount('team', 'builder', 'gone')],
+    workload: deployment({ serviceAccountName: 'builder', containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'deny',
+    codes: [],
+  });
+  const finding = decision.containers[0]?.findings[0];
+  t.equal(finding?.code, 'PullSecretNotFound');
+  t.equal(decision.secrets[0]?.source, 'serviceAccount');
+});

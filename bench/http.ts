@@ -1,0 +1,364 @@
+/**
+ * HTTP benchmark: the real webhook against a bare Fastify server, both over HTTPS on 127.0.0.1,
+ * each in its own child process, loaded by autocannon from this process (keep-alive, 10
+ * connections) with AdmissionReviews of the realistic 3-container pod.
+ *
+ *   node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT]
+ *                      [--profile DIR] [--namespaces N] [--server-node-options=--max-semi-space-size=64]
+ *
+ * Targets: bare Fastify; the webhook with pino at level 'silent'; the webhook with pino at 'info'
+ * writing its one line per decision to a file (as production logs). All servers start first (idle
+ * ones cost nothing), then the runs interleave, round by round, so that background load on a
+ * shared machine hits every target alike. Prints a Markdown table to paste into the README.
+ * Every run is bounded in time, and every child is killed at the end, on error and on Ctrl-C;
+ * children also exit by themselves when this process goes away.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon, { type AutocannonResult } from 'autocannon';
+import { generateCertificates } from '../src/certs/generate.ts';
+import { BENCH_HOST, type ChildMessage, type StartMessage, type Usage, type UsageQuery } from './child.ts';
+import { benchReview, HTTP_BODY_POOL_SIZE, NAMESPACE_COUNT, poolIndexes } from './fixtures.ts';
+
+/** The lead's goals at 10 connections. */
+export const GOAL_RATIO_TO_BARE = 0.85;
+export const GOAL_P99_MS = 5;
+/** A child that has not listened by then is broken (the webhook builds a 10,000-namespace snapshot first). */
+const CHILD_START_TIMEOUT_MS = 120_000;
+/** After SIGTERM, a child gets this long before SIGKILL. */
+const CHILD_STOP_TIMEOUT_MS = 5_000;
+/** Autocannon's per-request timeout, seconds: far above any expected latency, so a stuck server shows as timeouts. */
+const REQUEST_TIMEOUT_S = 10;
+
+const { values } = parseArgs({
+  options: {
+    /** Seconds per run; each target gets `rounds` runs per route, interleaved with the others. */
+    duration: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '10' },
+    /** Only targets whose name contains one of these comma-separated texts (the bare baseline always runs). */
+    only: { type: 'string', default: '' },
+    /** Write a V8 CPU profile of each server child into DIR (node --cpu-prof). */
+    profile: { type: 'string' },
+    /** Snapshot size of the webhook children (to separate the snapshot's GC cost from the rest). */
+    namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
+    /** Extra Node.js options for the server children (for example GC tuning), space-separated. */
+    'server-node-options': { type: 'string', default: '' },
+    /** Add a diagnostic target: the webhook with the bench namespaces excluded (everything but the decision). */
+    'no-decision-target': { type: 'boolean', default: false },
+  },
+});
+const durationS = Number(values.duration);
+const warmupS = Number(values.warmup);
+const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+for (const [name, value] of [['duration', durationS], ['warmup', warmupS], ['connections', connections], ['rounds', rounds]] as const) {
+  if (!Number.isFinite(value) || value < 0 || (name !== 'warmup' && value <= 0)) throw new Error(`--${name} must be a positive number`);
+}
+
+const ROUTES = ['/validate', '/mutate'] as const;
+type Route = (typeof ROUTES)[number];
+
+interface Target {
+  readonly name: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  /** Send the child's stdout (its log) to a file instead of discarding it. */
+  readonly logFile: boolean;
+  /** Shown for comparison only; the goals do not apply to it. */
+  readonly diagnostic?: boolean;
+}
+
+const TARGETS: readonly Target[] = [
+  { name: 'bare Fastify (baseline)', script: 'bare-server.ts', args: [], logFile: false },
+  { name: 'pullguard, logger silent', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces], logFile: false },
+  { name: 'pullguard, info log to file', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces], logFile: true },
+  ...(values['no-decision-target']
+    ? [{ name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true }]
+    : []),
+];
+
+const children = new Set<ChildProcess>();
+const workDir = mkdtempSync(join(tmpdir(), 'pullguard-bench-'));
+
+function killAll(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+}
+function cleanUpAndExit(code: number): never {
+  killAll();
+  rmSync(workDir, { recursive: true, force: true });
+  process.exit(code);
+}
+process.once('SIGINT', () => cleanUpAndExit(130));
+process.once('SIGTERM', () => cleanUpAndExit(143));
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly setupMs: number;
+  readonly detail: string;
+  readonly logPath: string | undefined;
+}
+
+async function startChild(target: Target, start: StartMessage): Promise<Started> {
+  const logPath = target.logFile ? join(workDir, 'webhook.log') : undefined;
+  const stdout = logPath !== undefined ? openSync(logPath, 'w') : 'ignore';
+  const execArgv = [
+    ...values['server-node-options'].split(' ').filter((option) => option !== ''),
+    ...(values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []),
+  ];
+  const child = fork(new URL(target.script, import.meta.url), [...target.args], { stdio: ['ignore', stdout, 'inherit', 'ipc'], execArgv });
+  if (typeof stdout === 'number') closeSync(stdout); // the child holds its own copy
+  children.add(child);
+  const message = await new Promise<ChildMessage>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${target.name} did not start within ${CHILD_START_TIMEOUT_MS} ms`)), CHILD_START_TIMEOUT_MS);
+    child.once('message', (answer: ChildMessage) => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${target.name} exited before listening (code ${code}, signal ${signal})`));
+    });
+    child.send(start);
+  });
+  if (message.type === 'failed') throw new Error(`${target.name} failed to start: ${message.message}`);
+  if (message.type !== 'listening') throw new Error(`${target.name} sent ${message.type} before listening`);
+  return { child, port: message.port, setupMs: message.setupMs, detail: message.detail, logPath };
+}
+
+/** The child's CPU time and memory now (answered over IPC between runs, so it costs the server nothing during one). */
+function usageOf(child: ChildProcess): Promise<Usage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('child did not report its usage')), 10_000);
+    const onMessage = (message: ChildMessage): void => {
+      if (message.type !== 'usage') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    const query: UsageQuery = { type: 'usage' };
+    child.send(query);
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  children.delete(child);
+}
+
+/** One request with full TLS verification against the bench CA: checks the answer before timing anything. */
+function checkOnce(port: number, route: Route, body: string, ca: string, uid: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: BENCH_HOST, port, path: route, method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const answer = JSON.parse(text) as { response?: { uid?: string; allowed?: boolean } };
+          if (res.statusCode !== 200 || answer.response?.uid !== uid || answer.response.allowed !== true) {
+            reject(new Error(`${route} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          } else resolve();
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${route} check timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface RunResult {
+  readonly requestsPerSecond: number;
+  readonly latencies: Float64Array;
+  readonly problems: readonly string[];
+}
+
+function percentile(sorted: Float64Array, fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] as number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** One autocannon run; latencies are recorded here at full resolution (autocannon's histogram keeps whole milliseconds). */
+function load(port: number, route: Route, bodies: readonly string[], seconds: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    const instance = autocannon(
+      {
+        url: `https://${BENCH_HOST}:${port}${route}`,
+        servername: 'localhost',
+        connections,
+        pipelining: 1,
+        duration: seconds,
+        timeout: REQUEST_TIMEOUT_S,
+        requests: bodies.map((body) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body })),
+      },
+      (error: Error | null, result: AutocannonResult) => {
+        if (error !== null) return reject(error);
+        const problems = [
+          result.errors > 0 ? `${result.errors} errors` : '',
+          result.timeouts > 0 ? `${result.timeouts} timeouts` : '',
+          result.non2xx > 0 ? `${result.non2xx} non-2xx` : '',
+        ].filter((text) => text !== '');
+        resolve({ requestsPerSecond: latencies.length / result.duration, latencies: Float64Array.from(latencies), problems });
+      },
+    );
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+}
+
+/** Every round of one target on one route. */
+interface Cell {
+  readonly rates: number[];
+  readonly latencies: Float64Array[];
+  readonly problems: string[];
+  cpuMicros: number;
+  requests: number;
+}
+
+interface Server {
+  readonly target: Target;
+  readonly started: Started;
+  readonly cells: Map<Route, Cell>;
+}
+
+async function main(): Promise<void> {
+  const benchStarted = performance.now();
+  const certificates = generateCertificates({ hosts: ['localhost', '127.0.0.1'], validityDays: 1 });
+  const start: StartMessage = { type: 'start', cert: certificates.tlsCert, key: certificates.tlsKey };
+  const reviews = poolIndexes(HTTP_BODY_POOL_SIZE).map((index) => benchReview(index, 'pod-lists-secrets'));
+  const bodies = reviews.map((review) => JSON.stringify(review));
+  const firstUid = (reviews[0]?.['request'] as { uid: string }).uid;
+  const notes: string[] = [];
+
+  // Every server is up before the first run, and the runs interleave (each round visits every
+  // target in turn, in a rotating order), so a change in background load hits all targets alike.
+  const servers: Server[] = [];
+  const wanted = values.only.split(',');
+  for (const target of TARGETS.filter((candidate) => wanted.some((text) => candidate.name.includes(text)) || candidate.name.startsWith('bare'))) {
+    const started = await startChild(target, start);
+    servers.push({ target, started, cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, requests: 0 }])) });
+    notes.push(`${target.name}: ready in ${started.setupMs} ms (${started.detail})`);
+  }
+  for (const route of ROUTES) {
+    for (const server of servers) {
+      await checkOnce(server.started.port, route, bodies[0] as string, certificates.caCert, firstUid);
+      if (warmupS > 0) await load(server.started.port, route, bodies, warmupS);
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (let turn = 0; turn < servers.length; turn++) {
+        const server = servers[(round + turn) % servers.length] as Server;
+        const cell = server.cells.get(route) as Cell;
+        const before = await usageOf(server.started.child);
+        const run = await load(server.started.port, route, bodies, durationS);
+        const after = await usageOf(server.started.child);
+        cell.rates.push(run.requestsPerSecond);
+        cell.latencies.push(run.latencies);
+        cell.problems.push(...run.problems);
+        cell.cpuMicros += after.cpuMicros - before.cpuMicros;
+        cell.requests += run.latencies.length;
+        process.stderr.write(`  round ${round + 1}/${rounds} ${route} ${server.target.name}: ${Math.round(run.requestsPerSecond)} req/s\n`);
+      }
+    }
+  }
+  for (const server of servers) {
+    const usage = await usageOf(server.started.child);
+    if (!server.target.name.startsWith('bare')) {
+      notes.push(`${server.target.name}: RSS ${(usage.rssBytes / 2 ** 20).toFixed(0)} MiB, heap used ${(usage.heapUsedBytes / 2 ** 20).toFixed(0)} MiB after the runs`);
+    }
+    await stopChild(server.started.child);
+    if (server.started.logPath !== undefined) {
+      const text = readFileSync(server.started.logPath, 'utf8');
+      const decisions = text.split('\n').filter((line) => line.includes('"admission decision"')).length;
+      notes.push(`${server.target.name}: ${decisions} decision log lines, ${(statSync(server.started.logPath).size / 2 ** 20).toFixed(1)} MiB (warm-up included)`);
+    }
+  }
+
+  const bare = servers.find((server) => server.target.name.startsWith('bare'));
+  const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+  const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const bodyKiB = bodies.reduce((total, body) => total + body.length, 0) / bodies.length / 1024;
+  const lines = [
+    '',
+    `HTTPS on ${BENCH_HOST}, keep-alive, ${connections} connections; ${rounds} interleaved rounds of ${durationS} s per row ` +
+      `(after ${warmupS} s warm-up); AdmissionReview of a 3-container pod (${fixed(bodyKiB, 1)} KiB, ${HTTP_BODY_POOL_SIZE} variants); ` +
+      `node ${process.version}; ${availableParallelism()} cores (${cpuModel}), nothing pinned: the server under load and autocannon share them` +
+      `${values['server-node-options'] !== '' ? `; server options: ${values['server-node-options']}` : ''}; ` +
+      `1-min load average at the end: ${(loadavg()[0] ?? 0).toFixed(2)}.`,
+    '',
+    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | server CPU µs/req | CPU ratio |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  let meetsGoals = true;
+  for (const route of ROUTES) {
+    const bareCell = bare?.cells.get(route);
+    const bareCpu = bareCell === undefined ? Number.NaN : bareCell.cpuMicros / bareCell.requests;
+    for (const server of servers) {
+      const cell = server.cells.get(route) as Cell;
+      const pooled = new Float64Array(cell.latencies.reduce((total, part) => total + part.length, 0));
+      let offset = 0;
+      for (const part of cell.latencies) {
+        pooled.set(part, offset);
+        offset += part.length;
+      }
+      pooled.sort();
+      // Each round's rate against the bare server's rate of the same round: neighbours in time.
+      const ratios = cell.rates.map((rate, round) => rate / (bareCell?.rates[round] ?? Number.NaN));
+      const ratio = median(ratios);
+      const cpuPerRequest = cell.cpuMicros / cell.requests;
+      const p99 = percentile(pooled, 0.99);
+      const isWebhook = server !== bare;
+      if (isWebhook && server.target.diagnostic !== true && (!(ratio >= GOAL_RATIO_TO_BARE) || !(p99 <= GOAL_P99_MS))) meetsGoals = false;
+      if (cell.problems.length > 0) meetsGoals = false;
+      const problems = cell.problems.length === 0 ? '' : ` (${cell.problems.join(', ')})`;
+      lines.push(
+        `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
+          `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${isWebhook ? fixed(ratio, 2) : '1.00'} | ` +
+          `${fixed(cpuPerRequest, 0)} | ${isWebhook ? fixed(bareCpu / cpuPerRequest, 2) : '1.00'} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    '- requests/s: median over rounds; ratio to bare: median of per-round ratios; p50/p99: over every request of every round.',
+    '- server CPU µs/req: the server process\'s CPU time (all threads) per answered request; CPU ratio = bare / this, the throughput ratio ' +
+      'a server-bound run on dedicated cores would show. It is the steadier figure when other work shares the machine.',
+    ...notes.map((note) => `- ${note}`),
+    `- Goals (webhook rows): ratio >= ${GOAL_RATIO_TO_BARE}, p99 <= ${GOAL_P99_MS} ms: ${meetsGoals ? 'met' : 'NOT met'}.`,
+    `- Bench wall time: ${Math.round((performance.now() - benchStarted) / 1000)} s.`,
+    '',
+  );
+  process.stdout.write(lines.join('\n'));
+}
+
+main().then(
+  () => cleanUpAndExit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench/http: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    cleanUpAndExit(1);
+  },
+);
