@@ -34,6 +34,8 @@ export interface AdmissionOutcome {
 export const AUDIT_DECISION_KEY = 'decision';
 export const AUDIT_FINDINGS_KEY = 'findings';
 const AUDIT_VALUE_MAX = 2000;
+/** Kubelets authenticate as `system:node:<node name>` (the Node authorizer's convention). */
+const NODE_USER_PREFIX = 'system:node:';
 
 function skip(request: AdmissionRequest, reason: string, kind: string): AdmissionOutcome {
   return {
@@ -103,7 +105,8 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     now: context.now,
     secretsFinal: isPod,
     onlyContainers,
-    annotations: identity?.annotations,
+    // Only a kubelet creates mirror pods; anyone else setting the annotation gets no exemption.
+    annotations: request.username.startsWith(NODE_USER_PREFIX) ? identity?.annotations : undefined,
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 

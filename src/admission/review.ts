@@ -12,6 +12,8 @@ export interface AdmissionRequest {
   readonly object: unknown;
   readonly oldObject: unknown;
   readonly dryRun: boolean;
+  /** request.userInfo.username ('' when absent): who sent the object (mirror pods come from `system:node:*`). */
+  readonly username: string;
 }
 
 export class MalformedReviewError extends Error {
@@ -66,6 +68,7 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
     object: request['object'],
     oldObject: request['oldObject'],
     dryRun: request['dryRun'] === true,
+    username: isRecord(request['userInfo']) ? str(request['userInfo']['username']) : '',
   };
 }
 

@@ -1,6 +1,7 @@
 import { decodeDockerAuthField, decodeGoBase64 } from './go-base64.ts';
 import { firstValueIndex, foldFieldName, forEachMember, jsonSyntaxErrorOffset, kindAt, readString, type JsonKind } from './go-json.ts';
 import { makeCredentialKey, type CredentialFacts } from './keyring.ts';
+import { redactAuthsKey } from './redact.ts';
 import { credentialFacts } from './token-expiry.ts';
 import {
   DOCKER_CFG_KEY,
@@ -37,6 +38,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function quote(text: string): string {
   const shown = text.length > MAX_QUOTED_LENGTH ? text.slice(0, MAX_QUOTED_LENGTH) + '...' : text;
   return JSON.stringify(shown);
+}
+
+/** An auths key as shown in a detail: redacted, since users paste credentials into keys too. */
+function quoteKey(key: string): string {
+  return quote(redactAuthsKey(key));
 }
 
 function describeKind(kind: JsonKind): string {
@@ -122,7 +128,7 @@ class DecodeState {
 function decodeEntry(bytes: Uint8Array, index: number, key: string): CredentialFacts | string {
   const kind = kindAt(bytes, index);
   if (kind === 'null') return credentialFacts('', '');
-  if (kind !== 'object') return `entry ${quote(key)} is ${describeKind(kind)}, not an object`;
+  if (kind !== 'object') return `entry ${quoteKey(key)} is ${describeKind(kind)}, not an object`;
   let username = '';
   let password = '';
   let auth = '';
@@ -134,7 +140,7 @@ function decodeEntry(bytes: Uint8Array, index: number, key: string): CredentialF
     // Go leaves a string field untouched on null, so a later null does not erase an earlier value.
     if (valueKind === 'null') return;
     if (valueKind !== 'string') {
-      fieldError ??= `entry ${quote(key)}: field ${folded.toLowerCase()} is ${describeKind(valueKind)}, not a string`;
+      fieldError ??= `entry ${quoteKey(key)}: field ${folded.toLowerCase()} is ${describeKind(valueKind)}, not a string`;
       return;
     }
     if (folded === 'USERNAME') username = readString(bytes, valueIndex);
@@ -144,11 +150,11 @@ function decodeEntry(bytes: Uint8Array, index: number, key: string): CredentialF
   if (fieldError !== undefined) return fieldError;
   if (auth.length > 0) {
     const decoded = decodeDockerAuthField(auth);
-    if (decoded === undefined) return `entry ${quote(key)}: auth is not valid base64`;
+    if (decoded === undefined) return `entry ${quoteKey(key)}: auth is not valid base64`;
     const colon = decoded.indexOf(0x3a);
     if (colon < 0) {
       decoded.fill(0);
-      return `entry ${quote(key)}: auth does not decode to user:password`;
+      return `entry ${quoteKey(key)}: auth does not decode to user:password`;
     }
     username = textDecoder.decode(decoded.subarray(0, colon));
     password = textDecoder.decode(decoded.subarray(colon + 1));

@@ -2,6 +2,7 @@ import { binaryToDisplay, utf8Binary } from './go-bytes.ts';
 import { compileGlob, globMatches, isLiteralPattern, type CompiledGlob } from './go-glob.ts';
 import { parseGoUrl, splitHostPort } from './go-url.ts';
 import type { CredentialKey, KeyringMatch, PullSecretView } from './types.ts';
+import { redactAuthsKey } from './redact.ts';
 
 /**
  * The kubelet's credential keyring (pkg/credentialprovider/keyring.go): how an auths key is
@@ -152,13 +153,16 @@ export interface CredentialFacts {
 export function makeCredentialKey(raw: string, facts: CredentialFacts): CredentialKey | undefined {
   // Thousands of secrets name the same few registries: equal keys share one frozen object and one
   // compiled matcher (the projection of 50,000 secrets would otherwise hold 150,000 copies).
-  const internKey = `${raw}\u0000${facts.expiresAt ?? ''}\u0000${facts.shortLived ? 1 : 0}${facts.anonymous ? 1 : 0}`;
+  // The key is kept redacted (userinfo, query and fragment): they can hold credentials, and the
+  // kubelet ignores them anyway.
+  const shown = redactAuthsKey(raw);
+  const internKey = `${shown}\u0000${facts.expiresAt ?? ''}\u0000${facts.shortLived ? 1 : 0}${facts.anonymous ? 1 : 0}`;
   const interned = internedKeys.get(internKey);
   if (interned !== undefined) return interned;
   const bytes = storedKeyBytes(raw);
   if (bytes === undefined) return undefined;
   const key: CredentialKey = Object.freeze({
-    raw,
+    raw: shown,
     key: binaryToDisplay(bytes),
     expiresAt: facts.expiresAt,
     shortLived: facts.shortLived,

@@ -16,7 +16,7 @@ export type PullSecretProblem =
  * Holds no credential material.
  */
 export interface CredentialKey {
-  /** The key exactly as written in the secret. */
+  /** The key as written in the secret, with userinfo, query and fragment redacted (redactAuthsKey). */
   readonly raw: string;
   /** Normalised keyring key: host[:port][/path], e.g. `index.docker.io`, `quay.io/team`. */
   readonly key: string;

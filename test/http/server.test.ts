@@ -185,6 +185,21 @@ const cases: Record<string, Case> = {
     allowed: true,
     patch: [{ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'regcred' }] }],
   },
+  'leaves a mirror pod created by a kubelet alone': {
+    route: '/validate',
+    review: admissionReview(
+      pod({ annotations: { 'kubernetes.io/config.mirror': 'abc' }, containers: [{ name: 'shell', image: UNCOVERED }] }),
+      { userInfo: { username: 'system:node:worker-1', groups: ['system:nodes'] } },
+    ),
+    allowed: true,
+    noWarnings: true,
+  },
+  'checks a pod that carries the mirror annotation but was not sent by a kubelet': {
+    route: '/validate',
+    review: admissionReview(pod({ annotations: { 'kubernetes.io/config.mirror': 'abc' }, containers: [{ name: 'shell', image: UNCOVERED }] })),
+    allowed: false,
+    statusMessage: /shell: no pull secret has a key for private\.example\.net/,
+  },
   'leaves excluded namespaces alone': {
     route: '/validate',
     review: admissionReview(pod({ namespace: 'kube-system', containers: [{ name: 'shell', image: UNCOVERED }] })),
