@@ -107,6 +107,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     onlyContainers,
     // Only a kubelet creates mirror pods; anyone else setting the annotation gets no exemption.
     annotations: request.username.startsWith(NODE_USER_PREFIX) ? identity?.annotations : undefined,
+    templatePatchAllowed: request.operation === 'CREATE',
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
@@ -135,7 +136,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         response: {
           uid: request.uid,
           allowed: true,
-          warnings: boundWarnings(injected.map((finding) => `[dry-run] would inject: ${finding.message}`)),
+          warnings: boundWarnings(injected.map(dryRunInjectionWarning)),
           auditAnnotations: { [AUDIT_DECISION_KEY]: 'would-inject', [AUDIT_FINDINGS_KEY]: auditText(injected) },
         },
         action: 'dry-run',
@@ -175,7 +176,10 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         code: 'NoMatchingCredential',
         severity: 'deny',
         path: `${container.path}.image`,
-        message: `${container.name}: no listed pull secret covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
+        message:
+          request.operation === 'UPDATE'
+            ? `${container.name}: no pull secret of this pod covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: recreate the pod with imagePullSecrets: [${container.credential.secret}]`
+            : `${container.name}: no listed pull secret covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
       });
     }
   } else if (!isPod) {
@@ -226,6 +230,14 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
   return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'covered', codes };
 }
+
+/** "[dry-run] app: would inject imagePullSecrets regcred for R", and the causes under the same tag. */
+function dryRunInjectionWarning(finding: Finding): string {
+  if (finding.code !== 'InjectedPullSecret') return `[dry-run] ${finding.message}`;
+  return `[dry-run] ${finding.message.replace(INJECTED_WORDING, WOULD_INJECT_WORDING)}`;
+}
+const INJECTED_WORDING = /^([^:]*): injected imagePullSecrets /;
+const WOULD_INJECT_WORDING = '$1: would inject imagePullSecrets ';
 
 /** Every violating container is listed, up to this many lines; the rest are counted. */
 export const DENIAL_MAX_FINDINGS = 50;

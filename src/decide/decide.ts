@@ -33,6 +33,11 @@ export interface DecideInput {
   readonly onlyContainers?: ReadonlySet<string> | undefined;
   /** Annotations of the object: mirror pods are left alone. */
   readonly annotations?: Readonly<Record<string, string>> | undefined;
+  /**
+   * False when a template cannot be patched now even if the policy injects into templates (an
+   * UPDATE: only CREATE is mutated). Injection is then described as what pods will get.
+   */
+  readonly templatePatchAllowed?: boolean | undefined;
 }
 
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -70,11 +75,14 @@ export function decide(input: DecideInput): PodDecision {
   const podFindings: Finding[] = [];
   // Duplicates add nothing for the kubelet; deduplicating also keeps the work linear in the spec.
   const listed = unique(spec.imagePullSecrets.filter((name) => name !== ''));
+  // The ServiceAccount plugin copies the SA's list only when the pod's is empty, counting entries
+  // without a name too: `imagePullSecrets: [{}]` stops the copy.
+  const hasOwnList = spec.imagePullSecrets.length > 0;
   const saSecrets = snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName);
   let names: readonly string[];
   let secretsSource: PodDecision['secretsSource'];
   let nameSource: CredentialSource;
-  if (input.secretsFinal || listed.length > 0) {
+  if (input.secretsFinal || hasOwnList) {
     names = listed;
     const copiedFromSa = input.secretsFinal && saSecrets !== undefined && saSecrets.length > 0 && sameList(listed, saSecrets);
     nameSource = copiedFromSa ? 'serviceAccount' : 'pod';
@@ -102,13 +110,19 @@ export function decide(input: DecideInput): PodDecision {
   const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
   // Secrets of the SA that the pod's own list shadows (copy-if-empty rule).
   const shadowedSaSecrets =
-    listed.length > 0 && saSecrets !== undefined
+    hasOwnList && saSecrets !== undefined
       ? saSecrets.filter((name) => !listed.includes(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
       : [];
 
+  // A template is patched only when the policy asks, the operation allows it, and the patch cannot
+  // hide secrets we do not know: adding a list to a template whose SA is unknown would stop the
+  // ServiceAccount plugin from copying that SA's secrets into every pod.
+  const patchesTemplate =
+    spec.isTemplate && effective.injectTemplates && input.templatePatchAllowed !== false && (hasOwnList || saSecrets !== undefined);
   const context: ContainerContext = {
     input,
     effective,
+    patchesTemplate,
     names,
     nameSource,
     resolved,
@@ -137,7 +151,9 @@ export function decide(input: DecideInput): PodDecision {
       ? 'inject'
       : 'allow';
   const inject = decision === 'inject' || context.chosen.length > 0 ? [...context.chosen] : [];
-  const patchNames = inject.length > 0 && listed.length === 0 && !input.secretsFinal ? unique([...names, ...inject]) : inject;
+  // A template without a list gets the SA's secrets with the injected ones, or its pods would lose them.
+  const patchNames =
+    spec.isTemplate && !patchesTemplate ? [] : inject.length > 0 && !hasOwnList && !input.secretsFinal ? unique([...names, ...inject]) : inject;
   return {
     kind: spec.kind,
     namespace,
@@ -157,6 +173,8 @@ export function decide(input: DecideInput): PodDecision {
 interface ContainerContext {
   readonly input: DecideInput;
   readonly effective: EffectivePolicy;
+  /** True when injection patches this template now; otherwise pods get the secret at creation. */
+  readonly patchesTemplate: boolean;
   readonly names: readonly string[];
   readonly nameSource: CredentialSource;
   readonly resolved: readonly ResolvedSecret[];
@@ -278,7 +296,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
       severity: 'warn',
       path: `${input.spec.specPath}.imagePullSecrets`,
       message: fit(
-        `${container.name}: ${input.spec.isTemplate && !effective.injectTemplates ? 'pods will get' : 'injected'} imagePullSecrets ${candidate} for `,
+        `${container.name}: ${input.spec.isTemplate && !context.patchesTemplate ? 'pods will get' : 'injected'} imagePullSecrets ${candidate} for `,
         reference.domain,
         '',
       ),
@@ -358,7 +376,9 @@ function findInjectionCandidate(context: ContainerContext, reference: ImageRefer
     .pullSecrets(input.namespace)
     .filter((view) => view.usable && !context.names.includes(view.name) && hasLiveMatch(view, reference.name, input.now));
   if (candidates.length === 0) return undefined;
-  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets];
+  // Secrets already chosen, then the policy's preferences, then the SA's own secrets that the pod's
+  // list shadows (the owner meant the pod to have them), then by name.
+  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets.map((view) => view.name)];
   for (const name of preferred) {
     if (candidates.some((view) => view.name === name)) return name;
   }

@@ -119,14 +119,14 @@ const cases: Record<string, Case> = {
     route: '/validate',
     review: admissionReview(pod({ namespace: 'audit', imagePullSecrets: ['regcred'], containers: [{ name: 'shell', image: UNCOVERED }] })),
     allowed: true,
-    warnings: [/^\[dry-run\] would deny: shell: no pull secret has a key for private\.example\.net/],
+    warnings: [/^\[dry-run\] would deny: shell: no pull secret has a key for .*private\.example\.net and list it in imagePullSecrets$/],
     audit: { decision: 'would-deny', findings: /NoMatchingCredential/ },
   },
   'in a dry-run namespace never patches and says what it would inject': {
     route: '/mutate',
     review: admissionReview(pod({ namespace: 'audit', containers: [{ name: 'app', image: PRIVATE }] })),
     allowed: true,
-    warnings: [/^\[dry-run\] would inject: app: injected imagePullSecrets regcred/],
+    warnings: [/^\[dry-run\] app: would inject imagePullSecrets regcred for registry\.example\.com$/],
     audit: { decision: 'would-inject' },
   },
   'allows kinds it does not handle untouched': {
@@ -156,6 +156,15 @@ const cases: Record<string, Case> = {
     }),
     allowed: false,
     statusMessage: /web: no pull secret has a key for private\.example\.net/,
+  },
+  'on pod UPDATE says the pod must be recreated when only a namespace secret covers a changed image': {
+    route: '/validate',
+    review: admissionReview(pod({ containers: [{ name: 'app', image: PRIVATE }] }), {
+      operation: 'UPDATE',
+      oldObject: pod({ containers: [{ name: 'app', image: 'nginx:1' }] }),
+    }),
+    allowed: false,
+    statusMessage: /app: no pull secret of this pod covers registry\.example\.com; secret regcred in the namespace does, but a pod's imagePullSecrets cannot change after creation: recreate the pod with imagePullSecrets: \[regcred\]/,
   },
   'never patches a pod on UPDATE': {
     route: '/mutate',

@@ -5,7 +5,17 @@ import { shorten } from '../../src/decide/messages.ts';
 const cases: Record<string, { input: string[]; check: (out: string[]) => boolean }> = {
   'keeps short warnings as they are': { input: ['a', 'b'], check: (out) => out.join('|') === 'a|b' },
   'removes duplicates': { input: ['same', 'same', 'other'], check: (out) => out.join('|') === 'same|other' },
-  'cuts a long warning at the end to the limit': { input: ['x'.repeat(300)], check: (out) => out[0]?.length === WARNING_MAX_LENGTH && out[0].endsWith('…') },
+  'shortens a long warning in the middle, keeping its start and the fix at its end': {
+    input: ['[dry-run] would deny: app: ' + 'x'.repeat(300) + '; add imagePullSecrets: [regcred]'],
+    check: (out) => out[0]?.length === WARNING_MAX_LENGTH && out[0].startsWith('[dry-run] would deny: app: ') && out[0].endsWith('; add imagePullSecrets: [regcred]') && out[0].includes('…'),
+  },
+  'counts only distinct warnings as omitted': {
+    input: [...Array.from({ length: 60 }, (_, index) => `warning ${index} ${'y'.repeat(100)}`), ...Array.from({ length: 60 }, () => `warning 59 ${'y'.repeat(100)}`)],
+    check: (out) => {
+      const shown = out.length - 1;
+      return out.at(-1) === `pullguard: ${60 - shown} more findings omitted; run pullguard audit for all`;
+    },
+  },
   'never splits an emoji in half': { input: ['app: ' + '😀'.repeat(100)], check: (out) => out[0]?.isWellFormed() === true && out[0].length <= WARNING_MAX_LENGTH },
   'stays under the total size and says how many were left out': {
     input: Array.from({ length: 100 }, (_, index) => `warning ${index} ${'y'.repeat(100)}`),

@@ -25,6 +25,17 @@ interface Case {
   readonly patchNames?: readonly string[];
   readonly credential?: { secret: string; key: string; source: string } | null;
   readonly mode?: string;
+  /** As admit passes it: false on UPDATE. */
+  readonly templatePatchAllowed?: boolean;
+  /** A fragment the InjectedPullSecret message must contain. */
+  readonly injectionWording?: string;
+}
+
+/** A Deployment whose template lists `imagePullSecrets: [{}]`: one entry, no name. */
+function deploymentWithNamelessSecret(options: Parameters<typeof deployment>[0]): Record<string, unknown> {
+  const object = deployment(options) as { spec: { template: { spec: Record<string, unknown> } } };
+  object.spec.template.spec['imagePullSecrets'] = [{}];
+  return object as unknown as Record<string, unknown>;
 }
 
 function run(c: Case): PodDecision {
@@ -41,6 +52,7 @@ function run(c: Case): PodDecision {
     now: NOW,
     secretsFinal: c.secretsFinal ?? spec.kind === 'Pod',
     annotations: metadata.annotations,
+    templatePatchAllowed: c.templatePatchAllowed,
   });
 }
 
@@ -146,6 +158,7 @@ const cases: Record<string, Case> = {
   'injecting into a template that lists none keeps the ServiceAccount secrets in the patch': {
     state: [pullSecret('team', 'regcred', 'registry.example.com'), pullSecret('team', 'quay', 'quay.io'), serviceAccount('team', 'default', 'quay')],
     workload: deployment({ containers: [{ name: 'a', image: 'quay.io/acme/a:1' }, { name: 'b', image: privateImage }] }),
+    policy: { injection: { templates: true } },
     decision: 'inject',
     codes: ['InjectedPullSecret'],
     inject: ['regcred'],
@@ -297,6 +310,63 @@ const cases: Record<string, Case> = {
     codes: ['CredentialExpired', 'InjectedPullSecret'],
     inject: ['ecr-new'],
   },
+  'a template listing a nameless entry ([{}]) does not get the SA secrets, as the ServiceAccount plugin would not copy them': {
+    state: [serviceAccount('team', 'default', 'sa-cred'), pullSecret('team', 'sa-cred', 'registry.example.com')],
+    workload: deploymentWithNamelessSecret({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { templates: true } },
+    decision: 'inject',
+    codes: ['InjectedPullSecret', 'ServiceAccountSecretsIgnored'],
+    inject: ['sa-cred'],
+    patchNames: ['sa-cred'],
+  },
+  'a template with no list gets the SA secrets copied, as the ServiceAccount plugin would': {
+    state: [serviceAccount('team', 'default', 'sa-cred'), pullSecret('team', 'sa-cred', 'registry.example.com')],
+    workload: deployment({ containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+    credential: { secret: 'sa-cred', key: 'registry.example.com', source: 'serviceAccount' },
+  },
+  'injection prefers the SA secret the pod list shadows over an alphabetically earlier one': {
+    state: [
+      serviceAccount('team', 'default', 'zz-sa-cred'),
+      pullSecret('team', 'zz-sa-cred', 'registry.example.com'),
+      pullSecret('team', 'aa-other', 'registry.example.com'),
+      pullSecret('team', 'own', 'quay.io'),
+    ],
+    workload: deployment({ imagePullSecrets: ['own'], containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'inject',
+    codes: ['InjectedPullSecret', 'ServiceAccountSecretsIgnored'],
+    inject: ['zz-sa-cred'],
+  },
+  'does not patch a template without a list when its ServiceAccount is unknown, since the patch would hide that SA secrets': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ serviceAccountName: 'builder', containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { templates: true } },
+    decision: 'inject',
+    codes: ['InjectedPullSecret', 'ServiceAccountNotFound'],
+    inject: ['regcred'],
+    patchNames: [],
+    injectionWording: 'app: pods will get imagePullSecrets regcred',
+  },
+  'patches a template on CREATE when the policy injects into templates': {
+    state: [serviceAccount('team', 'default'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { templates: true } },
+    decision: 'inject',
+    codes: ['InjectedPullSecret'],
+    patchNames: ['regcred'],
+    injectionWording: 'app: injected imagePullSecrets regcred',
+  },
+  'says pods will get the secret, not that it was injected, when a template UPDATE cannot be patched': {
+    state: [serviceAccount('team', 'default'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ containers: [{ name: 'app', image: privateImage }] }),
+    policy: { injection: { templates: true } },
+    templatePatchAllowed: false,
+    decision: 'inject',
+    codes: ['InjectedPullSecret'],
+    patchNames: [],
+    injectionWording: 'app: pods will get imagePullSecrets regcred',
+  },
 };
 
 for (const [name, c] of Object.entries(cases)) {
@@ -308,6 +378,10 @@ for (const [name, c] of Object.entries(cases)) {
     if (c.patchNames !== undefined) t.same(decision.patchNames, c.patchNames, 'patchNames');
     if (c.credential !== undefined) t.same(decision.containers[0]?.credential ?? null, c.credential, 'credential');
     if (c.mode !== undefined) t.equal(decision.mode, c.mode, 'mode');
+    if (c.injectionWording !== undefined) {
+      const injected = decision.containers.flatMap((container) => container.findings).find((finding) => finding.code === 'InjectedPullSecret');
+      t.match(injected?.message, c.injectionWording, 'injection wording');
+    }
   });
 }
 
