@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unmatchablePatternReason } from './pattern-check.ts';
 
 /**
  * The policy: the text platform teams keep in the ConfigMap key `policy.yaml` (and in the chart's
@@ -21,7 +22,11 @@ const levelWarnInfoIgnore = z.enum(['ignore', 'info', 'warn']);
 const registryPattern = z
   .string()
   .min(1, 'must not be empty')
-  .regex(/^[^\s/][^\s]*$/, 'must be a kubelet key pattern like "*.example.com", "host:5000" or "quay.io/team" (no spaces, no leading /)');
+  .regex(/^[^\s/][^\s]*$/, 'must be a kubelet key pattern like "*.example.com", "host:5000" or "quay.io/team" (no spaces, no leading /)')
+  .superRefine((pattern, context) => {
+    const reason = unmatchablePatternReason(pattern);
+    if (reason !== undefined) context.addIssue({ code: 'custom', message: `pattern "${pattern}" never matches: ${reason}` });
+  });
 
 const durationText = z
   .string()

@@ -45,6 +45,22 @@ const invalid: Record<string, { text: string; errors: Array<[string, RegExp]> }>
   'rejects unknown fields, catching typos': { text: 'injecton:\n  enabled: false\n', errors: [['(root)', /injecton/]] },
   'rejects unknown nested fields': { text: 'injection:\n  enable: false\n', errors: [['injection', /enable/]] },
   'rejects an override that selects nothing': { text: 'namespaces:\n  overrides:\n    - mode: warn\n', errors: [['namespaces.overrides[0]', /names.*matchLabels/]] },
+  'rejects a host pattern that carries a tag, since image names have none': {
+    text: 'registries:\n  - hosts: ["quay.io/team/app:1.0"]\n    access: public\n',
+    errors: [['registries[0].hosts[0]', /never matches: .*tag or digest/]],
+  },
+  'rejects a host pattern whose port is not a number (the kubelet cannot parse it)': {
+    text: 'registries:\n  - hosts: ["registry.example.com:https"]\n    access: public\n',
+    errors: [['registries[0].hosts[0]', /never matches: the kubelet cannot parse it as a URL/]],
+  },
+  'rejects an upper-case scheme the kubelet would not strip': {
+    text: 'registries:\n  - hosts: ["HTTPS://registry.example.com"]\n    access: public\n',
+    errors: [['registries[0].hosts[0]', /scheme HTTPS:\/\/ is not stripped/]],
+  },
+  'rejects an exempt image pattern with an upper-case repository path': {
+    text: 'exemptImages: ["registry.example.com/Team/app"]\n',
+    errors: [['exemptImages[0]', /lower-case/]],
+  },
   'rejects host patterns with spaces': { text: 'registries:\n  - hosts: ["my registry"]\n    access: public\n', errors: [['registries[0].hosts[0]', /kubelet key pattern/]] },
   'rejects YAML syntax errors with a line': { text: 'mode: [enforce\n', errors: [['(yaml)', /line/]] },
   'rejects a policy that is a list': { text: '- mode: enforce\n', errors: [['(root)', /mapping/]] },
