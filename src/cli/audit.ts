@@ -20,6 +20,8 @@ state. Directories are read recursively (*.yaml, *.yml, *.json); '-' reads stdin
   --no-color                never colour the table
 
 Exit status: 0 nothing would be denied, 1 something would be denied, 2 usage or unreadable input.
+A denial counts whatever the namespace's mode: exit 1 also when the only denials are in dry-run or
+warn namespaces (the report's mode column says where the webhook would only warn).
 `;
 
 export async function runAudit(args: readonly string[], io: CommandIo): Promise<number> {
@@ -43,6 +45,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const now = parseNow(values.now);
   const policy = await loadPolicyResolver(values.policy);
   const manifests = await readObjects(positionals.length === 0 ? ['-'] : positionals, io.stdin);
+  if (values.state.includes('-')) throw new UsageError('--state - is not supported: stdin carries the manifests; give a file or directory');
   const state = values.state.length === 0 ? [] : await readObjects(values.state);
   const snapshot = snapshotFromObjects([...state, ...manifests].map((entry) => entry.object));
   const report = auditObjects(

@@ -38,6 +38,7 @@ export async function readObjects(paths: readonly string[], stdin?: NodeJS.Reada
 
 /** `--state FILE...`: Secrets, ServiceAccounts and Namespaces as the cluster state. */
 export async function loadStateFiles(paths: readonly string[]): Promise<{ snapshot: MemorySnapshot; objects: SourcedObject[] }> {
+  if (paths.includes('-')) throw new UsageError('--state - is not supported: stdin carries the manifests or the review; give a file or directory');
   const objects = paths.length === 0 ? [] : await readObjects(paths);
   return { snapshot: snapshotFromObjects(objects.map((entry) => entry.object)), objects };
 }

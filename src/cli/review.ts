@@ -56,9 +56,12 @@ export async function runReview(args: readonly string[], io: CommandIo): Promise
   return EXIT_OK;
 }
 
+/** RFC 3339 date-time (section 5.6): a full date, a time and an explicit offset. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 export function parseNow(text: string | undefined): number {
   if (text === undefined) return Date.now();
-  const value = Date.parse(text);
-  if (Number.isNaN(value)) throw new UsageError(`--now must be a date like 2026-01-01T00:00:00Z, got ${text}`);
+  const value = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(value)) throw new UsageError(`--now must be an RFC 3339 time like 2026-01-01T00:00:00Z, got ${text}`);
   return value;
 }

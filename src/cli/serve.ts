@@ -36,7 +36,7 @@ environment variable shown.
   --policy-configmap NAME  policy ConfigMap name (PULLGUARD_POLICY_CONFIGMAP, default pullguard-policy)
   --request-timeout MS     per-request timeout, keep below the webhook timeoutSeconds
                            (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
-  --log-level LEVEL        fatal|error|warn|info|debug (PULLGUARD_LOG_LEVEL, default info)
+  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
 `;
@@ -113,7 +113,24 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
     dev,
   };
   if (options.metricsPort !== 0 && options.metricsPort === options.port) throw new UsageError('--metrics-port must differ from --port');
+  if (!LOG_LEVELS.includes(options.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got ${options.logLevel}`);
   return options;
+}
+
+/** pino's levels, plus `silent`. */
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The first load of the serving pair: a missing or broken file is the operator's to fix, not a crash. */
+function loadServingCertificate(options: Parameters<typeof createTlsReloader>[0]): ReturnType<typeof createTlsReloader> {
+  try {
+    return createTlsReloader(options);
+  } catch (error) {
+    const detail = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${(error as NodeJS.ErrnoException).path ?? 'a file'} does not exist` : (error as Error).message;
+    throw new UsageError(
+      `cannot load the serving certificate (--cert ${options.certFile}, --key ${options.keyFile}): ${detail}; ` +
+        `create a pair with 'pullguard certs --out certs --host NAME', or run 'npm start' (serve --dev) to get development certificates`,
+    );
+  }
 }
 
 /** Decides where state comes from: files, or (issue "Live cluster state") the cluster. */
@@ -149,7 +166,7 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
     if (status.created) logger.info({ dir, reason: status.reason }, 'created development certificates');
   }
   const metrics = createMetrics();
-  const reloader = createTlsReloader({
+  const reloader = loadServingCertificate({
     certFile: options.cert,
     keyFile: options.key,
     onReload: (certificate) => logger.info({ notAfter: certificate.notAfter.toISOString(), serial: certificate.serialNumber }, 'serving certificate reloaded'),

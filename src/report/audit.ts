@@ -5,7 +5,7 @@ import type { PolicyResolver } from '../policy/resolve.ts';
 import type { Mode, EffectiveMode } from '../policy/schema.ts';
 import { DEFAULT_NAMESPACE } from '../snapshot/from-objects.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import { extractPodSpec, identify } from '../workloads/extract.ts';
+import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS } from '../workloads/extract.ts';
 
 /** The JSON report of `pullguard audit -o json`: a public contract (field names must not change). */
 export interface AuditReport {
@@ -39,10 +39,15 @@ export interface AuditInput {
 export function auditObjects(objects: readonly AuditInput[], snapshot: ClusterSnapshot, policy: PolicyResolver, now: number): AuditReport {
   const results: AuditResult[] = [];
   for (const { object, source } of objects) {
-    const spec = extractPodSpec(object);
-    if (spec === undefined) continue;
     const identity = identify(object);
-    const namespace = identity?.namespace ?? DEFAULT_NAMESPACE;
+    // An empty namespace is the default namespace, as kubectl applies it.
+    const namespace = identity?.namespace || DEFAULT_NAMESPACE;
+    const spec = extractPodSpec(object);
+    if (spec === undefined) {
+      // A workload without a pod spec is not silently dropped: the report says it was not checked.
+      if (identity !== undefined && isWorkloadKind(identity.kind)) results.push(unchecked(identity.kind, identity.name, namespace, source, policy, snapshot));
+      continue;
+    }
     const decision: PodDecision = decide({
       spec,
       namespace,
@@ -78,6 +83,22 @@ export function auditObjects(objects: readonly AuditInput[], snapshot: ClusterSn
       warn: results.filter(hasWarning).length,
     },
     results,
+  };
+}
+
+function unchecked(kind: string, name: string, namespace: string, source: string, policy: PolicyResolver, snapshot: ClusterSnapshot): AuditResult {
+  const field = isWorkloadKind(kind) ? WORKLOAD_SPEC_FIELDS[kind] : 'spec';
+  return {
+    namespace,
+    kind,
+    name,
+    source,
+    mode: policy.forNamespace(namespace, snapshot.namespace(namespace)).mode,
+    decision: 'allow',
+    inject: [],
+    containers: [],
+    findings: [],
+    skipped: `${field} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
   };
 }
 

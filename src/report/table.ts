@@ -6,6 +6,14 @@ export interface TableOptions {
 
 const COLORS = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', cyan: '\x1b[36m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
+/**
+ * Manifests are untrusted: a name or image holding terminal control sequences must not repaint the
+ * reader's terminal. Control characters are shown as `\xNN`.
+ */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** The human report: grouped by namespace, one block per workload, findings indented under their container. */
 export function renderTable(report: AuditReport, options: TableOptions): string {
   const paint = (color: keyof typeof COLORS, text: string): string => (options.color ? `${COLORS[color]}${text}${COLORS.reset}` : text);
@@ -16,21 +24,21 @@ export function renderTable(report: AuditReport, options: TableOptions): string 
   for (const result of report.results) {
     if (result.namespace !== namespace) {
       namespace = result.namespace;
-      lines.push('', paint('bold', `namespace ${namespace}`) + paint('dim', ` (mode ${result.mode})`));
+      lines.push('', paint('bold', `namespace ${clean(namespace)}`) + paint('dim', ` (mode ${result.mode})`));
     }
-    const inject = result.inject.length > 0 ? ` inject [${result.inject.join(', ')}]` : '';
-    lines.push(`  ${result.kind}/${result.name}  ${paint(verdictColor[result.decision], result.decision.toUpperCase())}${inject}  ${paint('dim', result.source)}`);
-    if (result.skipped !== undefined) lines.push(paint('dim', `    skipped: ${result.skipped}`));
+    const inject = result.inject.length > 0 ? ` inject [${clean(result.inject.join(', '))}]` : '';
+    lines.push(`  ${clean(result.kind)}/${clean(result.name)}  ${paint(verdictColor[result.decision], result.decision.toUpperCase())}${inject}  ${paint('dim', clean(result.source))}`);
+    if (result.skipped !== undefined) lines.push(paint('dim', `    skipped: ${clean(result.skipped)}`));
     for (const finding of result.findings) {
-      lines.push(`    ${paint(severityColor[finding.severity], finding.severity.padEnd(4))} ${finding.code}: ${finding.message}`);
+      lines.push(`    ${paint(severityColor[finding.severity], finding.severity.padEnd(4))} ${finding.code}: ${clean(finding.message)}`);
     }
     for (const container of result.containers) {
       const via = container.credential !== null
-        ? `via ${container.credential.secret} (${container.credential.source})`
+        ? `via ${clean(container.credential.secret)} (${container.credential.source})`
         : container.access === null ? '' : `access ${container.access}`;
-      lines.push(`    ${container.name}  ${container.reference.normalized ?? container.image}  ${paint(verdictColor[container.decision], container.decision)}  ${paint('dim', via)}`);
+      lines.push(`    ${clean(container.name)}  ${clean(container.reference.normalized ?? container.image)}  ${paint(verdictColor[container.decision], container.decision)}  ${paint('dim', via)}`);
       for (const finding of container.findings) {
-        lines.push(`      ${paint(severityColor[finding.severity], finding.severity.padEnd(4))} ${finding.code}: ${finding.message}`);
+        lines.push(`      ${paint(severityColor[finding.severity], finding.severity.padEnd(4))} ${finding.code}: ${clean(finding.message)}`);
       }
     }
   }

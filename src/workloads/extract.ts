@@ -29,6 +29,11 @@ const SPEC_PATHS: Readonly<Record<WorkloadKind, readonly string[]>> = {
   PodTemplate: ['template', 'spec'],
 };
 
+/** The dotted pod-spec field of each kind, for messages: `spec.template.spec`. */
+export const WORKLOAD_SPEC_FIELDS: Readonly<Record<WorkloadKind, string>> = Object.fromEntries(
+  Object.entries(SPEC_PATHS).map(([kind, path]) => [kind, path.join('.')]),
+) as Record<WorkloadKind, string>;
+
 export type ContainerGroup = 'initContainers' | 'containers' | 'ephemeralContainers';
 /** Kubelet start order: init containers first. */
 export const CONTAINER_GROUPS: readonly ContainerGroup[] = ['initContainers', 'containers', 'ephemeralContainers'];

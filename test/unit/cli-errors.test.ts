@@ -37,6 +37,32 @@ const cases: Record<string, Case> = {
     code: 0,
     stdout: /"objects": 2/,
   },
+  'audit exits 2 for --state - since stdin carries the manifests': {
+    args: ['audit', '--state', '-', 'examples/manifests'],
+    code: 2,
+    stderr: /--state - is not supported/,
+  },
+  'audit exits 2 for a --now that is not an RFC 3339 time': {
+    args: ['audit', '--now', '2026-01-01', 'examples/manifests'],
+    code: 2,
+    stderr: /--now must be an RFC 3339 time like 2026-01-01T00:00:00Z, got 2026-01-01/,
+  },
+  'audit accepts an RFC 3339 time with an offset for --now': {
+    args: ['audit', '--now', '2026-01-01T10:00:00+02:00', '-'],
+    stdin: 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\nspec:\n  containers: [{name: web, image: "registry.k8s.io/pause:3.10"}]\n',
+    code: 0,
+    stdout: /0 would be denied/,
+  },
+  'serve exits 2 naming the flag for an unknown log level': {
+    args: ['serve', '--log-level', 'loud', '--cluster', 'off'],
+    code: 2,
+    stderr: /--log-level must be one of fatal\|error\|warn\|info\|debug\|trace\|silent, got loud/,
+  },
+  'serve exits 2 with the fix when the certificate file does not exist': {
+    args: ['serve', '--cert', 'no/such/tls.crt', '--key', 'no/such/tls.key', '--cluster', 'off', '--port', '0', '--metrics-port', '0'],
+    code: 2,
+    stderr: /cannot load the serving certificate \(--cert no\/such\/tls\.crt, --key no\/such\/tls\.key\): no\/such\/tls\.crt does not exist; create a pair with 'pullguard certs/,
+  },
   'review exits 2 when stdin is not JSON': { args: ['review'], stdin: 'nope', code: 2, stderr: /stdin is not JSON/ },
   'review exits 2 for a malformed AdmissionReview': { args: ['review'], stdin: '{"kind":"AdmissionReview"}', code: 2, stderr: /malformed AdmissionReview: apiVersion must be/ },
   'review rejects an unknown phase': { args: ['review', '--phase', 'both'], stdin: '{}', code: 2, stderr: /--phase must be mutate or validate/ },
