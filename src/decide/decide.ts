@@ -212,6 +212,15 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
   const imagePath = `${container.path}.image`;
   const findings: Finding[] = [];
   const image = container.image ?? '';
+  if (container.image === undefined || image.trim() === '') {
+    findings.push({
+      code: 'InvalidImageReference',
+      severity: 'deny',
+      path: imagePath,
+      message: `${container.name}: no image is set (the field is missing, empty or not a string); set image to a reference like registry.example.com/team/app:1.0`,
+    });
+    return result(container, image, INVALID_REFERENCE, null, null, null, 'deny', findings);
+  }
   const parsed = parseImageReference(image);
   if (!parsed.ok) {
     findings.push({
@@ -350,6 +359,16 @@ function uncoveredCause(
     };
   }
   if (injecting) return undefined;
+  const anonymousOnly = lookupKeyring(context.usable, reference.name).filter((match) => match.key.anonymous);
+  if (anonymousOnly.length > 0) {
+    const holder = anonymousOnly[0] as KeyringMatch;
+    return {
+      code: 'NoMatchingCredential',
+      severity: 'deny',
+      path: imagePath,
+      message: `${container.name}: secret ${holder.secret} has a key for ${registry} (${holder.key.raw}) but no username and password (empty, null or identitytoken only), so the kubelet pulls anonymously; put credentials in that entry`,
+    };
+  }
   const lookedAt = context.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.names)}`;
   return {
     code: 'NoMatchingCredential',

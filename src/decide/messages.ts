@@ -7,6 +7,12 @@
 /** kubectl shows each warning on one line; the API server recommends short warnings. */
 export const WARNING_MAX_CHARS = 119;
 
+/**
+ * Denials go whole into the status message, but a subject (an image string, a name) comes from
+ * the object: a megabyte-long image must not make a megabyte-long answer.
+ */
+export const DENY_SUBJECT_MAX_CHARS = 256;
+
 export function shorten(text: string, max: number): string {
   if (text.length <= max) return text;
   const keep = max - 1;
@@ -38,7 +44,7 @@ export function listNames(names: readonly string[], max = 3): string {
  * Denials are not warnings: they go whole into the API server's status message.
  */
 export function fit(prefix: string, subject: string, suffix: string, severity: 'deny' | 'warn' | 'info' = 'warn'): string {
-  if (severity === 'deny') return prefix + subject + suffix;
+  if (severity === 'deny') return prefix + shorten(subject, DENY_SUBJECT_MAX_CHARS) + suffix;
   const room = WARNING_MAX_CHARS - prefix.length - suffix.length;
   return prefix + shorten(subject, Math.max(room, 12)) + suffix;
 }

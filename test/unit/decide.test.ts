@@ -395,6 +395,34 @@ t.test('every finding names a field path and keeps warnings under 120 characters
   }
 });
 
+t.test('a key without credentials is named in the denial, with what is missing', async (t) => {
+  const decision = run(cases['a key without credentials (identitytoken only) matches but does not cover a private image'] as Case);
+  t.match(
+    decision.containers[0]?.findings[0]?.message,
+    'app: secret token-only has a key for registry.example.com (registry.example.com) but no username and password (empty, null or identitytoken only), so the kubelet pulls anonymously',
+  );
+});
+
+const imageProblems: Record<string, { image: unknown; message: RegExp }> = {
+  'denies a container without an image, saying the image is not set': { image: undefined, message: /^app: no image is set \(the field is missing, empty or not a string\)/ },
+  'denies a container whose image is not a string, saying the image is not set': { image: 42, message: /^app: no image is set/ },
+  'denies an invalid image and quotes at most 256 characters of it': { image: 'X'.repeat(100_000), message: /^app: image "X{128}…X{127}" is invalid: / },
+};
+for (const [name, c] of Object.entries(imageProblems)) {
+  t.test(name, async (t) => {
+    const workload = pod({ containers: [{ name: 'app', image: 'placeholder' }] }) as { spec: { containers: Array<Record<string, unknown>> } };
+    const container = workload.spec.containers[0] as Record<string, unknown>;
+    if (c.image === undefined) delete container['image'];
+    else container['image'] = c.image;
+    const decision = run({ state: [], workload: workload as unknown as Record<string, unknown>, decision: 'deny', codes: [] });
+    t.equal(decision.decision, 'deny');
+    const finding = decision.containers[0]?.findings[0];
+    t.equal(finding?.code, 'InvalidImageReference');
+    t.match(finding?.message, c.message);
+    t.ok((finding?.message.length ?? 0) < 400, 'the message stays short');
+  });
+}
+
 t.test('messages never contain credential material', async (t) => {
   const decision = run(cases['denies every container, even public ones, when a listed secret is malformed'] as Case);
   const text = JSON.stringify(decision);
