@@ -219,12 +219,31 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       codes,
     };
   }
+  // A dry-run pod that needed a secret reached validation unpatched: the audit log records what the
+  // mutating webhook would have injected (its warning already told the user, so no second one).
+  const wouldInject = isPod && dryRunMode && decision.inject.length > 0;
+  const injectionFindings = wouldInject ? allFindings.filter((finding) => finding.code === 'InjectedPullSecret') : [];
+  const allowVerdict = wouldInject ? 'would-inject' : 'allow';
   if (warnings.length > 0) {
     return {
       ...base,
-      response: { uid: request.uid, allowed: true, warnings: boundWarnings(warnings.map((finding) => finding.message)), auditAnnotations: annotations('allow', warnings) },
+      response: {
+        uid: request.uid,
+        allowed: true,
+        warnings: boundWarnings(warnings.map((finding) => finding.message)),
+        auditAnnotations: annotations(allowVerdict, [...injectionFindings, ...warnings]),
+      },
       action: 'warn',
-      reason: 'warnings',
+      reason: wouldInject ? `warnings; would inject ${decision.inject.join(', ')}` : 'warnings',
+      codes,
+    };
+  }
+  if (wouldInject) {
+    return {
+      ...base,
+      response: { uid: request.uid, allowed: true, auditAnnotations: annotations(allowVerdict, injectionFindings) },
+      action: 'dry-run',
+      reason: `would inject ${decision.inject.join(', ')}`,
       codes,
     };
   }

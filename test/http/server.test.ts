@@ -122,6 +122,13 @@ const cases: Record<string, Case> = {
     warnings: [/^\[dry-run\] would deny: shell: no pull secret has a key for .*private\.example\.net and list it in imagePullSecrets$/],
     audit: { decision: 'would-deny', findings: /NoMatchingCredential/ },
   },
+  'in a dry-run namespace the validating webhook records the would-inject in the audit log, without a second warning': {
+    route: '/validate',
+    review: admissionReview(pod({ namespace: 'audit', containers: [{ name: 'app', image: PRIVATE }] })),
+    allowed: true,
+    noWarnings: true,
+    audit: { decision: 'would-inject', findings: /InjectedPullSecret/ },
+  },
   'in a dry-run namespace never patches and says what it would inject': {
     route: '/mutate',
     review: admissionReview(pod({ namespace: 'audit', containers: [{ name: 'app', image: PRIVATE }] })),
