@@ -281,11 +281,14 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
   }
   if (access.access === 'public') {
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
+      // A warning is read by a person: name the namespace secret that would do, when there is one.
+      const hubSecret = effective.dockerHubAnonymous === 'warn' ? findInjectionCandidate(context, reference, access.preferredSecrets) : undefined;
+      const fix = hubSecret !== undefined ? `list secret ${hubSecret}, which covers it` : 'add a Docker Hub secret';
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,
         path: imagePath,
-        message: fit(`${container.name}: `, reference.name, ' pulls anonymously from Docker Hub (rate-limited); add a Docker Hub secret'),
+        message: fit(`${container.name}: `, reference.name, ` pulls anonymously from Docker Hub (rate-limited); ${fix}`),
       });
     }
     return result(container, image, summary, 'public', access.matchedPattern ?? null, null, verdictOf(findings), findings);

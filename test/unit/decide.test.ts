@@ -423,6 +423,23 @@ for (const [name, c] of Object.entries(imageProblems)) {
   });
 }
 
+const hubHints: Record<string, { state: readonly Record<string, unknown>[]; hint: string }> = {
+  'the Docker Hub warning names a namespace secret that covers Docker Hub': {
+    state: [pullSecret('team', 'hub', 'https://index.docker.io/v1/')],
+    hint: 'web: docker.io/library/nginx pulls anonymously from Docker Hub (rate-limited); list secret hub, which covers it',
+  },
+  'the Docker Hub warning asks for a secret when the namespace has none for Docker Hub': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    hint: 'web: docker.io/library/nginx pulls anonymously from Docker Hub (rate-limited); add a Docker Hub secret',
+  },
+};
+for (const [name, c] of Object.entries(hubHints)) {
+  t.test(name, async (t) => {
+    const decision = run({ state: c.state, workload: pod({ containers: [{ name: 'web', image: 'nginx:1.27' }] }), policy: { dockerHubAnonymous: 'warn' }, decision: 'allow', codes: [] });
+    t.same(decision.containers[0]?.findings.map((finding) => [finding.code, finding.message]), [['AnonymousPullRateLimited', c.hint]]);
+  });
+}
+
 t.test('messages never contain credential material', async (t) => {
   const decision = run(cases['denies every container, even public ones, when a listed secret is malformed'] as Case);
   const text = JSON.stringify(decision);
