@@ -1,4 +1,4 @@
-import { CoreV1Api, ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE } from '../credentials/types.ts';
 import {
   projectNamespace,
@@ -28,6 +28,13 @@ export interface InformerSpec {
   readonly namespace: string | undefined;
   /** Server-side filter, applied to both the list and the watch. */
   readonly fieldSelector: string | undefined;
+  /**
+   * Set when the informer follows one object by name (the policy ConfigMap): its state is read
+   * with a GET of that name instead of a list, so RBAC can grant `get` and `watch` on the name
+   * and no `list` at all. The watch still uses the collection path and `metadata.name=NAME`,
+   * the only form of watch that RBAC checks against `resourceNames`.
+   */
+  readonly objectName: string | undefined;
   /** What the informer's objects feed: a part of the snapshot, or the policy. */
   readonly feeds: ReplaceScope | { readonly kind: 'policy' };
   /** Raw object → compact record (undefined for an object without a name, which is skipped). */
@@ -49,7 +56,8 @@ export interface InformerFactory {
 /**
  * The five informers. Secrets are filtered server-side by type, one informer per type because a
  * field selector cannot express OR; other secrets (service-account tokens, TLS keys) never
- * leave the API server. The policy ConfigMap is watched by name so RBAC can grant exactly it.
+ * leave the API server. The policy ConfigMap is read (GET) and watched by name so RBAC can grant
+ * exactly it, with `get` and `watch` only.
  */
 export function informerSpecs(namespace: string, configMapName: string): readonly InformerSpec[] {
   const secrets = (name: InformerName, secretType: string): InformerSpec => ({
@@ -58,6 +66,7 @@ export function informerSpecs(namespace: string, configMapName: string): readonl
     path: '/api/v1/secrets',
     namespace: undefined,
     fieldSelector: `type=${secretType}`,
+    objectName: undefined,
     feeds: { kind: 'secrets', secretType },
     project: projectSecret,
   });
@@ -70,6 +79,7 @@ export function informerSpecs(namespace: string, configMapName: string): readonl
       path: '/api/v1/serviceaccounts',
       namespace: undefined,
       fieldSelector: undefined,
+      objectName: undefined,
       feeds: { kind: 'serviceaccounts' },
       project: projectServiceAccount,
     },
@@ -79,6 +89,7 @@ export function informerSpecs(namespace: string, configMapName: string): readonl
       path: '/api/v1/namespaces',
       namespace: undefined,
       fieldSelector: undefined,
+      objectName: undefined,
       feeds: { kind: 'namespaces' },
       project: projectNamespace,
     },
@@ -88,6 +99,7 @@ export function informerSpecs(namespace: string, configMapName: string): readonl
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
       namespace,
       fieldSelector: `metadata.name=${configMapName}`,
+      objectName: configMapName,
       feeds: { kind: 'policy' },
       project: projectPolicyConfigMap,
     },
@@ -135,6 +147,78 @@ export async function listProjected(listPage: ListPage, spec: InformerSpec, hook
   return { metadata: { resourceVersion: resourceVersion ?? '' }, items };
 }
 
+/** Reads the one object a single-object spec follows; rejects with the client's error (404 included). */
+export type GetObject = () => Promise<unknown>;
+
+/**
+ * Where the watch after a GET starts. A GET returns the object's own resourceVersion (its last
+ * change), not the current one a list returns. Watching from it is exact while that version is
+ * inside kube-apiserver's watch cache window; once it has left it (an object untouched for a
+ * while on a busy cluster, or older than the API server's last restart) the watch answers 410
+ * Gone, client-node GETs again, and the same version would 410 again: a loop that never
+ * watches. So the GET after a 410 starts the watch without a resourceVersion ("from now": the
+ * server first sends the current object as ADDED), as `kubectl get NAME --watch` starts from
+ * resourceVersion 0 for the same reason. That ADDED carries the old version again, so for such
+ * an object each quiet re-watch (client-node's, every 30 s) costs one 410 and one GET, and
+ * misses nothing.
+ */
+export class SingleObjectResume {
+  private versionExpired = false;
+
+  /** The API server said the resume point is gone (410). */
+  expired(): void {
+    this.versionExpired = true;
+  }
+
+  /** The resourceVersion a watch following a GET of the object at `objectVersion` starts from. */
+  watchFrom(objectVersion: string | undefined): string {
+    const expired = this.versionExpired;
+    this.versionExpired = false;
+    return expired ? '' : objectVersion ?? '';
+  }
+}
+
+/**
+ * The "list" of a single-object informer: one GET by name, shaped as the list client-node's
+ * ListWatch expects. Found: that object, and the resourceVersion the watch starts from (see
+ * SingleObjectResume). 404: an empty list (client-node's cache then drops the object if it
+ * held it) and no resourceVersion, so the watch starts from now and delivers the object as
+ * ADDED if it is created between the GET and the watch. Any other error propagates: ListWatch
+ * reports it and stops, and the supervisor restarts it after its backoff.
+ */
+export async function getProjected(getObject: GetObject, spec: InformerSpec, hooks: InformerHooks, resume: SingleObjectResume): Promise<KubernetesListObject<ProjectedObject>> {
+  let raw: unknown;
+  try {
+    raw = await getObject();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    raw = undefined;
+  }
+  hooks.activity();
+  const record = raw === undefined ? undefined : spec.project(raw);
+  const items = record === undefined ? [] : [record];
+  hooks.listed(items);
+  const resourceVersion = record === undefined ? '' : resume.watchFrom(record.metadata.resourceVersion);
+  return { metadata: { resourceVersion }, items };
+}
+
+/** client-node's generated API rejects with an ApiException carrying the HTTP status. */
+function isNotFound(error: unknown): boolean {
+  return error instanceof ApiException && error.code === 404;
+}
+
+/** A 410 Gone, as a watch ERROR event's Status or as a failed watch request. */
+function isGone(value: unknown): boolean {
+  return isObject(value) && (value['code'] === 410 || value['statusCode'] === 410);
+}
+
+/** What a ProjectingWatch needs to follow one object by name. */
+export interface SingleObjectWatch {
+  readonly name: string;
+  readonly namespace: string | undefined;
+  readonly resume: SingleObjectResume;
+}
+
 /**
  * A Watch that projects each event before client-node's ListWatch sees it, reports every watch
  * the API server accepts (HTTP 200) and every bookmark as a sign of life, asks for bookmarks
@@ -142,21 +226,30 @@ export async function listProjected(listPage: ListPage, spec: InformerSpec, hook
  * open new watches once closed (ListWatch can open one after `stop()` when a list was in flight).
  *
  * Why accepted watches count: client-node 2.0.1 aborts a watch after 30 s without data and
- * re-watches at once, while kube-apiserver sends no periodic bookmark on a quiet watch (only one
+ * re-watches at once, while kube-apiserver's periodic bookmarks come only every minute (and one
  * before its own timeout, 30 to 60 minutes away). On a quiet resource the re-watch every 30 s is
  * the only proof that the informer is still connected.
+ *
+ * For a single-object spec it also tells the GET side about a 410 (see SingleObjectResume), and
+ * closes the gap of a watch started without a resourceVersion: the server first sends the
+ * object's current state as ADDED, so a bookmark before any object event means the object does
+ * not exist (kube-apiserver 1.36 sends that bookmark at once, annotated
+ * `k8s.io/initial-events-end`). It is delivered as DELETED, which client-node ignores unless its
+ * cache still holds the object: one deleted between the GET and the watch.
  */
 export class ProjectingWatch extends Watch {
   private readonly inner: Watch;
   private readonly project: (raw: unknown) => ProjectedObject | undefined;
   private readonly onActivity: () => void;
+  private readonly single: SingleObjectWatch | undefined;
   private closed = false;
 
-  constructor(inner: Watch, project: (raw: unknown) => ProjectedObject | undefined, onActivity: () => void) {
+  constructor(inner: Watch, project: (raw: unknown) => ProjectedObject | undefined, onActivity: () => void, single?: SingleObjectWatch) {
     super(inner.config);
     this.inner = inner;
     this.project = project;
     this.onActivity = onActivity;
+    this.single = single;
   }
 
   close(): void {
@@ -179,12 +272,16 @@ export class ProjectingWatch extends Watch {
     // Watch.watch reports a failed request through `done` before it returns; a return without
     // that means the API server answered 200 and the stream is open.
     let failed = false;
+    const single = this.single;
+    // Only a single-object watch started from now relies on "a bookmark first means absent".
+    let absentUntilSeen = single !== undefined && (queryParams['resourceVersion'] === undefined || queryParams['resourceVersion'] === '');
     const controller = await this.inner.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase: string, object: unknown) => {
       if (this.closed) return;
       switch (phase) {
         case 'ADDED':
         case 'MODIFIED':
         case 'DELETED': {
+          absentUntilSeen = false;
           const record = this.project(object);
           if (record !== undefined) callback(phase, record);
           return;
@@ -193,15 +290,22 @@ export class ProjectingWatch extends Watch {
           this.onActivity();
           const metadata = isObject(object) && isObject(object['metadata']) ? object['metadata'] : {};
           const resourceVersion = typeof metadata['resourceVersion'] === 'string' ? metadata['resourceVersion'] : undefined;
+          if (absentUntilSeen && single !== undefined) {
+            absentUntilSeen = false;
+            const absent = this.project({ metadata: { name: single.name, namespace: single.namespace, resourceVersion } });
+            if (absent !== undefined) callback('DELETED', absent);
+          }
           callback(phase, { metadata: resourceVersion !== undefined ? { resourceVersion } : {} });
           return;
         }
         default:
           // ERROR carries a Status (`code: 410` makes ListWatch relist); nothing secret in it.
+          if (isGone(object)) single?.resume.expired();
           callback(phase, object);
       }
     }, (error: unknown) => {
       failed = true;
+      if (isGone(error)) single?.resume.expired();
       done(error);
     });
     if (!failed && !this.closed) this.onActivity();
@@ -236,12 +340,18 @@ export function listPageFor(core: CoreV1Api, spec: InformerSpec): ListPage {
       return (params) => core.listServiceAccountForAllNamespaces(params);
     case 'namespaces':
       return (params) => core.listNamespace(params);
-    case 'configmaps': {
-      const namespace = spec.namespace;
-      if (namespace === undefined) throw new Error(`informer ${spec.name} needs a namespace`);
-      return (params) => core.listNamespacedConfigMap({ namespace, ...params });
-    }
+    case 'configmaps':
+      // Never listed: RBAC grants `get` and `watch` on the one policy ConfigMap, not `list`.
+      throw new Error(`informer ${spec.name} reads one ConfigMap by name (getObjectFor), it does not list`);
   }
+}
+
+export function getObjectFor(core: CoreV1Api, spec: InformerSpec): GetObject {
+  const { namespace, objectName: name } = spec;
+  if (spec.resource !== 'configmaps' || namespace === undefined || name === undefined) {
+    throw new Error(`informer ${spec.name} does not follow one namespaced ConfigMap by name`);
+  }
+  return () => core.readNamespacedConfigMap({ name, namespace });
 }
 
 export interface ClientNodeInformerOptions {
@@ -252,15 +362,28 @@ export interface ClientNodeInformerOptions {
   readonly watch?: Watch;
   /** List function per spec (tests pass a fake; default CoreV1Api). */
   readonly listPage?: (spec: InformerSpec) => ListPage;
+  /** GET function per single-object spec (tests pass a fake; default CoreV1Api). */
+  readonly getObject?: (spec: InformerSpec) => GetObject;
 }
 
 /** The production factory: client-node ListWatch over projected pages and events. */
 export function clientNodeInformerFactory(kubeConfig: KubeConfig, options: ClientNodeInformerOptions = {}): InformerFactory {
   let core: CoreV1Api | undefined;
-  const listPageOf = options.listPage ?? ((spec: InformerSpec) => listPageFor((core ??= kubeConfig.makeApiClient(CoreV1Api)), spec));
+  const coreApi = (): CoreV1Api => (core ??= kubeConfig.makeApiClient(CoreV1Api));
+  const listPageOf = options.listPage ?? ((spec: InformerSpec) => listPageFor(coreApi(), spec));
+  const getObjectOf = options.getObject ?? ((spec: InformerSpec) => getObjectFor(coreApi(), spec));
   return {
     create(spec, hooks) {
-      const watch = new ProjectingWatch(options.watch ?? new Watch(kubeConfig), (raw) => spec.project(raw), () => hooks.activity());
+      const inner = options.watch ?? new Watch(kubeConfig);
+      const project = (raw: unknown): ProjectedObject | undefined => spec.project(raw);
+      const activity = (): void => hooks.activity();
+      if (spec.objectName !== undefined) {
+        const resume = new SingleObjectResume();
+        const watch = new ProjectingWatch(inner, project, activity, { name: spec.objectName, namespace: spec.namespace, resume });
+        const getObject = getObjectOf(spec);
+        return new ProjectedListWatch(spec, watch, () => getProjected(getObject, spec, hooks, resume), options.delay);
+      }
+      const watch = new ProjectingWatch(inner, project, activity);
       const listPage = listPageOf(spec);
       return new ProjectedListWatch(spec, watch, () => listProjected(listPage, spec, hooks, options.pageSize), options.delay);
     },

@@ -185,7 +185,7 @@ function namespaceSelector(excluded: string[]) {
 const WEBHOOK_RBAC = {
   clusterRole: [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts', 'namespaces'], verbs: ['list', 'watch'] }],
   role: [
-    { apiGroups: [''], resources: ['configmaps'], resourceNames: [`${FULLNAME}-policy`], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [`${FULLNAME}-policy`], verbs: ['get', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ],
 };

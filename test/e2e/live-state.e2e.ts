@@ -3,13 +3,22 @@
 // from its last snapshot while kube-apiserver is down, and catches up once it is back.
 // Decisions are polled through the API server with server-side dry-run creates (client-node: no
 // process per poll), so "seen within N ms" is measured as the user would experience it.
+// One scenario runs the live state in-process with nothing but the Helm chart's RBAC (a
+// TokenRequest token of the chart's ServiceAccount), to prove those rules are enough and no wider.
 //   npx tap test/e2e/live-state.e2e.ts
+import { ApiException, CoreV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { LiveDecisionState } from '../../src/cluster/live-state.ts';
+import { applyWebhookIdentity, serviceAccountKubeConfig } from './harness/chart-identity.ts';
 import { POLICY_CONFIGMAP, POLICY_KEY, WEBHOOK_NAMESPACE, WEBHOOK_NAMES } from './harness/webhook.ts';
 import { formatTimings, policyConfigMap, startEnvironment } from './fixtures/environment.ts';
 import { pollUntil } from './fixtures/kube.ts';
 import {
   PRIVATE_REGISTRY,
+  configMap,
   deployment,
   namespace,
   pod,
@@ -34,6 +43,8 @@ const ns = {
   serviceAccount: uniqueName('live-sa'),
   policy: uniqueName('live-policy'),
   restart: uniqueName('live-restart'),
+  /** Release namespace of the chart's RBAC, home of a second policy ConfigMap. */
+  chartRbac: uniqueName('live-rbac'),
 };
 
 function policyYaml(latestWithIfNotPresent: 'warn' | 'deny'): string {
@@ -59,6 +70,7 @@ const objects: KubeObject[] = [
   namespace(ns.restart, injectionOff),
   serviceAccount(ns.restart),
   registrySecret(ns.restart, 'kept', PRIVATE_REGISTRY),
+  namespace(ns.chartRbac, injectionOff),
 ];
 
 const env = await startEnvironment({ policyYaml: policyYaml('warn'), objects });
@@ -195,6 +207,93 @@ t.test('kube-apiserver stopped and restarted mid-run', async (t) => {
     const reachable = await pollUntil(() => webhook.metrics(), (text) => /^pullguard_api_server_reachable 1$/m.test(text), { timeoutMs: 15_000, intervalMs: 200 });
     t.ok(reachable.met, 'pullguard_api_server_reachable is back to 1');
   });
+});
+
+/** Chart release whose fullname is the chart name, so the policy ConfigMap is `pullguard-policy`. */
+const CHART_RELEASE = 'pullguard';
+const CHART_POLICY_CONFIGMAP = `${CHART_RELEASE}-policy`;
+const CHART_SERVICE_ACCOUNT = CHART_RELEASE;
+/** Start-up of the in-process live state: five informers listing an almost empty cluster. */
+const READY_WITHIN_MS = 30_000;
+
+t.test("with only the chart's RBAC, the live state reads the policy ConfigMap by GET and watch, and may not list it", async (t) => {
+  const manifest = await applyWebhookIdentity(controlPlane, CHART_RELEASE, ns.chartRbac);
+  const role = parseAllDocuments(manifest).map((document) => document.toJS() as { kind?: string; rules?: Array<{ resources: string[]; verbs: string[] }> }).find((object) => object.kind === 'Role');
+  t.same(role?.rules?.find((rule) => rule.resources.includes('configmaps'))?.verbs, ['get', 'watch'], 'the chart grants get and watch on the policy ConfigMap');
+
+  const policyObject = (text: string) => configMap(ns.chartRbac, CHART_POLICY_CONFIGMAP, { [POLICY_KEY]: text });
+  await kube.createAll([policyObject(policyYaml('deny'))]);
+  const kubeConfig = await serviceAccountKubeConfig(controlPlane, ns.chartRbac, CHART_SERVICE_ACCOUNT);
+
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const live = new LiveDecisionState({ kubeConfig, namespace: ns.chartRbac, configMapName: CHART_POLICY_CONFIGMAP, logger, registry: new Registry() });
+  t.teardown(() => live.stop());
+  const warnings = () => logs.filter((line) => typeof line['level'] === 'number' && line['level'] >= 40).map((line) => `${String(line['informer'] ?? '')} ${String(line['msg'])}: ${JSON.stringify(line['error'] ?? {})}`);
+  const policyInformer = () => live.status().informers.find((informer) => informer.name === 'policy-configmap');
+  const inForce = () => live.policy().policy.latestWithIfNotPresent;
+  const sourceOf = async () => live.status().policy.source;
+
+  live.start();
+  const ready = await Promise.race([live.whenReady().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), READY_WITHIN_MS))]);
+  t.ok(ready, `ready within ${READY_WITHIN_MS} ms: ${JSON.stringify(live.readiness())}; warnings: ${warnings().join(' | ')}`);
+  t.equal(live.status().policy.source, 'configmap', 'the policy came from the ConfigMap');
+  t.equal(inForce(), 'deny', 'and it is the ConfigMap\'s policy, not the defaults');
+  t.same(live.status().informers.filter((informer) => informer.restarts > 0).map((informer) => informer.name), [], 'no informer failed, so no rule is missing');
+  t.same(warnings(), [], 'nothing was forbidden');
+
+  await t.test('it sees a policy edit within 2 s', async (t) => {
+    await kube.mergePatch({ ...policyObject(policyYaml('warn')), data: { [POLICY_KEY]: policyYaml('warn') } });
+    const seen = await pollUntil(async () => inForce(), (value) => value === 'warn', { timeoutMs: SEEN_WITHIN_MS });
+    t.ok(seen.met, `edit seen after ${seen.elapsedMs} ms`);
+  });
+
+  await t.test('it sees the ConfigMap deleted (defaults) and created again (its policy) within 2 s each', async (t) => {
+    await kube.deleteObject(policyObject(''));
+    const deleted = await pollUntil(sourceOf, (source) => source === 'default', { timeoutMs: SEEN_WITHIN_MS });
+    t.ok(deleted.met, `deletion seen after ${deleted.elapsedMs} ms: the built-in defaults apply`);
+    await kube.createAll([policyObject(policyYaml('deny'))]);
+    const created = await pollUntil(async () => [live.status().policy.source, inForce()].join(' '), (value) => value === 'configmap deny', { timeoutMs: SEEN_WITHIN_MS });
+    t.ok(created.met, `re-creation seen after ${created.elapsedMs} ms`);
+  });
+
+  await t.test('its token may GET the policy ConfigMap but not list ConfigMaps, not even by name', async (t) => {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const statusOf = async (call: () => Promise<unknown>): Promise<number> => {
+      try {
+        await call();
+        return 200;
+      } catch (error) {
+        if (error instanceof ApiException) return error.code;
+        throw error;
+      }
+    };
+    const cases: Array<{ name: string; call: () => Promise<unknown>; status: number }> = [
+      { name: 'GET of the policy ConfigMap is allowed', call: () => core.readNamespacedConfigMap({ namespace: ns.chartRbac, name: CHART_POLICY_CONFIGMAP }), status: 200 },
+      { name: 'a plain list of ConfigMaps is Forbidden', call: () => core.listNamespacedConfigMap({ namespace: ns.chartRbac }), status: 403 },
+      { name: 'a list narrowed to the policy ConfigMap by name is Forbidden (the verb pullguard used to need)', call: () => core.listNamespacedConfigMap({ namespace: ns.chartRbac, fieldSelector: `metadata.name=${CHART_POLICY_CONFIGMAP}` }), status: 403 },
+      { name: 'GET of another ConfigMap is Forbidden', call: () => core.readNamespacedConfigMap({ namespace: ns.chartRbac, name: 'another' }), status: 403 },
+    ];
+    for (const c of cases) t.equal(await statusOf(c.call), c.status, c.name);
+  });
+
+  await t.test('after a kube-apiserver restart the watch resumes without looping on 410 Gone, and an edit is seen within 2 s', async (t) => {
+    // The restarted API server's watch cache starts after the ConfigMap's last change, so a watch
+    // from the version a GET returns is answered 410 Gone; GETting again must not start from it.
+    const relistsBefore = policyInformer()?.relists ?? 0;
+    const relistsSinceRestart = () => (policyInformer()?.relists ?? 0) - relistsBefore;
+    await controlPlane.restartApiserver();
+    const resumed = await pollUntil(async () => relistsSinceRestart() >= 1 && policyInformer()?.healthy === true, (value) => value, { timeoutMs: CONVERGE_AFTER_RESTART_MS, intervalMs: 100 });
+    t.ok(resumed.met, `410 on the old version, then a GET: ${resumed.elapsedMs} ms after the restart`);
+    // A 410 loop (GET, watch from the same version, 410, ...) relists after 1 s, 3 s, 7 s: show it.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    t.equal(relistsSinceRestart(), 1, 'one GET after the 410, not one per retry');
+    await kube.mergePatch({ ...policyObject(policyYaml('warn')), data: { [POLICY_KEY]: policyYaml('warn') } });
+    const seen = await pollUntil(async () => inForce(), (value) => value === 'warn', { timeoutMs: SEEN_WITHIN_MS });
+    t.ok(seen.met, `edit after the restart seen after ${seen.elapsedMs} ms`);
+  });
+
+  await live.stop();
 });
 
 t.test('stopping the environment leaves no process and no temp dir behind', async (t) => {
