@@ -22,6 +22,10 @@ export type ParentMessage = StartMessage | UsageQuery;
 export interface Usage {
   /** User + system CPU time of the child's whole process, microseconds (process.cpuUsage). */
   readonly cpuMicros: number;
+  /** User + system CPU time of the main (JavaScript) thread only, microseconds (process.threadCpuUsage): the rest is GC helpers, libuv and V8 workers. */
+  readonly mainThreadCpuMicros: number;
+  /** The kernel's share of cpuMicros (system time: TLS writes' syscalls, waking the peer, epoll). */
+  readonly systemCpuMicros: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
 }
@@ -54,8 +58,16 @@ export function runBenchChild(build: (start: StartMessage) => Promise<{ app: Fas
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'usage') {
       const cpu = process.cpuUsage();
+      const mainThread = process.threadCpuUsage();
       const memory = process.memoryUsage();
-      send({ type: 'usage', cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+      send({
+        type: 'usage',
+        cpuMicros: cpu.user + cpu.system,
+        mainThreadCpuMicros: mainThread.user + mainThread.system,
+        systemCpuMicros: cpu.system,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+      });
       return;
     }
     if (starting) return;

@@ -237,6 +237,8 @@ interface Cell {
   readonly latencies: Float64Array[];
   readonly problems: string[];
   cpuMicros: number;
+  mainThreadCpuMicros: number;
+  systemCpuMicros: number;
   requests: number;
 }
 
@@ -261,7 +263,7 @@ async function main(): Promise<void> {
   const wanted = values.only.split(',');
   for (const target of TARGETS.filter((candidate) => wanted.some((text) => candidate.name.includes(text)) || candidate.name.startsWith('bare'))) {
     const started = await startChild(target, start);
-    servers.push({ target, started, cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, requests: 0 }])) });
+    servers.push({ target, started, cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, mainThreadCpuMicros: 0, systemCpuMicros: 0, requests: 0 }])) });
     notes.push(`${target.name}: ready in ${started.setupMs} ms (${started.detail})`);
   }
   for (const route of ROUTES) {
@@ -280,6 +282,8 @@ async function main(): Promise<void> {
         cell.latencies.push(run.latencies);
         cell.problems.push(...run.problems);
         cell.cpuMicros += after.cpuMicros - before.cpuMicros;
+        cell.mainThreadCpuMicros += after.mainThreadCpuMicros - before.mainThreadCpuMicros;
+        cell.systemCpuMicros += after.systemCpuMicros - before.systemCpuMicros;
         cell.requests += run.latencies.length;
         process.stderr.write(`  round ${round + 1}/${rounds} ${route} ${server.target.name}: ${Math.round(run.requestsPerSecond)} req/s\n`);
       }
@@ -310,8 +314,8 @@ async function main(): Promise<void> {
       `${values['server-node-options'] !== '' ? `; server options: ${values['server-node-options']}` : ''}; ` +
       `1-min load average at the end: ${(loadavg()[0] ?? 0).toFixed(2)}.`,
     '',
-    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | server CPU µs/req | CPU ratio |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   let meetsGoals = true;
   for (const route of ROUTES) {
@@ -338,7 +342,8 @@ async function main(): Promise<void> {
       lines.push(
         `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
           `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${isWebhook ? fixed(ratio, 2) : '1.00'} | ` +
-          `${fixed(cpuPerRequest, 0)} | ${isWebhook ? fixed(bareCpu / cpuPerRequest, 2) : '1.00'} |`,
+          `${fixed(cpuPerRequest, 0)} | ${isWebhook ? fixed(bareCpu / cpuPerRequest, 2) : '1.00'} | ${fixed(cell.mainThreadCpuMicros / cell.requests, 0)} | ` +
+          `${fixed(cell.systemCpuMicros / cell.requests, 0)} |`,
       );
     }
   }
@@ -346,7 +351,9 @@ async function main(): Promise<void> {
     '',
     '- requests/s: median over rounds; ratio to bare: median of per-round ratios; p50/p99: over every request of every round.',
     '- server CPU µs/req: the server process\'s CPU time (all threads) per answered request; CPU ratio = bare / this, the throughput ratio ' +
-      'a server-bound run on dedicated cores would show. It is the steadier figure when other work shares the machine.',
+      'a server-bound run on dedicated cores would show. It is the steadier figure when other work shares the machine. ' +
+      'main thread µs/req: the JavaScript thread\'s share of it (the rest is GC helper threads and libuv); kernel µs/req: the system-time ' +
+      'share (socket writes, waking the load generator), which grows when the server, not the client, is the bottleneck.',
     ...notes.map((note) => `- ${note}`),
     `- Goals (webhook rows): ratio >= ${GOAL_RATIO_TO_BARE}, p99 <= ${GOAL_P99_MS} ms: ${meetsGoals ? 'met' : 'NOT met'}.`,
     `- Bench wall time: ${Math.round((performance.now() - benchStarted) / 1000)} s.`,

@@ -29,10 +29,21 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
-function gvk(value: unknown, field: string, names: readonly [string, string, string]): Record<string, string> {
-  if (value === undefined) return { [names[0]]: '', [names[1]]: '', [names[2]]: '' };
-  if (!isRecord(value)) throw new MalformedReviewError(`request.${field} must be an object`);
-  return { [names[0]]: str(value[names[0]]), [names[1]]: str(value[names[1]]), [names[2]]: str(value[names[2]]) };
+// One function per shape (not one keyed by field names): objects with fixed literal keys share a
+// hidden class, which keeps every later read of them fast.
+const NO_KIND: AdmissionRequest['kind'] = Object.freeze({ group: '', version: '', kind: '' });
+const NO_RESOURCE: AdmissionRequest['resource'] = Object.freeze({ group: '', version: '', resource: '' });
+
+function groupVersionKind(value: unknown): AdmissionRequest['kind'] {
+  if (value === undefined) return NO_KIND;
+  if (!isRecord(value)) throw new MalformedReviewError('request.kind must be an object');
+  return { group: str(value['group']), version: str(value['version']), kind: str(value['kind']) };
+}
+
+function groupVersionResource(value: unknown): AdmissionRequest['resource'] {
+  if (value === undefined) return NO_RESOURCE;
+  if (!isRecord(value)) throw new MalformedReviewError('request.resource must be an object');
+  return { group: str(value['group']), version: str(value['version']), resource: str(value['resource']) };
 }
 
 /**
@@ -55,12 +66,12 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
   for (const field of ['name', 'namespace', 'subResource'] as const) {
     if (request[field] !== undefined && typeof request[field] !== 'string') throw new MalformedReviewError(`request.${field} must be a string`);
   }
-  const kind = gvk(request['kind'], 'kind', ['group', 'version', 'kind']);
-  const resource = gvk(request['resource'], 'resource', ['group', 'version', 'resource']);
+  const kind = groupVersionKind(request['kind']);
+  const resource = groupVersionResource(request['resource']);
   return {
     uid,
-    kind: { group: kind['group'] ?? '', version: kind['version'] ?? '', kind: kind['kind'] ?? '' },
-    resource: { group: resource['group'] ?? '', version: resource['version'] ?? '', resource: resource['resource'] ?? '' },
+    kind,
+    resource,
     subResource: str(request['subResource']),
     name: str(request['name']),
     namespace: str(request['namespace']),

@@ -9,6 +9,7 @@
  * backtrack, and the upstream grammar's nested repetitions cost quadratic time on long near-misses.
  * Every function here is linear in the input and never throws.
  */
+import { StringMemo } from './string-memo.ts';
 import type { ImageReference, ImageReferenceResult } from './types.ts';
 
 /** Docker Hub's canonical domain: names without a registry are pulled from it. [normalize.go] */
@@ -40,8 +41,41 @@ const ERROR_SUBJECT_MAX_CHARS = 48;
 
 const INVALID_FORMAT = 'invalid reference format';
 
-/** Parses an image string as the kubelet does; never throws. */
+/**
+ * Parsed references remembered. A cluster runs a few thousand distinct images at most and every
+ * pod repeats them; a miss costs one parse, as without the memo. [string-memo.ts]
+ */
+export const REFERENCE_MEMO_ENTRIES = 4096;
+/**
+ * Longer strings are parsed every time and never kept: real references are far shorter (a registry,
+ * a two-level path, a tag or a sha256 digest come to ~150 characters), and the bound keeps the memo
+ * under a few MiB whatever the reviews hold.
+ */
+export const REFERENCE_MEMO_MAX_CHARS = 256;
+
+const memo = new StringMemo((input: string) => freezeResult(parseImageReferenceUncached(input)), {
+  maxEntries: REFERENCE_MEMO_ENTRIES,
+  maxKeyChars: REFERENCE_MEMO_MAX_CHARS,
+});
+
+/**
+ * Parses an image string as the kubelet does; never throws. Results are memoised and shared
+ * between callers, so they are frozen.
+ */
 export function parseImageReference(input: string): ImageReferenceResult {
+  return memo.get(input);
+}
+
+/** The memo, for tests: its size and bounds. */
+export const referenceMemo: { readonly size: number; readonly maxEntries: number; readonly maxKeyChars: number; clear(): void } = memo;
+
+function freezeResult(result: ImageReferenceResult): ImageReferenceResult {
+  if (result.ok) Object.freeze(result.reference);
+  return Object.freeze(result);
+}
+
+/** parseImageReference without the memo (fresh, unfrozen objects); the memo's tests compare the two. */
+export function parseImageReferenceUncached(input: string): ImageReferenceResult {
   if (isIdentifier(input)) {
     return failure(input, `invalid repository name (${quoteSubject(input)}), cannot specify 64-byte hexadecimal strings`);
   }

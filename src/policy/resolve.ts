@@ -3,15 +3,26 @@ import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
 import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
 import { MODES } from './schema.ts';
 import { keyMatchesImage, parseKeyringKey } from '../credentials/keyring.ts';
+import { StringMemo } from '../image/string-memo.ts';
 
 /** A registry rule with its host patterns normalised once, the way the kubelet normalises auths keys. */
 interface CompiledRule {
   readonly patterns: readonly string[];
-  readonly access: Access;
-  readonly preferredSecrets: readonly string[];
-  /** Index in `registries`, or -1 for the built-in list: shown in explanations. */
-  readonly index: number;
+  /** The answer for each pattern, built once: accessFor returns these shared, frozen objects. */
+  readonly answers: readonly RegistryAccess[];
 }
+
+/** What the namespace-independent part of the policy says about one image name. */
+interface ImageRules {
+  /** The first rule pattern that matches, or undefined when `defaultAccess` applies. */
+  readonly access: RegistryAccess | undefined;
+  readonly exempt: boolean;
+}
+
+/** Image names whose rule matches are remembered (the same images repeat across pods). */
+export const IMAGE_RULES_MEMO_ENTRIES = 4096;
+/** Longer names are matched every time and never kept; real image names are far shorter. */
+export const IMAGE_RULES_MEMO_MAX_CHARS = 256;
 
 export interface RegistryAccess {
   readonly access: Access;
@@ -47,20 +58,43 @@ export class PolicyResolver {
   private readonly rules: readonly CompiledRule[];
   private readonly exempt: readonly string[];
   private readonly excluded: ReadonlySet<string>;
+  /** Rule matches by image name: they do not depend on the namespace, so every namespace shares them. */
+  private readonly imageRules: StringMemo<ImageRules>;
   private readonly cache = new WeakMap<NamespaceView, EffectivePolicy>();
   private readonly byName = new Map<string, EffectivePolicy>();
 
   constructor(policy: Policy) {
     this.policy = policy;
     const all: RegistryRule[] = [...policy.registries, ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : [])];
-    this.rules = all.map((rule, index) => ({
-      patterns: rule.hosts.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined),
-      access: rule.access,
-      preferredSecrets: rule.preferredSecrets,
-      index: index < policy.registries.length ? index : -1,
-    }));
+    this.rules = all.map((rule, index) => {
+      const patterns = rule.hosts.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
+      // Rules after the policy's own come from the built-in list; explanations say so.
+      const builtin = index >= policy.registries.length;
+      const answers = patterns.map((pattern): RegistryAccess =>
+        Object.freeze({ access: rule.access, matchedPattern: pattern, builtin, preferredSecrets: rule.preferredSecrets }),
+      );
+      return { patterns, answers };
+    });
     this.exempt = policy.exemptImages.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
     this.excluded = new Set(policy.namespaces.exclude);
+    this.imageRules = new StringMemo((imageName) => this.matchImage(imageName), {
+      maxEntries: IMAGE_RULES_MEMO_ENTRIES,
+      maxKeyChars: IMAGE_RULES_MEMO_MAX_CHARS,
+    });
+  }
+
+  /** The first matching rule pattern (rules in order, patterns in order) and whether the image is exempt. */
+  private matchImage(imageName: string): ImageRules {
+    let access: RegistryAccess | undefined;
+    for (const rule of this.rules) {
+      const at = rule.patterns.findIndex((pattern) => keyMatchesImage(pattern, imageName));
+      if (at !== -1) {
+        access = rule.answers[at];
+        break;
+      }
+    }
+    const exempt = this.exempt.some((pattern) => keyMatchesImage(pattern, imageName));
+    return Object.freeze({ access, exempt });
   }
 
   /** The effective policy of a namespace; `view` undefined means "exists, unlabelled". */
@@ -117,9 +151,8 @@ export class PolicyResolver {
       modeSource = 'namespaces.exclude';
     }
 
-    const rules = this.rules;
-    const exempt = this.exempt;
-    const defaultResult: RegistryAccess = { access: defaultAccess, matchedPattern: undefined, builtin: false, preferredSecrets: [] };
+    const imageRules = this.imageRules;
+    const defaultResult: RegistryAccess = Object.freeze({ access: defaultAccess, matchedPattern: undefined, builtin: false, preferredSecrets: [] });
     return Object.freeze({
       mode,
       modeSource,
@@ -132,17 +165,10 @@ export class PolicyResolver {
       injectTemplates: policy.injection.templates,
       preferredSecrets: policy.injection.preferredSecrets,
       accessFor(imageName: string): RegistryAccess {
-        for (const rule of rules) {
-          for (const pattern of rule.patterns) {
-            if (keyMatchesImage(pattern, imageName)) {
-              return { access: rule.access, matchedPattern: pattern, builtin: rule.index === -1, preferredSecrets: rule.preferredSecrets };
-            }
-          }
-        }
-        return defaultResult;
+        return imageRules.get(imageName).access ?? defaultResult;
       },
       isExempt(imageName: string): boolean {
-        return exempt.some((pattern) => keyMatchesImage(pattern, imageName));
+        return imageRules.get(imageName).exempt;
       },
     });
   }

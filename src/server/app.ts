@@ -2,6 +2,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { admit, type Phase } from '../admission/admit.ts';
+import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -41,15 +42,20 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     : Fastify(serverOptions)) as unknown as FastifyInstance;
 
   function handlerFor(phase: Phase) {
+    const webhookLabels = { webhook: phase };
+    const countFindings = (findings: readonly Finding[]): void => {
+      for (const finding of findings) metrics.countFinding(finding.code, finding.severity);
+    };
+
     return async function answerReview(request: FastifyRequest, reply: FastifyReply) {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       let admissionRequest;
       try {
         admissionRequest = decodeAdmissionReview(request.body);
       } catch (error) {
         if (error instanceof MalformedReviewError) {
-          metrics.malformed.inc({ webhook: phase });
-          metrics.requests.inc({ webhook: phase, action: 'malformed' });
+          metrics.malformed.inc(webhookLabels);
+          metrics.countRequest(phase, 'malformed');
           logger.warn({ webhook: phase, error: error.message }, 'malformed AdmissionReview');
           return reply.code(400).send({ error: 'Bad Request', message: `malformed AdmissionReview: ${error.message}` });
         }
@@ -59,40 +65,44 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       try {
         outcome = admit(admissionRequest, phase, { snapshot: state.snapshot(), policy: state.policy(), now: now() });
       } catch (error) {
-        metrics.decisionErrors.inc({ webhook: phase });
-        metrics.requests.inc({ webhook: phase, action: 'error' });
+        metrics.decisionErrors.inc(webhookLabels);
+        metrics.countRequest(phase, 'error');
         logger.error(
           { webhook: phase, uid: admissionRequest.uid, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
           'could not decide; answering 500 so the API server applies failurePolicy',
         );
         return reply.code(500).send({ error: 'Internal Server Error', message: 'pullguard could not decide this review; see the webhook logs' });
       }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.latency.observe({ webhook: phase }, seconds);
-      metrics.requests.inc({ webhook: phase, action: outcome.action });
-      if (outcome.decision !== undefined && phase === 'validate') {
-        for (const finding of [...outcome.decision.findings, ...outcome.decision.containers.flatMap((container) => container.findings)]) {
-          metrics.findings.inc({ code: finding.code, severity: finding.severity });
-        }
+      const seconds = (performance.now() - started) / 1e3;
+      metrics.latency.observe(phase, seconds);
+      metrics.countRequest(phase, outcome.action);
+      const decision = outcome.decision;
+      if (decision !== undefined && phase === 'validate') {
+        // Pod-level findings first, then each container's: the order series first appear in.
+        countFindings(decision.findings);
+        for (const container of decision.containers) countFindings(container.findings);
       }
-      logger.info(
-        {
-          webhook: phase,
-          uid: admissionRequest.uid,
-          kind: outcome.kind,
-          namespace: outcome.namespace,
-          name: outcome.name,
-          operation: outcome.operation,
-          dryRun: admissionRequest.dryRun,
-          mode: outcome.decision?.mode,
-          action: outcome.action,
-          decision: outcome.decision?.decision,
-          reason: outcome.reason,
-          codes: outcome.codes,
-          latencyMs: Math.round(seconds * 1e6) / 1e3,
-        },
-        'admission decision',
-      );
+      // The log line's object is built only when it will be written.
+      if (logger.isLevelEnabled('info')) {
+        logger.info(
+          {
+            webhook: phase,
+            uid: admissionRequest.uid,
+            kind: outcome.kind,
+            namespace: outcome.namespace,
+            name: outcome.name,
+            operation: outcome.operation,
+            dryRun: admissionRequest.dryRun,
+            mode: decision?.mode,
+            action: outcome.action,
+            decision: decision?.decision,
+            reason: outcome.reason,
+            codes: outcome.codes,
+            latencyMs: Math.round(seconds * 1e6) / 1e3,
+          },
+          'admission decision',
+        );
+      }
       return reviewResponse(outcome.response);
     };
   }
@@ -121,7 +131,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     const webhook = request.url === '/mutate' ? 'mutate' : request.url === '/validate' ? 'validate' : undefined;
     if (webhook !== undefined) {
       metrics.malformed.inc({ webhook });
-      metrics.requests.inc({ webhook, action: 'malformed' });
+      metrics.countRequest(webhook, 'malformed');
     }
     logger.warn({ url: request.url, status, code: error.code, error: error.message }, 'rejected request');
     const names: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };

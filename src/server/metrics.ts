@@ -1,14 +1,20 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
 /** Every metric pullguard exports; the README's metrics table lists the same names. */
 export interface ServerMetrics {
   readonly registry: Registry;
+  /** Read it through the registry; count with countRequest (increments reach it at each collection). */
   readonly requests: Counter<'webhook' | 'action'>;
-  readonly latency: Histogram<'webhook'>;
+  readonly latency: LabelledHistogram;
+  /** Read it through the registry; count with countFinding (increments reach it at each collection). */
   readonly findings: Counter<'code' | 'severity'>;
   readonly decisionErrors: Counter<'webhook'>;
   readonly malformed: Counter<'webhook'>;
   readonly certificateExpiry: Gauge;
+  /** pullguard_admission_requests_total{webhook, action} += 1, on the per-request path. */
+  countRequest(webhook: string, action: string): void;
+  /** pullguard_findings_total{code, severity} += 1, on the per-request path. */
+  countFinding(code: string, severity: string): void;
 }
 
 /** Decision latency is tens of microseconds; buckets start at 50 µs so the histogram can show it. */
@@ -17,27 +23,40 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 export function createMetrics(options: { defaultMetrics: boolean } = { defaultMetrics: true }): ServerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'pullguard_' });
+  const requestCounts = new PendingCounts();
+  const findingCounts = new PendingCounts();
+  const requests = new Counter({
+    name: 'pullguard_admission_requests_total',
+    help: 'Admission reviews answered, by webhook (mutate|validate) and action (allow|patch|deny|warn|dry-run|skip|error|malformed).',
+    labelNames: ['webhook', 'action'],
+    registers: [registry],
+    collect() {
+      requestCounts.flushInto(this);
+    },
+  });
+  const latency = new LabelledHistogram({
+    name: 'pullguard_admission_duration_seconds',
+    help: 'Time from a parsed review to its response (decision, patch and encoding), by webhook.',
+    labelName: 'webhook',
+    buckets: LATENCY_BUCKETS,
+  });
+  // prom-client's Metric type is the union of its own classes; the registry only reads the fields
+  // LabelledHistogram has (name, getForPromString/get, reset), as the test of its output checks.
+  registry.registerMetric(latency as unknown as Metric);
+  const findings = new Counter({
+    name: 'pullguard_findings_total',
+    help: 'Findings reported in admission responses, by code and severity (dry-run and warn modes included).',
+    labelNames: ['code', 'severity'],
+    registers: [registry],
+    collect() {
+      findingCounts.flushInto(this);
+    },
+  });
   return {
     registry,
-    requests: new Counter({
-      name: 'pullguard_admission_requests_total',
-      help: 'Admission reviews answered, by webhook (mutate|validate) and action (allow|patch|deny|warn|dry-run|skip|error|malformed).',
-      labelNames: ['webhook', 'action'],
-      registers: [registry],
-    }),
-    latency: new Histogram({
-      name: 'pullguard_admission_duration_seconds',
-      help: 'Time from a parsed review to its response (decision, patch and encoding), by webhook.',
-      labelNames: ['webhook'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
-    findings: new Counter({
-      name: 'pullguard_findings_total',
-      help: 'Findings reported in admission responses, by code and severity (dry-run and warn modes included).',
-      labelNames: ['code', 'severity'],
-      registers: [registry],
-    }),
+    requests,
+    latency,
+    findings,
     decisionErrors: new Counter({
       name: 'pullguard_decision_errors_total',
       help: 'Reviews that could not be decided (HTTP 500; the API server applies failurePolicy).',
@@ -55,5 +74,147 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
       help: 'Seconds until the serving certificate expires (negative once expired).',
       registers: [registry],
     }),
+    countRequest(webhook: string, action: string): void {
+      requestCounts.add('webhook', webhook, 'action', action);
+    },
+    countFinding(code: string, severity: string): void {
+      findingCounts.add('code', code, 'severity', severity);
+    },
   };
+}
+
+interface PendingSeries {
+  readonly labels: Record<string, string>;
+  count: number;
+}
+
+/**
+ * Increments of a two-label counter, summed in plain numbers and handed to prom-client when it
+ * collects (every scrape, and every read through the registry). prom-client hashes and validates
+ * the label object on each inc(), a few microseconds a request on the webhook's path; here an
+ * increment is two lookups of constant strings. Series are handed over in the order they were first
+ * counted, so prom-client lists them in the same order as if each increment had reached it at once.
+ */
+export class PendingCounts {
+  private readonly byFirst = new Map<string, Map<string, PendingSeries>>();
+  private readonly inOrder: PendingSeries[] = [];
+
+  add(firstName: string, first: string, secondName: string, second: string): void {
+    let bySecond = this.byFirst.get(first);
+    if (bySecond === undefined) {
+      bySecond = new Map();
+      this.byFirst.set(first, bySecond);
+    }
+    let series = bySecond.get(second);
+    if (series === undefined) {
+      series = { labels: { [firstName]: first, [secondName]: second }, count: 0 };
+      bySecond.set(second, series);
+      this.inOrder.push(series);
+    }
+    series.count += 1;
+  }
+
+  flushInto(counter: Counter<string>): void {
+    for (const series of this.inOrder) {
+      if (series.count === 0) continue;
+      const count = series.count;
+      series.count = 0;
+      counter.inc(series.labels, count);
+    }
+  }
+}
+
+interface HistogramSeries {
+  readonly labels: Record<string, string>;
+  /** Observations per bucket (not cumulative), in the order of the bounds. */
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** What prom-client's registry reads from a histogram: the same objects prom-client's own Histogram builds. */
+interface HistogramExportValue {
+  labels: Record<string, string | number>;
+  sharedLabels: Record<string, string>;
+  value: number;
+  metricName: string;
+  exemplar: null | undefined;
+}
+
+/**
+ * A histogram over one label, observed on every admission. prom-client's Histogram validates and
+ * hashes the label object and turns the bucket bound into a property name on each observe (the
+ * single most expensive metric call on the request path); this one finds the series by the label
+ * value and counts into an array, and builds prom-client's export shape only when scraped. The
+ * exposition is byte-identical to prom-client's (test/unit/server-metrics.test.ts compares them).
+ */
+export class LabelledHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly labelName: string;
+  /** As prom-client's metrics expose them (scripts/generate-docs.ts lists them in the README). */
+  readonly labelNames: readonly string[];
+  readonly upperBounds: readonly number[];
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(options: { readonly name: string; readonly help: string; readonly labelName: string; readonly buckets: readonly number[] }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.labelName = options.labelName;
+    this.labelNames = Object.freeze([options.labelName]);
+    this.upperBounds = Object.freeze([...options.buckets]);
+  }
+
+  observe(labelValue: string, value: number): void {
+    // As prom-client: a value that is not a finite number is a programming error.
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${String(value)}`);
+    let series = this.series.get(labelValue);
+    if (series === undefined) {
+      series = { labels: { [this.labelName]: labelValue }, counts: new Float64Array(this.upperBounds.length), sum: 0, count: 0 };
+      this.series.set(labelValue, series);
+    }
+    const bounds = this.upperBounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= (bounds[i] as number)) {
+        series.counts[i] = (series.counts[i] ?? 0) + 1;
+        break;
+      }
+    }
+    series.sum += value;
+    series.count += 1;
+  }
+
+  /** The registry's text exposition reads this (labels and shared labels apart, as prom-client's Histogram). */
+  getForPromString(): { name: string; help: string; type: string; values: HistogramExportValue[]; aggregator: string } {
+    const values: HistogramExportValue[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const series of this.series.values()) {
+      let cumulative = 0;
+      this.upperBounds.forEach((bound, index) => {
+        cumulative += series.counts[index] as number;
+        values.push({ labels: { le: bound }, sharedLabels: series.labels, value: cumulative, metricName: bucketName, exemplar: null });
+      });
+      values.push(
+        { labels: { le: '+Inf' }, sharedLabels: series.labels, value: series.count, metricName: bucketName, exemplar: null },
+        { labels: {}, sharedLabels: series.labels, value: series.sum, metricName: `${this.name}_sum`, exemplar: undefined },
+        { labels: {}, sharedLabels: series.labels, value: series.count, metricName: `${this.name}_count`, exemplar: undefined },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** JSON form (registry.getMetricsAsJSON): each value's own labels merged with its series' labels, as prom-client does. */
+  async get(): Promise<{ name: string; help: string; type: string; values: { labels: Record<string, string | number>; value: number; metricName: string; exemplar: null | undefined }[]; aggregator: string }> {
+    const data = this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })),
+    };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
 }

@@ -41,6 +41,13 @@ export class MemorySnapshot implements ClusterSnapshot {
   readonly seesAllSecretTypes: boolean;
   private readonly namespaces: ReadonlyMap<string, NamespaceView>;
   private readonly states: ReadonlyMap<string, NamespaceState>;
+  /**
+   * The last namespace looked up and its state: one decision asks for the same namespace several
+   * times (ServiceAccount, each listed secret, injection candidates), and a request's namespace
+   * string is one object, so the check is a pointer comparison. Not observable: both maps are immutable.
+   */
+  private lastNamespace: string | undefined;
+  private lastState: NamespaceState = EMPTY_STATE;
 
   constructor(namespaces: ReadonlyMap<string, NamespaceView>, states: ReadonlyMap<string, NamespaceState>, seesAllSecretTypes: boolean) {
     this.namespaces = namespaces;
@@ -84,7 +91,11 @@ export class MemorySnapshot implements ClusterSnapshot {
   }
 
   private stateOf(namespace: string): NamespaceState {
-    return this.states.get(namespace) ?? EMPTY_STATE;
+    if (namespace === this.lastNamespace) return this.lastState;
+    const state = this.states.get(namespace) ?? EMPTY_STATE;
+    this.lastNamespace = namespace;
+    this.lastState = state;
+    return state;
   }
 }
 
