@@ -63,6 +63,13 @@ function changedContainers(spec: PodSpecRef, oldSpec: PodSpecRef | undefined): S
   return changed;
 }
 
+function distinctSortedCodes(findings: readonly Finding[]): FindingCode[] {
+  if (findings.length === 0) return [];
+  const codes: FindingCode[] = [];
+  for (const finding of findings) if (!codes.includes(finding.code)) codes.push(finding.code);
+  return codes.sort();
+}
+
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
@@ -113,8 +120,9 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
 
   const name = request.name || identity?.name || '';
   const base = { kind, namespace, name, operation: request.operation, decision };
-  const allFindings = [...decision.findings, ...decision.containers.flatMap((container) => container.findings)];
-  const codes = [...new Set(allFindings.map((finding) => finding.code))].sort();
+  const allFindings: Finding[] = [...decision.findings];
+  for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);
+  const codes = distinctSortedCodes(allFindings);
   const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 

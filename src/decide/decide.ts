@@ -108,11 +108,14 @@ export function decide(input: DecideInput): PodDecision {
   });
   const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
   const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
-  // Secrets of the SA that the pod's own list shadows (copy-if-empty rule).
-  const shadowedSaSecrets =
-    hasOwnList && saSecrets !== undefined
-      ? saSecrets.filter((name) => !listed.includes(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
-      : [];
+  // Secrets of the SA that the pod's own list shadows (copy-if-empty rule). Looked up only when a
+  // container is not covered: most pods never need them.
+  let shadowed: readonly PullSecretView[] | undefined;
+  const shadowedSaSecrets = (): readonly PullSecretView[] =>
+    (shadowed ??=
+      hasOwnList && saSecrets !== undefined
+        ? saSecrets.filter((name) => !listed.includes(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
+        : []);
 
   // A template is patched only when the policy asks, the operation allows it, and the patch cannot
   // hide secrets we do not know: adding a list to a template whose SA is unknown would stop the
@@ -180,7 +183,8 @@ interface ContainerContext {
   readonly resolved: readonly ResolvedSecret[];
   readonly usable: readonly PullSecretView[];
   readonly malformed: readonly ResolvedSecret[];
-  readonly shadowedSaSecrets: readonly PullSecretView[];
+  /** The SA's usable secrets that the pod's own list shadows, computed on first use. */
+  readonly shadowedSaSecrets: () => readonly PullSecretView[];
   /** Secrets picked for injection so far, in order: later containers reuse them first. */
   readonly chosen: string[];
   /** Secrets already blamed by a container finding (not repeated at pod level). */
@@ -352,7 +356,7 @@ function uncoveredCause(
     const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes);
     return { ...finding, path: imagePath, message: `${container.name}: ${finding.message}` };
   }
-  const shadowed = context.shadowedSaSecrets.find((view) => hasLiveMatch(view, reference.name, input.now));
+  const shadowed = context.shadowedSaSecrets().find((view) => hasLiveMatch(view, reference.name, input.now));
   if (shadowed !== undefined) {
     return {
       code: 'ServiceAccountSecretsIgnored',
@@ -400,7 +404,7 @@ function findInjectionCandidate(context: ContainerContext, reference: ImageRefer
   if (candidates.length === 0) return undefined;
   // Secrets already chosen, then the policy's preferences, then the SA's own secrets that the pod's
   // list shadows (the owner meant the pod to have them), then by name.
-  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets.map((view) => view.name)];
+  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets().map((view) => view.name)];
   for (const name of preferred) {
     if (candidates.some((view) => view.name === name)) return name;
   }
