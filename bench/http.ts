@@ -4,7 +4,10 @@
  * connections) with AdmissionReviews of the realistic 3-container pod.
  *
  *   node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT]
- *                      [--profile DIR] [--namespaces N] [--server-node-options=--max-semi-space-size=64]
+ *                      [--profile DIR] [--namespaces N] [--server-node-options="--max-semi-space-size=64"]
+ *
+ * The server children run with the container image's Node.js options (IMAGE_NODE_OPTIONS), so the
+ * table is what the image does; --server-node-options replaces them ("" for Node's defaults).
  *
  * Targets: bare Fastify; the webhook with pino at level 'silent'; the webhook with pino at 'info'
  * writing its one line per decision to a file (as production logs). All servers start first (idle
@@ -24,6 +27,8 @@ import { generateCertificates } from '../src/certs/generate.ts';
 import { BENCH_HOST, type ChildMessage, type StartMessage, type Usage, type UsageQuery } from './child.ts';
 import { benchReview, HTTP_BODY_POOL_SIZE, NAMESPACE_COUNT, poolIndexes } from './fixtures.ts';
 
+/** The V8 options of the image (Dockerfile: NODE_OPTIONS and ENTRYPOINT); test/unit/dockerfile-rehearsal.test.ts keeps them equal. */
+export const IMAGE_NODE_OPTIONS = '--max-semi-space-size=4 --heap-growing-percent=20';
 /** The lead's goals at 10 connections. */
 export const GOAL_RATIO_TO_BARE = 0.85;
 export const GOAL_P99_MS = 5;
@@ -47,8 +52,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Snapshot size of the webhook children (to separate the snapshot's GC cost from the rest). */
     namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
-    /** Extra Node.js options for the server children (for example GC tuning), space-separated. */
-    'server-node-options': { type: 'string', default: '' },
+    /** Node.js options of the server children, space-separated (default: the image's). */
+    'server-node-options': { type: 'string', default: IMAGE_NODE_OPTIONS },
     /** Add a diagnostic target: the webhook with the bench namespaces excluded (everything but the decision). */
     'no-decision-target': { type: 'boolean', default: false },
   },
@@ -317,7 +322,10 @@ async function main(): Promise<void> {
     '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  let meetsGoals = true;
+  // Each goal judged on its own, over every webhook row (worst row shown).
+  let worstRatio = Number.POSITIVE_INFINITY;
+  let worstP99 = 0;
+  let problemCount = 0;
   for (const route of ROUTES) {
     const bareCell = bare?.cells.get(route);
     const bareCpu = bareCell === undefined ? Number.NaN : bareCell.cpuMicros / bareCell.requests;
@@ -336,8 +344,12 @@ async function main(): Promise<void> {
       const cpuPerRequest = cell.cpuMicros / cell.requests;
       const p99 = percentile(pooled, 0.99);
       const isWebhook = server !== bare;
-      if (isWebhook && server.target.diagnostic !== true && (!(ratio >= GOAL_RATIO_TO_BARE) || !(p99 <= GOAL_P99_MS))) meetsGoals = false;
-      if (cell.problems.length > 0) meetsGoals = false;
+      if (isWebhook && server.target.diagnostic !== true) {
+        // NaN (no bare figure, no requests) counts as missing the goal.
+        worstRatio = Number.isNaN(ratio) ? Number.NaN : Math.min(worstRatio, ratio);
+        worstP99 = Number.isNaN(p99) ? Number.NaN : Math.max(worstP99, p99);
+      }
+      problemCount += cell.problems.length;
       const problems = cell.problems.length === 0 ? '' : ` (${cell.problems.join(', ')})`;
       lines.push(
         `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
@@ -355,7 +367,9 @@ async function main(): Promise<void> {
       'main thread µs/req: the JavaScript thread\'s share of it (the rest is GC helper threads and libuv); kernel µs/req: the system-time ' +
       'share (socket writes, waking the load generator), which grows when the server, not the client, is the bottleneck.',
     ...notes.map((note) => `- ${note}`),
-    `- Goals (webhook rows): ratio >= ${GOAL_RATIO_TO_BARE}, p99 <= ${GOAL_P99_MS} ms: ${meetsGoals ? 'met' : 'NOT met'}.`,
+    `- Goals (webhook rows, worst row): ratio >= ${GOAL_RATIO_TO_BARE}: ${worstRatio >= GOAL_RATIO_TO_BARE ? 'met' : 'NOT met'} (${fixed(worstRatio, 2)}); ` +
+      `p99 <= ${GOAL_P99_MS} ms: ${worstP99 <= GOAL_P99_MS ? 'met' : 'NOT met'} (${fixed(worstP99, 2)} ms)` +
+      `${problemCount > 0 ? `; ${problemCount} errors or timeouts: the run is NOT valid` : ''}.`,
     `- Bench wall time: ${Math.round((performance.now() - benchStarted) / 1000)} s.`,
     '',
   );

@@ -361,4 +361,8 @@ t.test('builds the image steps without Docker and runs the entrypoint with Node 
   const semiSpace = /--max-semi-space-size=\d+/.exec(runtime.env['NODE_OPTIONS'] ?? '')?.[0];
   t.ok(semiSpace !== undefined && benchScript.includes(semiSpace), `bench:memory runs with the image's ${semiSpace}`);
   t.ok(benchScript.includes(HEAP_GROWING_FLAG), `bench:memory runs with the image's ${HEAP_GROWING_FLAG}`);
+  // Likewise the HTTP table: its server children run with the image's V8 options by default.
+  const httpBench = readFileSync(new URL('../../bench/http.ts', import.meta.url), 'utf8');
+  const imageOptions = /export const IMAGE_NODE_OPTIONS = '([^']*)'/.exec(httpBench)?.[1]?.split(' ') ?? [];
+  t.same(imageOptions.toSorted(), [semiSpace, HEAP_GROWING_FLAG].toSorted(), 'npm run bench runs its servers with the image\'s V8 options');
 });
