@@ -52,6 +52,15 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
       findingCounts.flushInto(this);
     },
   });
+  // A reset (registry.resetMetrics(), counter.reset()) drops the increments not yet collected too,
+  // as prom-client's own counters would.
+  for (const [counter, pending] of [[requests, requestCounts], [findings, findingCounts]] as const) {
+    const resetCounter = counter.reset.bind(counter);
+    counter.reset = () => {
+      pending.clear();
+      resetCounter();
+    };
+  }
   return {
     registry,
     requests,
@@ -112,6 +121,12 @@ export class PendingCounts {
       this.inOrder.push(series);
     }
     series.count += 1;
+  }
+
+  /** Forgets every series, so the next ones are handed over in the order they are counted from now. */
+  clear(): void {
+    this.byFirst.clear();
+    this.inOrder.length = 0;
   }
 
   flushInto(counter: Counter<string>): void {

@@ -43,8 +43,9 @@ export class MemorySnapshot implements ClusterSnapshot {
   private readonly states: ReadonlyMap<string, NamespaceState>;
   /**
    * The last namespace looked up and its state: one decision asks for the same namespace several
-   * times (ServiceAccount, each listed secret, injection candidates), and a request's namespace
-   * string is one object, so the check is a pointer comparison. Not observable: both maps are immutable.
+   * times (ServiceAccount, each listed secret, injection candidates) with the same string, so the
+   * comparison is usually decided by identity before any character is read. Not observable: both
+   * maps are immutable.
    */
   private lastNamespace: string | undefined;
   private lastState: NamespaceState = EMPTY_STATE;

@@ -110,3 +110,22 @@ t.test('createMetrics counts requests and findings through the registry, whichev
   t.match(text, /pullguard_admission_duration_seconds_bucket\{le="0.00025",webhook="validate"\} 1/);
   t.match(text, /pullguard_admission_duration_seconds_count\{webhook="validate"\} 1/);
 });
+
+t.test('a registry reset drops counts not yet collected and starts the series order over, as prom-client counters do', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const stockRegistry = new Registry();
+  const stock = new Counter({ name: 'pullguard_admission_requests_total', help: 'x', labelNames: ['webhook', 'action'] as const, registers: [stockRegistry] });
+  metrics.countRequest('validate', 'allow');
+  metrics.countRequest('validate', 'allow');
+  stock.inc({ webhook: 'validate', action: 'allow' }, 2);
+  metrics.countFinding('AnonymousPullRateLimited', 'info');
+  metrics.registry.resetMetrics();
+  stockRegistry.resetMetrics();
+  t.same((await metrics.requests.get()).values, [], 'no request counted before the reset is left');
+  t.same((await metrics.findings.get()).values, [], 'no finding counted before the reset is left');
+  for (const [webhook, action] of [['mutate', 'patch'], ['validate', 'allow']] as const) {
+    metrics.countRequest(webhook, action);
+    stock.inc({ webhook, action });
+  }
+  t.same((await metrics.requests.get()).values, (await stock.get()).values, 'series after the reset in the order they were counted after it');
+});
