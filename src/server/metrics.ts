@@ -23,16 +23,10 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 export function createMetrics(options: { defaultMetrics: boolean } = { defaultMetrics: true }): ServerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'pullguard_' });
-  const requestCounts = new PendingCounts();
-  const findingCounts = new PendingCounts();
-  const requests = new Counter({
+  const requests = deferredCounter(registry, {
     name: 'pullguard_admission_requests_total',
     help: 'Admission reviews answered, by webhook (mutate|validate) and action (allow|patch|deny|warn|dry-run|skip|error|malformed).',
     labelNames: ['webhook', 'action'],
-    registers: [registry],
-    collect() {
-      requestCounts.flushInto(this);
-    },
   });
   const latency = new LabelledHistogram({
     name: 'pullguard_admission_duration_seconds',
@@ -43,29 +37,16 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
   // prom-client's Metric type is the union of its own classes; the registry only reads the fields
   // LabelledHistogram has (name, getForPromString/get, reset), as the test of its output checks.
   registry.registerMetric(latency as unknown as Metric);
-  const findings = new Counter({
+  const findings = deferredCounter(registry, {
     name: 'pullguard_findings_total',
     help: 'Findings reported in admission responses, by code and severity (dry-run and warn modes included).',
     labelNames: ['code', 'severity'],
-    registers: [registry],
-    collect() {
-      findingCounts.flushInto(this);
-    },
   });
-  // A reset (registry.resetMetrics(), counter.reset()) drops the increments not yet collected too,
-  // as prom-client's own counters would.
-  for (const [counter, pending] of [[requests, requestCounts], [findings, findingCounts]] as const) {
-    const resetCounter = counter.reset.bind(counter);
-    counter.reset = () => {
-      pending.clear();
-      resetCounter();
-    };
-  }
   return {
     registry,
-    requests,
+    requests: requests.counter,
     latency,
-    findings,
+    findings: findings.counter,
     decisionErrors: new Counter({
       name: 'pullguard_decision_errors_total',
       help: 'Reviews that could not be decided (HTTP 500; the API server applies failurePolicy).',
@@ -83,13 +64,37 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
       help: 'Seconds until the serving certificate expires (negative once expired).',
       registers: [registry],
     }),
-    countRequest(webhook: string, action: string): void {
-      requestCounts.add('webhook', webhook, 'action', action);
-    },
-    countFinding(code: string, severity: string): void {
-      findingCounts.add('code', code, 'severity', severity);
-    },
+    countRequest: requests.count,
+    countFinding: findings.count,
   };
+}
+
+/**
+ * A two-label prom-client Counter fed through PendingCounts: `count` adds one on the request path,
+ * the counter collects the sum when read, and a reset (registry.resetMetrics(), counter.reset())
+ * drops the increments not yet collected too, as prom-client's own counters would.
+ */
+function deferredCounter<A extends string, B extends string>(
+  registry: Registry,
+  config: { readonly name: string; readonly help: string; readonly labelNames: readonly [A, B] },
+): { counter: Counter<A | B>; count(first: string, second: string): void } {
+  const pending = new PendingCounts();
+  const [firstName, secondName] = config.labelNames;
+  const counter = new Counter<A | B>({
+    name: config.name,
+    help: config.help,
+    labelNames: config.labelNames,
+    registers: [registry],
+    collect() {
+      pending.flushInto(this);
+    },
+  });
+  const resetCounter = counter.reset.bind(counter);
+  counter.reset = () => {
+    pending.clear();
+    resetCounter();
+  };
+  return { counter, count: (first, second) => pending.add(firstName, first, secondName, second) };
 }
 
 interface PendingSeries {
