@@ -3,7 +3,7 @@ import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import { extractPodSpec, identify, isRecord, isWorkloadKind, type PodSpecRef } from '../workloads/extract.ts';
+import { extractPodSpec, identify, isRecord, isWorkloadKind, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
 import { encodePatch, imagePullSecretsPatch } from './patch.ts';
 import type { AdmissionRequest, AdmissionResponseBody } from './review.ts';
 import { boundWarnings } from './warnings.ts';
@@ -35,7 +35,12 @@ export const AUDIT_DECISION_KEY = 'decision';
 export const AUDIT_FINDINGS_KEY = 'findings';
 const AUDIT_VALUE_MAX = 2000;
 /** Kubelets authenticate as `system:node:<node name>` (the Node authorizer's convention). */
-const NODE_USER_PREFIX = 'system:node:';
+export const NODE_USER_PREFIX = 'system:node:';
+
+/** The namespace a review is decided in: the request's, else the object's, else `default`. */
+export function admissionNamespace(request: AdmissionRequest, identity: WorkloadIdentity | undefined): string {
+  return request.namespace || identity?.namespace || 'default';
+}
 
 function skip(request: AdmissionRequest, reason: string, kind: string): AdmissionOutcome {
   return {
@@ -77,6 +82,9 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 /**
  * Answers one AdmissionRequest for one phase. Pure apart from reading the snapshot: the server,
  * `pullguard review` and the tests all call this, so they cannot disagree.
+ *
+ * The object is read only through identify() and extractPodSpec(), and the request only through
+ * the fields AdmissionMemo's key holds (see admission-memo.ts): keep it so, or widen that key.
  */
 export function admit(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
   const identity = identify(request.object);
@@ -103,7 +111,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     if (onlyContainers !== undefined && onlyContainers.size === 0) return skip(request, 'no image changed', kind);
   }
 
-  const namespace = request.namespace || identity?.namespace || 'default';
+  const namespace = admissionNamespace(request, identity);
   const decision = decide({
     spec,
     namespace,

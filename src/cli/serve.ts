@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../server/logger.ts';
+import { DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
 import { ensureDevCertificates, DEFAULT_CERTIFICATE_DIR } from '../certs/files.ts';
 import { buildMetricsApp } from '../server/metrics-app.ts';
 import { buildWebhookApp } from '../server/app.ts';
@@ -37,6 +39,10 @@ environment variable shown.
   --request-timeout MS     per-request timeout, keep below the webhook timeoutSeconds
                            (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
+  --decision-cache-entries N
+                           pod CREATE decisions kept for the replicas of one template, dropped when
+                           the cluster state or policy changes (PULLGUARD_DECISION_CACHE_ENTRIES,
+                           default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
 `;
@@ -62,6 +68,7 @@ export interface ServeOptions {
   policyConfigMap: string;
   requestTimeoutMs: number;
   logLevel: string;
+  decisionCacheEntries: number;
   dev: boolean;
 }
 
@@ -83,6 +90,7 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
       'policy-configmap': { type: 'string' },
       'request-timeout': { type: 'string' },
       'log-level': { type: 'string' },
+      'decision-cache-entries': { type: 'string' },
       dev: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +102,11 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   const host = values.host ?? env['PULLGUARD_HOST'] ?? (dev ? '127.0.0.1' : '0.0.0.0');
   const timeout = Number(values['request-timeout'] ?? env['PULLGUARD_REQUEST_TIMEOUT_MS'] ?? DEFAULT_REQUEST_TIMEOUT_MS);
   if (!Number.isInteger(timeout) || timeout < 100) throw new UsageError('--request-timeout must be a whole number of milliseconds >= 100');
+  const cacheText = values['decision-cache-entries'] ?? env['PULLGUARD_DECISION_CACHE_ENTRIES'] ?? String(DEFAULT_ADMISSION_MEMO_ENTRIES);
+  const decisionCacheEntries = Number(cacheText);
+  if (cacheText.trim() === '' || !Number.isInteger(decisionCacheEntries) || decisionCacheEntries < 0 || decisionCacheEntries > MAX_DECISION_CACHE_ENTRIES) {
+    throw new UsageError(`--decision-cache-entries must be a whole number from 0 to ${MAX_DECISION_CACHE_ENTRIES}, got ${cacheText}`);
+  }
   const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
   const options: ServeOptions = {
     port: parsePort(values.port ?? env['PULLGUARD_PORT'] ?? String(DEFAULT_PORT), '--port'),
@@ -110,12 +123,16 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
     policyConfigMap: values['policy-configmap'] ?? env['PULLGUARD_POLICY_CONFIGMAP'] ?? 'pullguard-policy',
     requestTimeoutMs: timeout,
     logLevel: values['log-level'] ?? env['PULLGUARD_LOG_LEVEL'] ?? 'info',
+    decisionCacheEntries,
     dev,
   };
   if (options.metricsPort !== 0 && options.metricsPort === options.port) throw new UsageError('--metrics-port must differ from --port');
   if (!LOG_LEVELS.includes(options.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got ${options.logLevel}`);
   return options;
 }
+
+/** An upper bound so a typo cannot let the cache hold gigabytes (an entry is a few KiB at most). */
+const MAX_DECISION_CACHE_ENTRIES = 100_000;
 
 /** pino's levels, plus `silent`. */
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -159,7 +176,7 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
     io.stdout.write(SERVE_HELP);
     return EXIT_OK;
   }
-  const logger = pino({ level: options.logLevel, base: { app: 'pullguard' } });
+  const logger = createLogger(options.logLevel);
   if (options.dev) {
     const dir = join(DEFAULT_CERTIFICATE_DIR);
     const status = await ensureDevCertificates(dir, ['localhost', '127.0.0.1']);
@@ -180,6 +197,7 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
     https: reloader.serverOptions(),
     requestTimeoutMs: options.requestTimeoutMs,
     certificateReady: () => reloader.secondsUntilExpiry() > 0,
+    decisionCacheEntries: options.decisionCacheEntries,
   });
   reloader.attach(app.server as unknown as import('node:tls').Server);
   reloader.start();

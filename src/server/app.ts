@@ -1,7 +1,8 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { admit, type Phase } from '../admission/admit.ts';
+import type { Phase } from '../admission/admit.ts';
+import { AdmissionMemo, DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
 import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
@@ -19,12 +20,16 @@ export interface WebhookAppOptions {
   readonly certificateReady?: () => boolean;
   /** Clock for token expiry; injectable for tests. */
   readonly now?: () => number;
+  /** Decisions kept for the replicas of one template (AdmissionMemo); 0 decides every review afresh. */
+  readonly decisionCacheEntries?: number;
 }
 
 /** The webhook's HTTP surface: /mutate, /validate, /healthz, /readyz. Metrics live on their own listener. */
 export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   const { state, metrics, logger } = options;
   const now = options.now ?? Date.now;
+  const memo = new AdmissionMemo(options.decisionCacheEntries ?? DEFAULT_ADMISSION_MEMO_ENTRIES);
+  metrics.readDecisionCacheFrom(() => memo.stats());
   const serverOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -63,7 +68,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       }
       let outcome;
       try {
-        outcome = admit(admissionRequest, phase, { snapshot: state.snapshot(), policy: state.policy(), now: now() });
+        outcome = memo.admit(admissionRequest, phase, { snapshot: state.snapshot(), policy: state.policy(), now: now() });
       } catch (error) {
         metrics.decisionErrors.inc(webhookLabels);
         metrics.countRequest(phase, 'error');

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { AdmissionMemoStats } from '../admission/admission-memo.ts';
 
 /** Every metric pullguard exports; the README's metrics table lists the same names. */
 export interface ServerMetrics {
@@ -15,7 +16,11 @@ export interface ServerMetrics {
   countRequest(webhook: string, action: string): void;
   /** pullguard_findings_total{code, severity} += 1, on the per-request path. */
   countFinding(code: string, severity: string): void;
+  /** Where the decision-cache metrics read their figures at each collection (the webhook app sets it). */
+  readDecisionCacheFrom(source: () => AdmissionMemoStats): void;
 }
+
+const NO_CACHE_STATS: AdmissionMemoStats = Object.freeze({ hits: 0, misses: 0, bypassed: 0, invalidations: 0, entries: 0 });
 
 /** Decision latency is tens of microseconds; buckets start at 50 µs so the histogram can show it. */
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
@@ -42,6 +47,8 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
     help: 'Findings reported in admission responses, by code and severity (dry-run and warn modes included).',
     labelNames: ['code', 'severity'],
   });
+  let cacheStats = (): AdmissionMemoStats => NO_CACHE_STATS;
+  decisionCacheMetrics(registry, () => cacheStats());
   return {
     registry,
     requests: requests.counter,
@@ -66,7 +73,44 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
     }),
     countRequest: requests.count,
     countFinding: findings.count,
+    readDecisionCacheFrom(source) {
+      cacheStats = source;
+    },
   };
+}
+
+/** The decision cache counts in plain numbers on the request path; these metrics copy them when read. */
+function decisionCacheMetrics(registry: Registry, stats: () => AdmissionMemoStats): void {
+  new Counter({
+    name: 'pullguard_decision_cache_lookups_total',
+    help: 'Pod CREATE reviews by decision-cache result: hit (a replica answered from the cache), miss (decided, then kept), bypass (not cacheable: UPDATE, subresource, kubelet, expiring token in the namespace, or the cache is off).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const now = stats();
+      this.reset();
+      this.inc({ result: 'hit' }, now.hits);
+      this.inc({ result: 'miss' }, now.misses);
+      this.inc({ result: 'bypass' }, now.bypassed);
+    },
+  });
+  new Counter({
+    name: 'pullguard_decision_cache_invalidations_total',
+    help: 'Times the decision cache was emptied because the cluster snapshot or the policy changed.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().invalidations);
+    },
+  });
+  new Gauge({
+    name: 'pullguard_decision_cache_entries',
+    help: 'Decisions held in the decision cache now (bounded by --decision-cache-entries).',
+    registers: [registry],
+    collect() {
+      this.set(stats().entries);
+    },
+  });
 }
 
 /**

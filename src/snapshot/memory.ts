@@ -7,12 +7,15 @@ export interface NamespaceState {
   /** Pull-secret-typed secrets sorted by name: injection candidates. */
   readonly pullSecrets: readonly PullSecretView[];
   readonly serviceAccounts: ReadonlyMap<string, readonly string[]>;
+  /** True when a secret holds a credential with a provable expiry: decisions here depend on the clock. */
+  readonly hasExpiringCredentials: boolean;
 }
 
 const EMPTY_STATE: NamespaceState = Object.freeze({
   secrets: new Map<string, PullSecretView>(),
   pullSecrets: Object.freeze([]) as readonly PullSecretView[],
   serviceAccounts: new Map<string, readonly string[]>(),
+  hasExpiringCredentials: false,
 });
 
 export function isPullSecretType(type: string): boolean {
@@ -22,6 +25,8 @@ export function isPullSecretType(type: string): boolean {
 export function buildNamespaceState(secrets: Iterable<PullSecretView>, serviceAccounts: Iterable<readonly [string, readonly string[]]>): NamespaceState {
   const secretMap = new Map<string, PullSecretView>();
   for (const view of secrets) secretMap.set(view.name, view);
+  let hasExpiringCredentials = false;
+  for (const view of secretMap.values()) if (view.expiresAt !== undefined) hasExpiringCredentials = true;
   const pullSecrets = [...secretMap.values()]
     .filter((view) => isPullSecretType(view.type))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -29,6 +34,7 @@ export function buildNamespaceState(secrets: Iterable<PullSecretView>, serviceAc
     secrets: secretMap,
     pullSecrets: Object.freeze(pullSecrets),
     serviceAccounts: new Map(serviceAccounts),
+    hasExpiringCredentials,
   });
 }
 
@@ -70,6 +76,10 @@ export class MemorySnapshot implements ClusterSnapshot {
 
   serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined {
     return this.stateOf(namespace).serviceAccounts.get(serviceAccount);
+  }
+
+  hasExpiringCredentials(namespace: string): boolean {
+    return this.stateOf(namespace).hasExpiringCredentials;
   }
 
   /** Counts for logs, readiness and the memory benchmark. */

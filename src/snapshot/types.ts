@@ -18,6 +18,11 @@ export interface ClusterSnapshot {
   pullSecrets(namespace: string): readonly PullSecretView[];
   /** The ServiceAccount's imagePullSecrets names, or undefined when the SA is unknown. */
   serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined;
+  /**
+   * True when a secret of the namespace holds a credential with a provable expiry (an ECR token):
+   * decisions there depend on the clock, so they are never memoised.
+   */
+  hasExpiringCredentials(namespace: string): boolean;
   /** True when the source can see secrets of every type (offline); false when only pull-secret types (informers). */
   readonly seesAllSecretTypes: boolean;
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { testServer } from '../helpers/server.ts';
+import { policyResolver, testServer } from '../helpers/server.ts';
+import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { admissionReview, deployment, namespaceObject, pod, pullSecret } from '../helpers/objects.ts';
 import type { DecisionState } from '../../src/server/state.ts';
 import { BODY_LIMIT_BYTES } from '../../src/server/limits.ts';
@@ -376,5 +377,50 @@ t.test('counts requests by webhook and action, findings by code, and observes la
   t.match(text, /pullguard_admission_requests_total\{webhook="mutate",action="patch"\} 1/);
   t.match(text, /pullguard_findings_total\{code="NoMatchingCredential",severity="deny"\} 1/);
   t.match(text, /pullguard_admission_duration_seconds_count\{webhook="validate"\} 1/);
+  await app.close();
+});
+
+t.test('answers replicas from the decision cache: each keeps its uid, its log line and its counts', async (t) => {
+  const { app, metrics, logs } = testServer(STATE);
+  const replica = (uid: string) =>
+    admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'shell', image: UNCOVERED }] }), { uid, name: '' });
+  for (const uid of ['r-1', 'r-2', 'r-3']) {
+    const reply = await app.inject({ method: 'POST', url: '/validate', payload: replica(uid) });
+    const body = reply.json<ReviewBody>();
+    t.equal(body.response.uid, uid);
+    t.equal(body.response.allowed, false);
+    t.match(body.response.status?.message, /shell: no pull secret has a key for private\.example\.net/);
+  }
+  t.same(logs.filter((line) => line['msg'] === 'admission decision').map((line) => line['uid']), ['r-1', 'r-2', 'r-3']);
+  const text = await metrics.registry.metrics();
+  t.match(text, /pullguard_decision_cache_lookups_total\{result="hit"\} 2/);
+  t.match(text, /pullguard_decision_cache_lookups_total\{result="miss"\} 1/);
+  t.match(text, /pullguard_decision_cache_entries 1/);
+  t.match(text, /pullguard_findings_total\{code="NoMatchingCredential",severity="deny"\} 3/);
+  await app.close();
+});
+
+t.test('with the decision cache off, every review is decided and counted as a bypass', async (t) => {
+  const { app, metrics } = testServer(STATE, {}, { decisionCacheEntries: 0 });
+  for (const uid of ['a', 'b']) await app.inject({ method: 'POST', url: '/validate', payload: admissionReview(pod(), { uid }) });
+  const text = await metrics.registry.metrics();
+  t.match(text, /pullguard_decision_cache_lookups_total\{result="bypass"\} 2/);
+  t.notMatch(text, /result="hit"\} [1-9]/);
+  t.match(text, /pullguard_decision_cache_entries 0/);
+  await app.close();
+});
+
+t.test('a new snapshot from the state empties the decision cache before the next answer', async (t) => {
+  const covered = snapshotFromObjects(STATE);
+  const withoutSecret = snapshotFromObjects(STATE.filter((object) => object !== STATE[0]));
+  let current = covered;
+  const policy = policyResolver();
+  const state: DecisionState = { snapshot: () => current, policy: () => policy, readiness: () => ({ ready: true, missing: [] }) };
+  const { app, metrics } = testServer(STATE, {}, { decisionState: state });
+  const review = admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: PRIVATE }] }), { name: '' });
+  t.equal((await app.inject({ method: 'POST', url: '/validate', payload: review })).json<ReviewBody>().response.allowed, true);
+  current = withoutSecret;
+  t.equal((await app.inject({ method: 'POST', url: '/validate', payload: review })).json<ReviewBody>().response.allowed, false);
+  t.match(await metrics.registry.metrics(), /pullguard_decision_cache_invalidations_total 1/);
   await app.close();
 });

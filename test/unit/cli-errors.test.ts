@@ -4,6 +4,7 @@ import { runCli } from '../helpers/cli.ts';
 interface Case {
   readonly args: readonly string[];
   readonly stdin?: string;
+  readonly env?: Readonly<Record<string, string>>;
   readonly code: number;
   readonly stderr?: RegExp;
   readonly stdout?: RegExp;
@@ -58,6 +59,17 @@ const cases: Record<string, Case> = {
     code: 2,
     stderr: /--log-level must be one of fatal\|error\|warn\|info\|debug\|trace\|silent, got loud/,
   },
+  'serve exits 2 naming the flag for a fractional decision cache size': {
+    args: ['serve', '--decision-cache-entries', '2.5', '--cluster', 'off'],
+    code: 2,
+    stderr: /--decision-cache-entries must be a whole number from 0 to 100000, got 2\.5/,
+  },
+  'serve exits 2 for a decision cache size from the environment that is not a number': {
+    args: ['serve', '--cluster', 'off'],
+    env: { PULLGUARD_DECISION_CACHE_ENTRIES: 'lots' },
+    code: 2,
+    stderr: /--decision-cache-entries must be a whole number from 0 to 100000, got lots/,
+  },
   'serve exits 2 with the fix when the certificate file does not exist': {
     args: ['serve', '--cert', 'no/such/tls.crt', '--key', 'no/such/tls.key', '--cluster', 'off', '--port', '0', '--metrics-port', '0'],
     code: 2,
@@ -75,7 +87,7 @@ const cases: Record<string, Case> = {
 
 for (const [name, c] of Object.entries(cases)) {
   t.test(name, async (t) => {
-    const result = await runCli(c.args, c.stdin ?? '');
+    const result = await runCli(c.args, c.stdin ?? '', c.env ?? {});
     t.equal(result.code, c.code, `exit code (stderr: ${result.stderr})`);
     if (c.stderr !== undefined) t.match(result.stderr, c.stderr);
     if (c.stdout !== undefined) t.match(result.stdout, c.stdout);

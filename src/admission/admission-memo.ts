@@ -1,0 +1,131 @@
+/**
+ * A bounded memo of admission outcomes for pod CREATEs, so the replicas of one template (every pod
+ * a ReplicaSet, Job or DaemonSet creates carries the same spec, and an empty name with the same
+ * generateName) are decided once per cluster-state version instead of once per pod.
+ *
+ * Correct by construction, not by expiry:
+ * - The key holds every input admit() reads from the request for a CREATE: the phase, the request's
+ *   kind, operation, subresource, namespace and name, and the object as admit() sees it through
+ *   identify() and extractPodSpec() (kind, namespace, name or generateName, and each container's
+ *   group, name, image and pull policy, the ServiceAccount and the imagePullSecrets list). Fields
+ *   are length-prefixed, so no two different inputs share a key whatever characters they hold.
+ * - Every entry belongs to one snapshot and one policy: when the state hands out another object for
+ *   either (a watched secret, ServiceAccount or namespace changed, the policy was reloaded), the
+ *   memo is emptied before the lookup.
+ * - Decisions that depend on the clock are never kept: a namespace holding a credential with a
+ *   provable expiry (an ECR token) is decided afresh on every request.
+ * - What is not a plain CREATE (UPDATE, subresources, objects without a pod spec, requests from a
+ *   kubelet, whose mirror-pod annotation admit() reads) goes straight to admit().
+ *
+ * Bounded like StringMemo: at most `maxEntries` outcomes (emptied when full: no bookkeeping on a
+ * hit, and a flood of distinct pods costs what it costs without the memo), and keys longer than
+ * MAX_KEY_CHARS are never kept. Outcomes hold no credential (AdmissionOutcome never does).
+ */
+import { extractPodSpec, identify, isRecord, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
+import type { ClusterSnapshot } from '../snapshot/types.ts';
+import type { PolicyResolver } from '../policy/resolve.ts';
+import { admissionNamespace, admit, NODE_USER_PREFIX, type AdmissionOutcome, type AdmitContext, type Phase } from './admit.ts';
+import type { AdmissionRequest } from './review.ts';
+
+/** Default entry count: a few hundred distinct templates cover a rollout wave; ≤ ~2 KB each. */
+export const DEFAULT_ADMISSION_MEMO_ENTRIES = 512;
+/** Longer keys (pods with dozens of containers or huge names) are decided every time and never kept. */
+export const MAX_KEY_CHARS = 4096;
+
+export interface AdmissionMemoStats {
+  /** Answers taken from the memo. */
+  readonly hits: number;
+  /** Cacheable reviews decided afresh (then kept). */
+  readonly misses: number;
+  /** Reviews the memo does not apply to (not a CREATE with a pod spec, clock-dependent, key too long). */
+  readonly bypassed: number;
+  /** Times the memo was emptied because the snapshot or the policy changed. */
+  readonly invalidations: number;
+  readonly entries: number;
+}
+
+/** Appends one field, length-prefixed: `7:default`. Undefined gets its own marker, distinct from ''. */
+function field(key: string, value: string | undefined): string {
+  return value === undefined ? `${key}-|` : `${key}${value.length}:${value}|`;
+}
+
+/** The memo key, or undefined when the request is not a plain CREATE admit() would decide. */
+function keyOf(request: AdmissionRequest, phase: Phase, identity: WorkloadIdentity | undefined, spec: PodSpecRef): string {
+  let key = `${phase}|`;
+  key = field(key, request.kind.kind);
+  key = field(key, request.subResource);
+  key = field(key, request.namespace);
+  key = field(key, request.name);
+  key = field(key, identity?.kind);
+  key = field(key, identity?.namespace);
+  key = field(key, identity?.name);
+  key = field(key, spec.kind);
+  key = field(key, spec.serviceAccountName);
+  key += spec.hasImagePullSecretsField ? `s${spec.imagePullSecrets.length}|` : 's-|';
+  for (const name of spec.imagePullSecrets) key = field(key, name);
+  key += `c${spec.containers.length}|`;
+  for (const container of spec.containers) {
+    key = field(key, container.group);
+    key += `${container.index}|`;
+    key = field(key, container.name);
+    key = field(key, container.image);
+    key = field(key, container.imagePullPolicy);
+  }
+  return key;
+}
+
+export class AdmissionMemo {
+  readonly maxEntries: number;
+  private readonly entries = new Map<string, AdmissionOutcome>();
+  private snapshot: ClusterSnapshot | undefined;
+  private policy: PolicyResolver | undefined;
+  private hits = 0;
+  private misses = 0;
+  private bypassed = 0;
+  private invalidations = 0;
+
+  constructor(maxEntries: number = DEFAULT_ADMISSION_MEMO_ENTRIES) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new Error(`memo entries must be a whole number >= 0, got ${maxEntries}`);
+    this.maxEntries = maxEntries;
+  }
+
+  /** admit(), answered from the memo when an equal review was decided against the same snapshot and policy. */
+  admit(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
+    if (this.maxEntries === 0 || request.operation !== 'CREATE' || request.subResource !== '' || request.username.startsWith(NODE_USER_PREFIX)) {
+      return this.bypass(request, phase, context);
+    }
+    if (!isRecord(request.object)) return this.bypass(request, phase, context);
+    const spec = extractPodSpec(request.object);
+    if (spec === undefined) return this.bypass(request, phase, context);
+    const identity = identify(request.object);
+    const key = keyOf(request, phase, identity, spec);
+    if (key.length > MAX_KEY_CHARS) return this.bypass(request, phase, context);
+
+    if (context.snapshot !== this.snapshot || context.policy !== this.policy) {
+      if (this.entries.size > 0) this.invalidations++;
+      this.entries.clear();
+      this.snapshot = context.snapshot;
+      this.policy = context.policy;
+    }
+    const known = this.entries.get(key);
+    if (known !== undefined) {
+      this.hits++;
+      return { ...known, response: { ...known.response, uid: request.uid } };
+    }
+    if (context.snapshot.hasExpiringCredentials(admissionNamespace(request, identity))) return this.bypass(request, phase, context);
+    this.misses++;
+    const outcome = admit(request, phase, context);
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, outcome);
+    return outcome;
+  }
+
+  stats(): AdmissionMemoStats {
+    return { hits: this.hits, misses: this.misses, bypassed: this.bypassed, invalidations: this.invalidations, entries: this.entries.size };
+  }
+
+  private bypass(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
+    this.bypassed++;
+    return admit(request, phase, context);
+  }
+}

@@ -1,0 +1,238 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { AdmissionMemo, MAX_KEY_CHARS } from '../../src/admission/admission-memo.ts';
+import { admit, type AdmitContext, type Phase } from '../../src/admission/admit.ts';
+import { decodeAdmissionReview, type AdmissionRequest } from '../../src/admission/review.ts';
+import { parsePolicyObject } from '../../src/policy/load.ts';
+import { PolicyResolver } from '../../src/policy/resolve.ts';
+import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
+import {
+  admissionReview, deployment, ecrSecret, namespaceObject, pod, pullSecret, serviceAccount, type PodOptions,
+} from '../helpers/objects.ts';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const HARBOR = 'harbor.example.com';
+
+function resolver(policy: unknown = {}): PolicyResolver {
+  const loaded = parsePolicyObject(policy);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  return new PolicyResolver(loaded.policy);
+}
+
+const CLUSTER = [
+  namespaceObject('team'),
+  pullSecret('team', 'harbor-pull', HARBOR),
+  serviceAccount('team', 'default'),
+  serviceAccount('team', 'builder', 'harbor-pull'),
+];
+
+function request(object: Record<string, unknown>, overrides: Record<string, unknown> = {}): AdmissionRequest {
+  return decodeAdmissionReview(admissionReview(object, overrides));
+}
+
+function context(objects: readonly unknown[] = CLUSTER, policy: PolicyResolver = resolver(), now: number = NOW): AdmitContext {
+  return { snapshot: snapshotFromObjects(objects), policy, now };
+}
+
+/** A replica of a ReplicaSet's pod: no name yet, a generateName, and its own uid. */
+function replica(uid: string, options: PodOptions = {}): AdmissionRequest {
+  const object = pod({ containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }], ...options });
+  const metadata = object['metadata'] as Record<string, unknown>;
+  delete metadata['name'];
+  metadata['generateName'] = 'app-7d9f8-';
+  metadata['uid'] = `pod-${uid}`;
+  return request(object, { uid, name: '' });
+}
+
+t.test('answers a replica from the memo with its own uid, exactly as admit() answers it', async (t) => {
+  const ctx = context();
+  for (const phase of ['mutate', 'validate'] as const) {
+    const memo = new AdmissionMemo(16);
+    const first = memo.admit(replica('uid-1'), phase, ctx);
+    const second = memo.admit(replica('uid-2'), phase, ctx);
+    t.same(memo.stats(), { hits: 1, misses: 1, bypassed: 0, invalidations: 0, entries: 1 }, phase);
+    t.equal(first.response.uid, 'uid-1', phase);
+    t.equal(second.response.uid, 'uid-2', phase);
+    t.same(second, admit(replica('uid-2'), phase, ctx), phase);
+  }
+});
+
+t.test('the cached answer for an uncovered pod injects in mutation and denies in validation', async (t) => {
+  const ctx = context([...CLUSTER, pullSecret('team', 'harbor-other', 'other.example.com')]);
+  const memo = new AdmissionMemo(16);
+  for (const uid of ['a', 'b']) {
+    const mutated = memo.admit(replica(uid, { imagePullSecrets: [] }), 'mutate', ctx);
+    t.equal(mutated.action, 'patch', `mutate ${uid}`);
+    t.equal(mutated.response.uid, uid);
+    const validated = memo.admit(replica(uid, { imagePullSecrets: [] }), 'validate', ctx);
+    t.equal(validated.action, 'deny', `validate ${uid}`);
+    t.equal(validated.response.uid, uid);
+  }
+  t.equal(memo.stats().hits, 2);
+});
+
+// Reviews that differ from the replica in one input admit() reads: each must be decided on its own.
+const differences: Record<string, AdmissionRequest> = {
+  'another image': replica('x', { containers: [{ name: 'app', image: `${HARBOR}/team/app:2.0` }] }),
+  'another pull policy': replica('x', { containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0`, imagePullPolicy: 'Always' }] }),
+  'another container name': replica('x', { containers: [{ name: 'web', image: `${HARBOR}/team/app:1.0` }] }),
+  'the image as an init container': replica('x', { containers: [], initContainers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }),
+  'another ServiceAccount': replica('x', { serviceAccountName: 'builder' }),
+  'an imagePullSecrets list': replica('x', { imagePullSecrets: ['harbor-pull'] }),
+  'an empty imagePullSecrets list': replica('x', { imagePullSecrets: [] }),
+  'another namespace': replica('x', { namespace: 'other' }),
+  'a request name': request(pod({ name: 'app-1', containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x' }),
+  'a request namespace unlike the object\'s': decodeAdmissionReview(admissionReview(pod({ containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x', namespace: 'other', name: '' })),
+  'another request name for the same object': { ...replica('x'), name: 'app-7d9f8-k2x9z' },
+  'another request kind for the same object': { ...replica('x'), kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' } },
+  'a Deployment with the same pod spec': request(deployment({ name: '', containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x' }),
+};
+for (const [what, different] of Object.entries(differences)) {
+  t.test(`decides afresh for ${what}`, async (t) => {
+    const ctx = context();
+    const memo = new AdmissionMemo(16);
+    memo.admit(replica('first'), 'validate', ctx);
+    const outcome = memo.admit(different, 'validate', ctx);
+    t.equal(memo.stats().hits, 0);
+    t.same(outcome, admit(different, 'validate', ctx));
+  });
+}
+
+t.test('length-prefixed fields: values holding the separator never share a key', async (t) => {
+  const ctx = context();
+  const memo = new AdmissionMemo(16);
+  const a = replica('a', { containers: [{ name: 'x|1:y', image: 'nginx:1' }] });
+  const b = replica('b', { containers: [{ name: 'x', image: 'y|1:nginx:1' }] });
+  memo.admit(a, 'validate', ctx);
+  memo.admit(b, 'validate', ctx);
+  t.equal(memo.stats().hits, 0);
+  t.equal(memo.stats().entries, 2);
+});
+
+t.test('empties itself when the snapshot changes, and answers from the new one', async (t) => {
+  const policy = resolver();
+  const before = context(CLUSTER, policy);
+  // The namespace's only pull secret is deleted: the cached "covered" answer must not survive.
+  const after = context(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'), policy);
+  const memo = new AdmissionMemo(16);
+  const covered = memo.admit(replica('1', { imagePullSecrets: ['harbor-pull'] }), 'validate', before);
+  t.equal(covered.response.allowed, true);
+  const uncovered = memo.admit(replica('2', { imagePullSecrets: ['harbor-pull'] }), 'validate', after);
+  t.equal(uncovered.response.allowed, false);
+  t.same(uncovered, admit(replica('2', { imagePullSecrets: ['harbor-pull'] }), 'validate', after));
+  t.same(memo.stats(), { hits: 0, misses: 2, bypassed: 0, invalidations: 1, entries: 1 });
+});
+
+t.test('empties itself when the policy changes, and answers under the new one', async (t) => {
+  const snapshot = snapshotFromObjects(CLUSTER);
+  const memo = new AdmissionMemo(16);
+  const enforced = memo.admit(replica('1', { imagePullSecrets: [] }), 'validate', { snapshot, policy: resolver(), now: NOW });
+  const relaxed = { snapshot, policy: resolver({ mode: 'warn' }), now: NOW };
+  const warned = memo.admit(replica('2', { imagePullSecrets: [] }), 'validate', relaxed);
+  t.equal(enforced.action, 'deny');
+  t.equal(warned.action, 'warn');
+  t.same(warned, admit(replica('2', { imagePullSecrets: [] }), 'validate', relaxed));
+  t.equal(memo.stats().invalidations, 1);
+});
+
+t.test('never keeps an answer in a namespace holding an expiring token: the clock decides there', async (t) => {
+  const expiresAt = (NOW + 30 * 60_000) / 1000;
+  const objects = [namespaceObject('ecr'), ecrSecret('ecr', 'ecr-pull', HARBOR, expiresAt), serviceAccount('ecr', 'default')];
+  const policy = resolver();
+  const snapshot = snapshotFromObjects(objects);
+  const memo = new AdmissionMemo(16);
+  const review = (uid: string) => replica(uid, { namespace: 'ecr', imagePullSecrets: ['ecr-pull'] });
+  const early = memo.admit(review('1'), 'validate', { snapshot, policy, now: NOW });
+  const late = memo.admit(review('2'), 'validate', { snapshot, policy, now: NOW + 60 * 60_000 });
+  t.equal(early.response.allowed, true);
+  t.equal(late.response.allowed, false, 'the token has expired an hour later');
+  t.same(late, admit(review('2'), 'validate', { snapshot, policy, now: NOW + 60 * 60_000 }));
+  t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+});
+
+const bypassed: Record<string, AdmissionRequest> = {
+  'an UPDATE': request(pod({ containers: [{ name: 'app', image: 'nginx:2' }] }), { operation: 'UPDATE', oldObject: pod() }),
+  'a DELETE': request(pod(), { operation: 'DELETE' }),
+  'a subresource': request(pod(), { subResource: 'status' }),
+  'a pod sent by a kubelet (mirror pods)': request(pod({ annotations: { 'kubernetes.io/config.mirror': 'x' } }), { userInfo: { username: 'system:node:node-1' } }),
+  'an object without a pod spec': request({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'team' } }),
+  [`a pod whose key is longer than ${MAX_KEY_CHARS} characters`]: request(pod({ containers: Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: `${HARBOR}/${'x'.repeat(100)}:${i}` })) })),
+};
+for (const [what, review] of Object.entries(bypassed)) {
+  t.test(`passes ${what} straight to admit() and keeps nothing`, async (t) => {
+    const ctx = context();
+    const memo = new AdmissionMemo(16);
+    const first = memo.admit(review, 'validate', ctx);
+    memo.admit(review, 'validate', ctx);
+    t.same(first, admit(review, 'validate', ctx));
+    t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+  });
+}
+
+t.test('holds at most its entry count, emptying itself when full', async (t) => {
+  const ctx = context();
+  const memo = new AdmissionMemo(3);
+  for (let i = 0; i < 3; i++) memo.admit(replica(`u${i}`, { containers: [{ name: 'app', image: `nginx:${i}` }] }), 'validate', ctx);
+  t.equal(memo.stats().entries, 3);
+  memo.admit(replica('u3', { containers: [{ name: 'app', image: 'nginx:3' }] }), 'validate', ctx);
+  t.equal(memo.stats().entries, 1);
+  memo.admit(replica('u4', { containers: [{ name: 'app', image: 'nginx:0' }] }), 'validate', ctx);
+  t.equal(memo.stats().hits, 0, 'the emptied entries are decided again');
+});
+
+t.test('with 0 entries every review is decided afresh', async (t) => {
+  const ctx = context();
+  const memo = new AdmissionMemo(0);
+  memo.admit(replica('1'), 'validate', ctx);
+  memo.admit(replica('2'), 'validate', ctx);
+  t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+});
+
+const badCounts: Record<string, number> = { 'a negative count': -1, 'a fraction': 1.5, 'not a number': Number.NaN };
+for (const [what, count] of Object.entries(badCounts)) {
+  t.test(`refuses ${what} as its entry count`, async (t) => {
+    t.throws(() => new AdmissionMemo(count), /whole number/);
+  });
+}
+
+t.test('property: through a small memo, every answer equals admit() on the same review and state', async (t) => {
+  const policies = [resolver(), resolver({ mode: 'warn' })];
+  const snapshots = [
+    snapshotFromObjects(CLUSTER),
+    snapshotFromObjects([...CLUSTER, namespaceObject('other'), pullSecret('other', 'hub', 'docker.io'), serviceAccount('other', 'builder', 'hub')]),
+  ];
+  const container = fc.record({
+    name: fc.constantFrom('app', 'web', 'a|b', ''),
+    image: fc.constantFrom(`${HARBOR}/team/app:1.0`, 'nginx', 'nginx:latest', 'docker.io/library/redis:7', 'Bad Image', ''),
+    imagePullPolicy: fc.constantFrom(undefined, 'IfNotPresent', 'Always'),
+  }).map((c) => (c.imagePullPolicy === undefined ? { name: c.name, image: c.image } : c));
+  const template = fc.record({
+    kind: fc.constantFrom('Pod', 'Deployment'),
+    namespace: fc.constantFrom('team', 'other', 'missing'),
+    name: fc.constantFrom('', 'app-1'),
+    serviceAccountName: fc.constantFrom(undefined, 'builder', 'ghost'),
+    imagePullSecrets: fc.option(fc.array(fc.constantFrom('harbor-pull', 'hub', 'nope', ''), { maxLength: 2 }), { nil: undefined }),
+    containers: fc.array(container, { minLength: 1, maxLength: 2 }),
+  });
+  // Replicas: a pool of templates, each sent many times with its own uid, in either phase, while
+  // the state (snapshot x policy) changes every 250 reviews.
+  const templates = fc.sample(template, { numRuns: 24, seed: 20261130 });
+  const memo = new AdmissionMemo(32);
+  let uid = 0;
+  fc.assert(
+    fc.property(fc.nat(templates.length - 1), fc.constantFrom<Phase>('mutate', 'validate'), (index, phase) => {
+      const r = templates[index]!;
+      const options: PodOptions = { namespace: r.namespace, name: r.name, containers: r.containers, serviceAccountName: r.serviceAccountName, imagePullSecrets: r.imagePullSecrets };
+      const object = r.kind === 'Pod' ? pod(options) : deployment(options);
+      const state = Math.floor(uid / 250) % 4;
+      const req = request(object, { uid: `uid-${uid++}`, name: r.name });
+      const ctx = { snapshot: snapshots[state % 2]!, policy: policies[state >> 1]!, now: NOW };
+      const expected = admit(req, phase, ctx);
+      const actual = memo.admit(req, phase, ctx);
+      t.same(actual, expected);
+      return true;
+    }),
+    { numRuns: 3000, seed: 20261130 },
+  );
+  t.ok(memo.stats().hits > 1000, `the generator repeats reviews, so the memo is exercised (${memo.stats().hits} hits)`);
+});

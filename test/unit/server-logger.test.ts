@@ -1,0 +1,105 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createLogger, LOG_PENDING_MAX_CHARS, LOG_RETRY_MS, TurnBatchedWriter } from '../../src/server/logger.ts';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fake write(2): records each call; `script` decides what each call does (bytes taken or an error code). */
+function fakeFd(script: Array<number | 'all' | string> = []) {
+  const calls: string[] = [];
+  const writeSync = (_fd: number, buffer: Uint8Array, offset: number): number => {
+    const step = script.shift() ?? 'all';
+    if (typeof step === 'string' && step !== 'all') throw Object.assign(new Error(step), { code: step });
+    const taken = step === 'all' ? buffer.length - offset : step;
+    calls.push(Buffer.from(buffer.subarray(offset, offset + taken)).toString('utf8'));
+    return taken;
+  };
+  return { calls, writeSync };
+}
+
+t.test('the lines of one event-loop turn leave in one write, in order, at the end of the turn', async (t) => {
+  const fd = fakeFd();
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  writer.write('a\n');
+  writer.write('b\n');
+  writer.write('ü\n');
+  t.same(fd.calls, [], 'nothing is written during the turn');
+  await nextTurn();
+  t.same(fd.calls, ['a\nb\nü\n']);
+  writer.write('c\n');
+  await nextTurn();
+  t.same(fd.calls, ['a\nb\nü\n', 'c\n'], 'a later turn gets its own write');
+});
+
+t.test('a partial write continues where the pipe stopped, without losing or repeating bytes', async (t) => {
+  const fd = fakeFd([3, 'all']);
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  writer.write('hello\n');
+  writer.write('world\n');
+  await nextTurn();
+  t.equal(fd.calls.join(''), 'hello\nworld\n');
+  t.equal(fd.calls.length, 2);
+});
+
+t.test('a full pipe (EAGAIN) keeps the rest and writes it a moment later, before newer lines', async (t) => {
+  const fd = fakeFd([4, 'EAGAIN', 'all']);
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  writer.write('first line\n');
+  await nextTurn();
+  t.same(fd.calls, ['firs']);
+  writer.write('second line\n');
+  await nextTurn();
+  t.same(fd.calls, ['firs'], 'no write while the retry is pending');
+  await sleep(LOG_RETRY_MS * 3);
+  t.equal(fd.calls.join(''), 'first line\nsecond line\n');
+  t.equal(writer.dropped, 0);
+});
+
+t.test('lines beyond the pending limit are dropped and counted while the pipe stays full', async (t) => {
+  const fd = fakeFd(Array.from({ length: 1000 }, () => 'EAGAIN'));
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  const line = 'x'.repeat(1024 * 1024 - 1) + '\n';
+  for (let i = 0; i < LOG_PENDING_MAX_CHARS / line.length + 3; i++) writer.write(line);
+  t.equal(writer.dropped, 3);
+});
+
+t.test('a closed pipe (EPIPE) stops logging instead of throwing into the request', async (t) => {
+  const fd = fakeFd(['EPIPE']);
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  writer.write('lost\n');
+  await nextTurn();
+  t.doesNotThrow(() => writer.write('after\n'));
+  await nextTurn();
+  t.same(fd.calls, [], 'nothing more is written');
+  t.equal(writer.dropped, 2);
+});
+
+t.test('flushAtExit writes what is pending at once, waiting out a briefly full pipe', async (t) => {
+  const fd = fakeFd(['EAGAIN', 'EAGAIN', 'all']);
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  writer.write('last words\n');
+  writer.flushAtExit();
+  t.same(fd.calls, ['last words\n']);
+});
+
+t.test('createLogger writes pino JSON lines to the file descriptor, one per call', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-log-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log.jsonl');
+  const fd = openSync(path, 'w');
+  const logger = createLogger('info', fd);
+  logger.info({ uid: 'u-1', codes: ['NoMatchingCredential'] }, 'admission decision');
+  logger.debug('not at info');
+  logger.warn('careful');
+  await nextTurn();
+  closeSync(fd);
+  const lines = readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.match(lines, [
+    { app: 'pullguard', level: 30, uid: 'u-1', codes: ['NoMatchingCredential'], msg: 'admission decision' },
+    { level: 40, msg: 'careful' },
+  ]);
+  t.equal(lines.length, 2);
+});
