@@ -10,7 +10,10 @@
  * table is what the image does; --server-node-options replaces them ("" for Node's defaults).
  *
  * Targets: bare Fastify; the webhook with pino at level 'silent'; the webhook with pino at 'info'
- * writing its one line per decision to a file (as production logs). All servers start first (idle
+ * writing its one line per decision to a file (as production logs); the same with the decision
+ * cache off. The reviews rotate through 32 pods, as replicas repeat in a cluster, so with the cache
+ * on (the default) every review after the first pass is answered from it; the cache-off row is
+ * the cost of pods never seen before. All servers start first (idle
  * ones cost nothing), then the runs interleave, round by round, so that background load on a
  * shared machine hits every target alike. Prints a Markdown table to paste into the README.
  * Every run is bounded in time, and every child is killed at the end, on error and on Ctrl-C;
@@ -83,6 +86,9 @@ const TARGETS: readonly Target[] = [
   { name: 'bare Fastify (baseline)', script: 'bare-server.ts', args: [], logFile: false },
   { name: 'pullguard, logger silent', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces], logFile: false },
   { name: 'pullguard, info log to file', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces], logFile: true },
+  // The bench's pods repeat (replicas), so the two rows above answer from the decision cache; this
+  // one decides every review, as for pods never seen before.
+  { name: 'pullguard, info log, decision cache off', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces, '--decision-cache-entries', '0'], logFile: true },
   ...(values['no-decision-target']
     ? [{ name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true }]
     : []),
@@ -112,7 +118,7 @@ interface Started {
 }
 
 async function startChild(target: Target, start: StartMessage): Promise<Started> {
-  const logPath = target.logFile ? join(workDir, 'webhook.log') : undefined;
+  const logPath = target.logFile ? join(workDir, `${target.name.replace(/[^a-z0-9]+/gi, '-')}.log`) : undefined;
   const stdout = logPath !== undefined ? openSync(logPath, 'w') : 'ignore';
   const execArgv = [
     ...values['server-node-options'].split(' ').filter((option) => option !== ''),

@@ -5,15 +5,19 @@
  *   --logger silent   pino at level 'silent' (no log lines)
  *   --logger info     pino at level 'info' to stdout, exactly as `pullguard serve` builds it (one
  *                     line per decision); the parent points stdout at a file
+ *   --decision-cache-entries N
+ *                     as `pullguard serve --decision-cache-entries` (default as serve); 0 decides every
+ *                     review afresh, the cost of pods the webhook has never seen
  *   --exclude-bench-namespaces
  *                     the policy excludes every namespace the bench reviews use, so each request is
  *                     decoded, skipped, counted and logged but not decided: the server's cost
  *                     without the decision (a diagnostic target)
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { DEFAULT_ADMISSION_MEMO_ENTRIES } from '../src/admission/admission-memo.ts';
 import { buildWebhookApp } from '../src/server/app.ts';
 import { MIN_TLS_VERSION } from '../src/server/limits.ts';
+import { createLogger } from '../src/server/logger.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { StaticDecisionState } from '../src/server/state.ts';
 import { runBenchChild } from './child.ts';
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     logger: { type: 'string', default: 'silent' },
     namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
     'exclude-bench-namespaces': { type: 'boolean', default: false },
+    'decision-cache-entries': { type: 'string', default: String(DEFAULT_ADMISSION_MEMO_ENTRIES) },
   },
 });
 if (values.logger !== 'silent' && values.logger !== 'info') throw new Error(`--logger must be silent or info, got ${values.logger}`);
@@ -31,13 +36,14 @@ if (values.logger !== 'silent' && values.logger !== 'info') throw new Error(`--l
 runBenchChild(async (start) => {
   const { snapshot, policy: benchPolicyResolver, buildMs } = benchState(Number(values.namespaces));
   const policy = values['exclude-bench-namespaces'] ? benchPolicy(benchNamespaces()) : benchPolicyResolver;
-  const logger = values.logger === 'info' ? pino({ level: 'info', base: { app: 'pullguard' } }) : pino({ level: 'silent' });
+  const logger = createLogger(values.logger);
   const app = buildWebhookApp({
     state: new StaticDecisionState(snapshot, policy),
     // As `pullguard serve`: default process metrics on, so their cost is in the numbers.
     metrics: createMetrics(),
     logger,
     https: { cert: start.cert, key: start.key, minVersion: MIN_TLS_VERSION },
+    decisionCacheEntries: Number(values['decision-cache-entries']),
   });
   const stats = snapshot.stats();
   return { app, detail: `snapshot ${stats.namespaces} namespaces / ${stats.secrets} secrets built in ${Math.round(buildMs)} ms` };
