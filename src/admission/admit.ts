@@ -37,6 +37,11 @@ const AUDIT_VALUE_MAX = 2000;
 /** Kubelets authenticate as `system:node:<node name>` (the Node authorizer's convention). */
 export const NODE_USER_PREFIX = 'system:node:';
 
+/** The name a decided review is reported under: the request's, else the object's name or generateName. */
+export function admissionName(request: AdmissionRequest, identity: WorkloadIdentity | undefined): string {
+  return request.name || identity?.name || '';
+}
+
 /** The namespace a review is decided in: the request's, else the object's, else `default`. */
 export function admissionNamespace(request: AdmissionRequest, identity: WorkloadIdentity | undefined): string {
   return request.namespace || identity?.namespace || 'default';
@@ -126,7 +131,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
-  const name = request.name || identity?.name || '';
+  const name = admissionName(request, identity);
   const base = { kind, namespace, name, operation: request.operation, decision };
   const allFindings: Finding[] = [...decision.findings];
   for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);

@@ -40,9 +40,9 @@ environment variable shown.
                            (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
   --decision-cache-entries N
-                           pod CREATE decisions kept for the replicas of one template, dropped when
-                           the cluster state or policy changes (PULLGUARD_DECISION_CACHE_ENTRIES,
-                           default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
+                           pod CREATE decisions kept for the replicas of one template (at most
+                           8 MiB), dropped when the cluster state or policy changes
+                           (PULLGUARD_DECISION_CACHE_ENTRIES, default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
 `;
@@ -104,7 +104,7 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   if (!Number.isInteger(timeout) || timeout < 100) throw new UsageError('--request-timeout must be a whole number of milliseconds >= 100');
   const cacheText = values['decision-cache-entries'] ?? env['PULLGUARD_DECISION_CACHE_ENTRIES'] ?? String(DEFAULT_ADMISSION_MEMO_ENTRIES);
   const decisionCacheEntries = Number(cacheText);
-  if (cacheText.trim() === '' || !Number.isInteger(decisionCacheEntries) || decisionCacheEntries < 0 || decisionCacheEntries > MAX_DECISION_CACHE_ENTRIES) {
+  if (!/^\d+$/.test(cacheText) || decisionCacheEntries > MAX_DECISION_CACHE_ENTRIES) {
     throw new UsageError(`--decision-cache-entries must be a whole number from 0 to ${MAX_DECISION_CACHE_ENTRIES}, got ${cacheText}`);
   }
   const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
@@ -131,8 +131,8 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   return options;
 }
 
-/** An upper bound so a typo cannot let the cache hold gigabytes (an entry is a few KiB at most). */
-const MAX_DECISION_CACHE_ENTRIES = 100_000;
+/** More entries than this buy nothing: the cache's byte budget (8 MiB) empties it first. */
+const MAX_DECISION_CACHE_ENTRIES = 10_000;
 
 /** pino's levels, plus `silent`. */
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -27,6 +27,7 @@ type WriteSync = (fd: number, buffer: Uint8Array, offset: number) => number;
 export class TurnBatchedWriter {
   /** Lines dropped because the pipe stayed full or broke. */
   dropped = 0;
+  private droppedReported = 0;
   private pending: string[] = [];
   private pendingChars = 0;
   /** Bytes of a write the pipe took only in part (UTF-8 already encoded). */
@@ -62,11 +63,17 @@ export class TurnBatchedWriter {
     if (this.remainder === undefined && this.pending.length === 0) return true;
     let data = this.remainder;
     if (this.pending.length > 0) {
+      // Lines lost to a full pipe are reported in the log itself, once it flows again.
+      if (this.droppedReported < this.dropped) {
+        this.pending.unshift(`${JSON.stringify({ level: 40, time: Date.now(), app: 'pullguard', msg: `${this.dropped - this.droppedReported} log lines were dropped: the log pipe was full or closed` })}\n`);
+        this.droppedReported = this.dropped;
+      }
       const text = Buffer.from(this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join(''), 'utf8');
       data = data === undefined ? text : Buffer.concat([data, text]);
       this.pending = [];
-      this.pendingChars = 0;
     }
+    // Everything held is in `data` now; whatever the pipe does not take is counted again below.
+    this.pendingChars = 0;
     this.remainder = undefined;
     const buffer = data as Buffer;
     let offset = 0;
@@ -81,7 +88,7 @@ export class TurnBatchedWriter {
       }
       // EPIPE, EBADF, ...: nobody reads the logs any more; stop writing rather than crash.
       this.broken = true;
-      this.dropped += 1;
+      this.dropped += countLines(buffer.subarray(offset));
       return true;
     }
   }
@@ -104,9 +111,16 @@ export class TurnBatchedWriter {
   };
 }
 
+function countLines(bytes: Uint8Array): number {
+  let lines = 0;
+  for (const byte of bytes) if (byte === 0x0a) lines++;
+  return Math.max(lines, 1);
+}
+
 /**
- * The webhook's logger: pino JSON lines on stdout through a TurnBatchedWriter, flushed when the
- * process exits (SIGTERM included: serve exits through process.exit after closing).
+ * The webhook's logger: pino JSON lines on stdout through a TurnBatchedWriter, whose pending lines
+ * are written when the process exits ('exit' fires when serve returns after SIGTERM or SIGINT, on
+ * process.exit, and after an uncaught exception).
  */
 export function createLogger(level: string, fd: number = 1): Logger {
   const writer = new TurnBatchedWriter(fd);

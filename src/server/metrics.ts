@@ -20,7 +20,7 @@ export interface ServerMetrics {
   readDecisionCacheFrom(source: () => AdmissionMemoStats): void;
 }
 
-const NO_CACHE_STATS: AdmissionMemoStats = Object.freeze({ hits: 0, misses: 0, bypassed: 0, invalidations: 0, entries: 0 });
+const NO_CACHE_STATS: AdmissionMemoStats = Object.freeze({ hits: 0, misses: 0, bypassed: 0, invalidations: 0, entries: 0, bytes: 0 });
 
 /** Decision latency is tens of microseconds; buckets start at 50 µs so the histogram can show it. */
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
@@ -81,36 +81,63 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
 
 /** The decision cache counts in plain numbers on the request path; these metrics copy them when read. */
 function decisionCacheMetrics(registry: Registry, stats: () => AdmissionMemoStats): void {
-  new Counter({
+  totalsCounter(registry, {
     name: 'pullguard_decision_cache_lookups_total',
-    help: 'Pod CREATE reviews by decision-cache result: hit (a replica answered from the cache), miss (decided, then kept), bypass (not cacheable: UPDATE, subresource, kubelet, expiring token in the namespace, or the cache is off).',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
+    help: 'Admission reviews by decision-cache result: hit (a replica of a pod CREATE answered from the cache), miss (a pod CREATE decided, then kept unless denied or too large), bypass (decided without the cache: not a pod CREATE, from a kubelet, an expiring token in the namespace, or the cache is off).',
+    label: 'result',
+    totals: () => {
       const now = stats();
-      this.reset();
-      this.inc({ result: 'hit' }, now.hits);
-      this.inc({ result: 'miss' }, now.misses);
-      this.inc({ result: 'bypass' }, now.bypassed);
+      return { hit: now.hits, miss: now.misses, bypass: now.bypassed };
     },
   });
-  new Counter({
+  totalsCounter(registry, {
     name: 'pullguard_decision_cache_invalidations_total',
     help: 'Times the decision cache was emptied because the cluster snapshot or the policy changed.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats().invalidations);
-    },
+    label: undefined,
+    totals: () => ({ '': stats().invalidations }),
   });
   new Gauge({
     name: 'pullguard_decision_cache_entries',
-    help: 'Decisions held in the decision cache now (bounded by --decision-cache-entries).',
+    help: 'Decisions held in the decision cache now (bounded by --decision-cache-entries and an 8 MiB estimate).',
     registers: [registry],
     collect() {
       this.set(stats().entries);
     },
   });
+}
+
+/**
+ * A counter that follows running totals kept elsewhere: each collection adds what the totals grew
+ * by since the last one, and a reset (registry.resetMetrics(), counter.reset()) starts from the
+ * totals of that moment, as prom-client's own counters would. Totals that go down (the source was
+ * replaced) start over from zero.
+ */
+function totalsCounter(
+  registry: Registry,
+  config: { readonly name: string; readonly help: string; readonly label: string | undefined; readonly totals: () => Record<string, number> },
+): void {
+  let seen: Record<string, number> = {};
+  const counter = new Counter({
+    name: config.name,
+    help: config.help,
+    labelNames: config.label === undefined ? [] : [config.label],
+    registers: [registry],
+    collect() {
+      const now = config.totals();
+      for (const [value, total] of Object.entries(now)) {
+        const before = seen[value] ?? 0;
+        const grown = total >= before ? total - before : total;
+        if (config.label === undefined) this.inc(grown);
+        else this.inc({ [config.label]: value }, grown);
+      }
+      seen = now;
+    },
+  });
+  const resetCounter = counter.reset.bind(counter);
+  counter.reset = () => {
+    seen = config.totals();
+    resetCounter();
+  };
 }
 
 /**

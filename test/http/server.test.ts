@@ -382,21 +382,30 @@ t.test('counts requests by webhook and action, findings by code, and observes la
 
 t.test('answers replicas from the decision cache: each keeps its uid, its log line and its counts', async (t) => {
   const { app, metrics, logs } = testServer(STATE);
-  const replica = (uid: string) =>
-    admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'shell', image: UNCOVERED }] }), { uid, name: '' });
+  const replica = (uid: string) => admissionReview(pod({ containers: [{ name: 'app', image: PRIVATE }] }), { uid, name: '' });
   for (const uid of ['r-1', 'r-2', 'r-3']) {
-    const reply = await app.inject({ method: 'POST', url: '/validate', payload: replica(uid) });
+    const reply = await app.inject({ method: 'POST', url: '/mutate', payload: replica(uid) });
     const body = reply.json<ReviewBody>();
     t.equal(body.response.uid, uid);
-    t.equal(body.response.allowed, false);
-    t.match(body.response.status?.message, /shell: no pull secret has a key for private\.example\.net/);
+    t.same(decodePatch(body.response.patch), [{ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: 'regcred' }] }]);
   }
-  t.same(logs.filter((line) => line['msg'] === 'admission decision').map((line) => line['uid']), ['r-1', 'r-2', 'r-3']);
+  t.same(logs.filter((line) => line['msg'] === 'admission decision').map((line) => [line['uid'], line['action']]), [['r-1', 'patch'], ['r-2', 'patch'], ['r-3', 'patch']]);
   const text = await metrics.registry.metrics();
   t.match(text, /pullguard_decision_cache_lookups_total\{result="hit"\} 2/);
   t.match(text, /pullguard_decision_cache_lookups_total\{result="miss"\} 1/);
   t.match(text, /pullguard_decision_cache_entries 1/);
-  t.match(text, /pullguard_findings_total\{code="NoMatchingCredential",severity="deny"\} 3/);
+  await app.close();
+});
+
+t.test('a registry reset zeroes the decision-cache counters; later lookups count from there', async (t) => {
+  const { app, metrics } = testServer(STATE);
+  const review = (uid: string) => admissionReview(pod({ containers: [{ name: 'app', image: PRIVATE }] }), { uid, name: '' });
+  for (const uid of ['a', 'b', 'c']) await app.inject({ method: 'POST', url: '/mutate', payload: review(uid) });
+  t.match(await metrics.registry.metrics(), /pullguard_decision_cache_lookups_total\{result="hit"\} 2/);
+  metrics.registry.resetMetrics();
+  t.notMatch(await metrics.registry.metrics(), /result="hit"\} [1-9]/);
+  await app.inject({ method: 'POST', url: '/mutate', payload: review('d') });
+  t.match(await metrics.registry.metrics(), /pullguard_decision_cache_lookups_total\{result="hit"\} 1/);
   await app.close();
 });
 
@@ -419,6 +428,8 @@ t.test('a new snapshot from the state empties the decision cache before the next
   const { app, metrics } = testServer(STATE, {}, { decisionState: state });
   const review = admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: PRIVATE }] }), { name: '' });
   t.equal((await app.inject({ method: 'POST', url: '/validate', payload: review })).json<ReviewBody>().response.allowed, true);
+  t.equal((await app.inject({ method: 'POST', url: '/validate', payload: review })).json<ReviewBody>().response.allowed, true);
+  t.match(await metrics.registry.metrics(), /pullguard_decision_cache_lookups_total\{result="hit"\} 1/);
   current = withoutSecret;
   t.equal((await app.inject({ method: 'POST', url: '/validate', payload: review })).json<ReviewBody>().response.allowed, false);
   t.match(await metrics.registry.metrics(), /pullguard_decision_cache_invalidations_total 1/);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { AdmissionMemo, MAX_KEY_CHARS } from '../../src/admission/admission-memo.ts';
+import { AdmissionMemo, MAX_ENTRY_BYTES, MAX_KEY_CHARS, memoKey } from '../../src/admission/admission-memo.ts';
 import { admit, type AdmitContext, type Phase } from '../../src/admission/admit.ts';
 import { decodeAdmissionReview, type AdmissionRequest } from '../../src/admission/review.ts';
 import { parsePolicyObject } from '../../src/policy/load.ts';
@@ -9,6 +9,7 @@ import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import {
   admissionReview, deployment, ecrSecret, namespaceObject, pod, pullSecret, serviceAccount, type PodOptions,
 } from '../helpers/objects.ts';
+import { extractPodSpec, identify } from '../../src/workloads/extract.ts';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const HARBOR = 'harbor.example.com';
@@ -36,7 +37,7 @@ function context(objects: readonly unknown[] = CLUSTER, policy: PolicyResolver =
 
 /** A replica of a ReplicaSet's pod: no name yet, a generateName, and its own uid. */
 function replica(uid: string, options: PodOptions = {}): AdmissionRequest {
-  const object = pod({ containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }], ...options });
+  const object = pod({ containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }], imagePullSecrets: ['harbor-pull'], ...options });
   const metadata = object['metadata'] as Record<string, unknown>;
   delete metadata['name'];
   metadata['generateName'] = 'app-7d9f8-';
@@ -50,25 +51,53 @@ t.test('answers a replica from the memo with its own uid, exactly as admit() ans
     const memo = new AdmissionMemo(16);
     const first = memo.admit(replica('uid-1'), phase, ctx);
     const second = memo.admit(replica('uid-2'), phase, ctx);
-    t.same(memo.stats(), { hits: 1, misses: 1, bypassed: 0, invalidations: 0, entries: 1 }, phase);
+    t.match(memo.stats(), { hits: 1, misses: 1, bypassed: 0, invalidations: 0, entries: 1 }, phase);
     t.equal(first.response.uid, 'uid-1', phase);
     t.equal(second.response.uid, 'uid-2', phase);
     t.same(second, admit(replica('uid-2'), phase, ctx), phase);
   }
 });
 
-t.test('the cached answer for an uncovered pod injects in mutation and denies in validation', async (t) => {
-  const ctx = context([...CLUSTER, pullSecret('team', 'harbor-other', 'other.example.com')]);
+t.test('an injection is answered from the memo; a denial, whose message names the pod, never is', async (t) => {
+  const ctx = context();
   const memo = new AdmissionMemo(16);
-  for (const uid of ['a', 'b']) {
+  const named = (uid: string, name: string) => ({ ...replica(uid, { imagePullSecrets: [] }), name });
+  for (const [uid, name] of [['a', 'app-7d9f8-aaaaa'], ['b', 'app-7d9f8-bbbbb']] as const) {
     const mutated = memo.admit(replica(uid, { imagePullSecrets: [] }), 'mutate', ctx);
     t.equal(mutated.action, 'patch', `mutate ${uid}`);
     t.equal(mutated.response.uid, uid);
-    const validated = memo.admit(replica(uid, { imagePullSecrets: [] }), 'validate', ctx);
+    const validated = memo.admit(named(uid, name), 'validate', ctx);
     t.equal(validated.action, 'deny', `validate ${uid}`);
-    t.equal(validated.response.uid, uid);
+    t.match(validated.response.status?.message, new RegExp(`^pullguard denied Pod ${name}: `));
+    t.same(validated, admit(named(uid, name), 'validate', ctx));
   }
-  t.equal(memo.stats().hits, 2);
+  t.match(memo.stats(), { hits: 1, misses: 3, entries: 1 });
+});
+
+t.test('a replica at validation, its generated name filled in, is answered under its own name', async (t) => {
+  const ctx = context();
+  const memo = new AdmissionMemo(16);
+  // What the API server sends to validating webhooks: metadata.name and request.name set from generateName.
+  const validating = (uid: string, suffix: string): AdmissionRequest => {
+    const object = pod({ name: `app-7d9f8-${suffix}`, imagePullSecrets: ['harbor-pull'], containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] });
+    (object['metadata'] as Record<string, unknown>)['generateName'] = 'app-7d9f8-';
+    return request(object, { uid, name: `app-7d9f8-${suffix}` });
+  };
+  memo.admit(validating('1', 'aaaaa'), 'validate', ctx);
+  const second = memo.admit(validating('2', 'bbbbb'), 'validate', ctx);
+  t.match(memo.stats(), { hits: 1, misses: 1 });
+  t.same(second, admit(validating('2', 'bbbbb'), 'validate', ctx));
+  t.equal(second.name, 'app-7d9f8-bbbbb');
+});
+
+t.test(`never keeps an outcome estimated above ${MAX_ENTRY_BYTES} bytes, and counts what it keeps`, async (t) => {
+  const ctx = context();
+  const memo = new AdmissionMemo(16);
+  const many = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, image: 'nginx:1' }));
+  memo.admit(replica('1', { containers: many }), 'validate', ctx);
+  t.match(memo.stats(), { misses: 1, entries: 0, bytes: 0 });
+  memo.admit(replica('2'), 'validate', ctx);
+  t.ok(memo.stats().bytes > 0 && memo.stats().bytes < MAX_ENTRY_BYTES, `a 1-container pod is estimated at ${memo.stats().bytes} bytes`);
 });
 
 // Reviews that differ from the replica in one input admit() reads: each must be decided on its own.
@@ -78,12 +107,10 @@ const differences: Record<string, AdmissionRequest> = {
   'another container name': replica('x', { containers: [{ name: 'web', image: `${HARBOR}/team/app:1.0` }] }),
   'the image as an init container': replica('x', { containers: [], initContainers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }),
   'another ServiceAccount': replica('x', { serviceAccountName: 'builder' }),
-  'an imagePullSecrets list': replica('x', { imagePullSecrets: ['harbor-pull'] }),
+  'no imagePullSecrets field': replica('x', { imagePullSecrets: undefined }),
   'an empty imagePullSecrets list': replica('x', { imagePullSecrets: [] }),
   'another namespace': replica('x', { namespace: 'other' }),
-  'a request name': request(pod({ name: 'app-1', containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x' }),
   'a request namespace unlike the object\'s': decodeAdmissionReview(admissionReview(pod({ containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x', namespace: 'other', name: '' })),
-  'another request name for the same object': { ...replica('x'), name: 'app-7d9f8-k2x9z' },
   'another request kind for the same object': { ...replica('x'), kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' } },
   'a Deployment with the same pod spec': request(deployment({ name: '', containers: [{ name: 'app', image: `${HARBOR}/team/app:1.0` }] }), { uid: 'x' }),
 };
@@ -99,14 +126,18 @@ for (const [what, different] of Object.entries(differences)) {
 }
 
 t.test('length-prefixed fields: values holding the separator never share a key', async (t) => {
-  const ctx = context();
-  const memo = new AdmissionMemo(16);
-  const a = replica('a', { containers: [{ name: 'x|1:y', image: 'nginx:1' }] });
-  const b = replica('b', { containers: [{ name: 'x', image: 'y|1:nginx:1' }] });
-  memo.admit(a, 'validate', ctx);
-  memo.admit(b, 'validate', ctx);
-  t.equal(memo.stats().hits, 0);
-  t.equal(memo.stats().entries, 2);
+  const keyFor = (review: AdmissionRequest): string => {
+    const spec = extractPodSpec(review.object);
+    if (spec === undefined) throw new Error('no spec');
+    return memoKey(review, 'validate', identify(review.object), spec);
+  };
+  // Joined with '|' alone, each pair would read the same.
+  const pairs: Array<[string, AdmissionRequest, AdmissionRequest]> = [
+    ['a container name holding the next field', replica('a', { containers: [{ name: 'x|nginx', image: 'y' }] }), replica('b', { containers: [{ name: 'x', image: 'nginx|y' }] })],
+    ['a pull policy left out or empty', replica('a', { containers: [{ name: 'x', image: 'y' }] }), replica('b', { containers: [{ name: 'x', image: 'y', imagePullPolicy: '' }] })],
+    ['a secret name holding a second entry', replica('a', { imagePullSecrets: ['a|b'] }), replica('b', { imagePullSecrets: ['a', 'b'] })],
+  ];
+  for (const [what, a, b] of pairs) t.not(keyFor(a), keyFor(b), what);
 });
 
 t.test('empties itself when the snapshot changes, and answers from the new one', async (t) => {
@@ -120,18 +151,18 @@ t.test('empties itself when the snapshot changes, and answers from the new one',
   const uncovered = memo.admit(replica('2', { imagePullSecrets: ['harbor-pull'] }), 'validate', after);
   t.equal(uncovered.response.allowed, false);
   t.same(uncovered, admit(replica('2', { imagePullSecrets: ['harbor-pull'] }), 'validate', after));
-  t.same(memo.stats(), { hits: 0, misses: 2, bypassed: 0, invalidations: 1, entries: 1 });
+  t.match(memo.stats(), { hits: 0, misses: 2, bypassed: 0, invalidations: 1, entries: 0 }, 'the denial is not kept');
 });
 
 t.test('empties itself when the policy changes, and answers under the new one', async (t) => {
   const snapshot = snapshotFromObjects(CLUSTER);
   const memo = new AdmissionMemo(16);
-  const enforced = memo.admit(replica('1', { imagePullSecrets: [] }), 'validate', { snapshot, policy: resolver(), now: NOW });
-  const relaxed = { snapshot, policy: resolver({ mode: 'warn' }), now: NOW };
-  const warned = memo.admit(replica('2', { imagePullSecrets: [] }), 'validate', relaxed);
-  t.equal(enforced.action, 'deny');
-  t.equal(warned.action, 'warn');
-  t.same(warned, admit(replica('2', { imagePullSecrets: [] }), 'validate', relaxed));
+  const checked = memo.admit(replica('1'), 'validate', { snapshot, policy: resolver(), now: NOW });
+  const off = { snapshot, policy: resolver({ namespaces: { exclude: ['team'] } }), now: NOW };
+  const skipped = memo.admit(replica('2'), 'validate', off);
+  t.equal(checked.action, 'allow');
+  t.equal(skipped.action, 'skip');
+  t.same(skipped, admit(replica('2'), 'validate', off));
   t.equal(memo.stats().invalidations, 1);
 });
 
@@ -147,7 +178,7 @@ t.test('never keeps an answer in a namespace holding an expiring token: the cloc
   t.equal(early.response.allowed, true);
   t.equal(late.response.allowed, false, 'the token has expired an hour later');
   t.same(late, admit(review('2'), 'validate', { snapshot, policy, now: NOW + 60 * 60_000 }));
-  t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+  t.match(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
 });
 
 const bypassed: Record<string, AdmissionRequest> = {
@@ -165,7 +196,7 @@ for (const [what, review] of Object.entries(bypassed)) {
     const first = memo.admit(review, 'validate', ctx);
     memo.admit(review, 'validate', ctx);
     t.same(first, admit(review, 'validate', ctx));
-    t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+    t.match(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
   });
 }
 
@@ -185,7 +216,7 @@ t.test('with 0 entries every review is decided afresh', async (t) => {
   const memo = new AdmissionMemo(0);
   memo.admit(replica('1'), 'validate', ctx);
   memo.admit(replica('2'), 'validate', ctx);
-  t.same(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
+  t.match(memo.stats(), { hits: 0, misses: 0, bypassed: 2, invalidations: 0, entries: 0 });
 });
 
 const badCounts: Record<string, number> = { 'a negative count': -1, 'a fraction': 1.5, 'not a number': Number.NaN };
@@ -209,7 +240,7 @@ t.test('property: through a small memo, every answer equals admit() on the same 
   const template = fc.record({
     kind: fc.constantFrom('Pod', 'Deployment'),
     namespace: fc.constantFrom('team', 'other', 'missing'),
-    name: fc.constantFrom('', 'app-1'),
+    name: fc.constantFrom('', 'app-1', 'generated'),
     serviceAccountName: fc.constantFrom(undefined, 'builder', 'ghost'),
     imagePullSecrets: fc.option(fc.array(fc.constantFrom('harbor-pull', 'hub', 'nope', ''), { maxLength: 2 }), { nil: undefined }),
     containers: fc.array(container, { minLength: 1, maxLength: 2 }),
@@ -222,10 +253,13 @@ t.test('property: through a small memo, every answer equals admit() on the same 
   fc.assert(
     fc.property(fc.nat(templates.length - 1), fc.constantFrom<Phase>('mutate', 'validate'), (index, phase) => {
       const r = templates[index]!;
-      const options: PodOptions = { namespace: r.namespace, name: r.name, containers: r.containers, serviceAccountName: r.serviceAccountName, imagePullSecrets: r.imagePullSecrets };
+      // 'generated': each replica gets its own name from a generateName, as at validation.
+      const name = r.name === 'generated' ? `app-${uid % 7}` : r.name;
+      const options: PodOptions = { namespace: r.namespace, name, containers: r.containers, serviceAccountName: r.serviceAccountName, imagePullSecrets: r.imagePullSecrets };
       const object = r.kind === 'Pod' ? pod(options) : deployment(options);
+      if (r.name === 'generated') (object['metadata'] as Record<string, unknown>)['generateName'] = 'app-';
       const state = Math.floor(uid / 250) % 4;
-      const req = request(object, { uid: `uid-${uid++}`, name: r.name });
+      const req = request(object, { uid: `uid-${uid++}`, name: uid % 3 === 0 ? '' : name });
       const ctx = { snapshot: snapshots[state % 2]!, policy: policies[state >> 1]!, now: NOW };
       const expected = admit(req, phase, ctx);
       const actual = memo.admit(req, phase, ctx);

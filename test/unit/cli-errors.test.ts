@@ -62,13 +62,18 @@ const cases: Record<string, Case> = {
   'serve exits 2 naming the flag for a fractional decision cache size': {
     args: ['serve', '--decision-cache-entries', '2.5', '--cluster', 'off'],
     code: 2,
-    stderr: /--decision-cache-entries must be a whole number from 0 to 100000, got 2\.5/,
+    stderr: /--decision-cache-entries must be a whole number from 0 to 10000, got 2\.5/,
+  },
+  'serve exits 2 for a decision cache size in hexadecimal': {
+    args: ['serve', '--decision-cache-entries', '0x10', '--cluster', 'off'],
+    code: 2,
+    stderr: /--decision-cache-entries must be a whole number from 0 to 10000, got 0x10/,
   },
   'serve exits 2 for a decision cache size from the environment that is not a number': {
     args: ['serve', '--cluster', 'off'],
     env: { PULLGUARD_DECISION_CACHE_ENTRIES: 'lots' },
     code: 2,
-    stderr: /--decision-cache-entries must be a whole number from 0 to 100000, got lots/,
+    stderr: /--decision-cache-entries must be a whole number from 0 to 10000, got lots/,
   },
   'serve exits 2 with the fix when the certificate file does not exist': {
     args: ['serve', '--cert', 'no/such/tls.crt', '--key', 'no/such/tls.key', '--cluster', 'off', '--port', '0', '--metrics-port', '0'],

@@ -58,12 +58,35 @@ t.test('a full pipe (EAGAIN) keeps the rest and writes it a moment later, before
   t.equal(writer.dropped, 0);
 });
 
-t.test('lines beyond the pending limit are dropped and counted while the pipe stays full', async (t) => {
-  const fd = fakeFd(Array.from({ length: 1000 }, () => 'EAGAIN'));
+t.test('lines beyond the pending limit are dropped, counted, and reported in the log once it flows', async (t) => {
+  const script: Array<number | 'all' | string> = Array.from({ length: 3 }, () => 'EAGAIN');
+  const fd = fakeFd(script);
   const writer = new TurnBatchedWriter(1, fd.writeSync);
   const line = 'x'.repeat(1024 * 1024 - 1) + '\n';
   for (let i = 0; i < LOG_PENDING_MAX_CHARS / line.length + 3; i++) writer.write(line);
   t.equal(writer.dropped, 3);
+  await sleep(LOG_RETRY_MS * 8);
+  writer.write('after\n');
+  await nextTurn();
+  const text = fd.calls.join('');
+  t.equal(text.split(line).length - 1, LOG_PENDING_MAX_CHARS / line.length, 'every kept line is written once');
+  t.equal(text.split('"msg":"3 log lines were dropped: the log pipe was full or closed"').length - 1, 1, 'the loss is reported once');
+  t.ok(text.endsWith('\nafter\n'));
+});
+
+t.test('after a full pipe drains during an idle retry, later lines are still written (the pending count starts over)', async (t) => {
+  const fd = fakeFd(['EAGAIN', 'EAGAIN', 'all']);
+  const writer = new TurnBatchedWriter(1, fd.writeSync);
+  const line = 'y'.repeat(LOG_PENDING_MAX_CHARS / 2 - 1) + '\n';
+  writer.write(line);
+  await sleep(LOG_RETRY_MS * 6);
+  t.equal(fd.calls.join(''), line, 'the held line went out once the pipe took it');
+  for (let i = 0; i < 3; i++) {
+    writer.write(line);
+    await nextTurn();
+  }
+  t.equal(writer.dropped, 0);
+  t.equal(fd.calls.join('').length, line.length * 4);
 });
 
 t.test('a closed pipe (EPIPE) stops logging instead of throwing into the request', async (t) => {
@@ -74,7 +97,7 @@ t.test('a closed pipe (EPIPE) stops logging instead of throwing into the request
   t.doesNotThrow(() => writer.write('after\n'));
   await nextTurn();
   t.same(fd.calls, [], 'nothing more is written');
-  t.equal(writer.dropped, 2);
+  t.equal(writer.dropped, 2, 'the line the pipe refused and the one after it');
 });
 
 t.test('flushAtExit writes what is pending at once, waiting out a briefly full pipe', async (t) => {
