@@ -59,8 +59,16 @@ const { values } = parseArgs({
     'server-node-options': { type: 'string', default: IMAGE_NODE_OPTIONS },
     /** Add a diagnostic target: the webhook with the bench namespaces excluded (everything but the decision). */
     'no-decision-target': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT,...]
+                         [--profile DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target]
+Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
+`);
+  process.exit(0);
+}
 const durationS = Number(values.duration);
 const warmupS = Number(values.warmup);
 const connections = Number(values.connections);

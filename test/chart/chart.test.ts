@@ -303,6 +303,7 @@ if ('problem' in located) {
         policyConfigMap: `${FULLNAME}-policy`,
         requestTimeoutMs: 4000,
         logLevel: 'info',
+        decisionCacheEntries: 512,
         dev: false,
       });
       t.same(container.env?.find((variable) => variable.name === 'POD_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
