@@ -12,9 +12,12 @@
  *   length-prefixed, so no two different inputs share a key whatever characters they hold.
  * - The name only labels an answer (the log line) and appears in no kept response: a hit takes it
  *   from its own request, and denials, whose message names the object, are never kept.
- * - Every entry belongs to one snapshot and one policy: when the state hands out another object for
- *   either (a watched secret, ServiceAccount or namespace changed, the policy was reloaded), the
- *   memo is emptied before the lookup.
+ * - Every entry belongs to one policy and to one version of its namespace: the decision reads the
+ *   snapshot only for that namespace (its view and labels, secrets and ServiceAccounts), and an
+ *   entry is used only while the snapshot hands out the very same namespace view and
+ *   namespaceVersion() objects it was decided against (snapshots share them for untouched
+ *   namespaces and replace them on any change). A changed namespace drops its entry at the next
+ *   lookup; a reloaded policy empties the memo. Changes elsewhere in the cluster keep the hits.
  * - Decisions that depend on the clock are never kept: a namespace holding a credential with a
  *   provable expiry (an ECR token) is decided afresh on every request.
  * - What is not a plain CREATE (UPDATE, subresources, objects without a pod spec, requests from a
@@ -26,7 +29,7 @@
  * kept. Outcomes hold no credential (AdmissionOutcome never does); kept ones are frozen.
  */
 import { extractPodSpec, identify, isRecord, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
-import type { ClusterSnapshot } from '../snapshot/types.ts';
+import type { NamespaceView } from '../snapshot/types.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import { admissionName, admissionNamespace, admit, NODE_USER_PREFIX, type AdmissionOutcome, type AdmitContext, type Phase } from './admit.ts';
 import type { AdmissionRequest } from './review.ts';
@@ -47,7 +50,7 @@ export interface AdmissionMemoStats {
   readonly misses: number;
   /** Reviews the memo does not apply to (not a CREATE with a pod spec, clock-dependent, key too long). */
   readonly bypassed: number;
-  /** Times the memo was emptied because the snapshot or the policy changed. */
+  /** Kept outcomes dropped because their namespace changed or the policy was reloaded. */
   readonly invalidations: number;
   readonly entries: number;
   /** Estimated bytes the kept outcomes hold (bounded by MAX_MEMO_BYTES). */
@@ -104,11 +107,19 @@ export function memoKey(request: AdmissionRequest, phase: Phase, identity: Workl
   return key;
 }
 
+/** A kept outcome and the namespace version it was decided against. */
+interface Entry {
+  readonly outcome: AdmissionOutcome;
+  readonly bytes: number;
+  readonly namespaceVersion: object;
+  readonly namespaceView: NamespaceView | undefined;
+  readonly seesAllSecretTypes: boolean;
+}
+
 export class AdmissionMemo {
   readonly maxEntries: number;
-  private readonly entries = new Map<string, AdmissionOutcome>();
+  private readonly entries = new Map<string, Entry>();
   private bytes = 0;
-  private snapshot: ClusterSnapshot | undefined;
   private policy: PolicyResolver | undefined;
   private hits = 0;
   private misses = 0;
@@ -120,7 +131,7 @@ export class AdmissionMemo {
     this.maxEntries = maxEntries;
   }
 
-  /** admit(), answered from the memo when an equal review was decided against the same snapshot and policy. */
+  /** admit(), answered from the memo when an equal review was decided against the same namespace version and policy. */
   admit(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
     if (this.maxEntries === 0 || request.operation !== 'CREATE' || request.subResource !== '' || request.username.startsWith(NODE_USER_PREFIX)) {
       return this.bypass(request, phase, context);
@@ -132,20 +143,32 @@ export class AdmissionMemo {
     const key = memoKey(request, phase, identity, spec);
     if (key.length > MAX_KEY_CHARS) return this.bypass(request, phase, context);
 
-    if (context.snapshot !== this.snapshot || context.policy !== this.policy) {
-      if (this.entries.size > 0) this.invalidations++;
+    if (context.policy !== this.policy) {
+      this.invalidations += this.entries.size;
       this.clear();
-      this.snapshot = context.snapshot;
       this.policy = context.policy;
     }
-    const known = this.entries.get(key);
-    if (known !== undefined) {
-      this.hits++;
-      // Skipped reviews are reported under the request's name, decided ones as admit() names them.
-      const name = known.action === 'skip' ? request.name : admissionName(request, identity);
-      return { ...known, name, response: { ...known.response, uid: request.uid } };
+    const { snapshot } = context;
+    const namespace = admissionNamespace(request, identity);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      if (
+        entry.namespaceVersion === snapshot.namespaceVersion(namespace) &&
+        entry.namespaceView === snapshot.namespace(namespace) &&
+        entry.seesAllSecretTypes === snapshot.seesAllSecretTypes
+      ) {
+        this.hits++;
+        const known = entry.outcome;
+        // Skipped reviews are reported under the request's name, decided ones as admit() names them.
+        const name = known.action === 'skip' ? request.name : admissionName(request, identity);
+        return { ...known, name, response: { ...known.response, uid: request.uid } };
+      }
+      // The namespace changed since: decide again.
+      this.entries.delete(key);
+      this.bytes -= entry.bytes;
+      this.invalidations++;
     }
-    if (context.snapshot.hasExpiringCredentials(admissionNamespace(request, identity))) return this.bypass(request, phase, context);
+    if (snapshot.hasExpiringCredentials(namespace)) return this.bypass(request, phase, context);
     this.misses++;
     const outcome = admit(request, phase, context);
     // A denial's message names the object: it is answered afresh for every replica.
@@ -154,7 +177,13 @@ export class AdmissionMemo {
     if (bytes > MAX_ENTRY_BYTES) return outcome;
     if (this.entries.size >= this.maxEntries || this.bytes + bytes > MAX_MEMO_BYTES) this.clear();
     Object.freeze(outcome.response);
-    this.entries.set(key, Object.freeze(outcome));
+    this.entries.set(key, {
+      outcome: Object.freeze(outcome),
+      bytes,
+      namespaceVersion: snapshot.namespaceVersion(namespace),
+      namespaceView: snapshot.namespace(namespace),
+      seesAllSecretTypes: snapshot.seesAllSecretTypes,
+    });
     this.bytes += bytes;
     return outcome;
   }

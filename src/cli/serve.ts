@@ -41,7 +41,7 @@ environment variable shown.
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
   --decision-cache-entries N
                            pod CREATE decisions kept for the replicas of one template (at most
-                           8 MiB), dropped when the cluster state or policy changes
+                           8 MiB), dropped when their namespace or the policy changes
                            (PULLGUARD_DECISION_CACHE_ENTRIES, default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)

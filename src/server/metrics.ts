@@ -92,7 +92,7 @@ function decisionCacheMetrics(registry: Registry, stats: () => AdmissionMemoStat
   });
   totalsCounter(registry, {
     name: 'pullguard_decision_cache_invalidations_total',
-    help: 'Times the decision cache was emptied because the cluster snapshot or the policy changed.',
+    help: 'Kept decisions dropped because their namespace changed (its labels, pull secrets or ServiceAccounts) or the policy was reloaded.',
     label: undefined,
     totals: () => ({ '': stats().invalidations }),
   });

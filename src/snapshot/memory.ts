@@ -78,6 +78,10 @@ export class MemorySnapshot implements ClusterSnapshot {
     return this.stateOf(namespace).serviceAccounts.get(serviceAccount);
   }
 
+  namespaceVersion(namespace: string): object {
+    return this.stateOf(namespace);
+  }
+
   hasExpiringCredentials(namespace: string): boolean {
     return this.stateOf(namespace).hasExpiringCredentials;
   }

@@ -19,6 +19,12 @@ export interface ClusterSnapshot {
   /** The ServiceAccount's imagePullSecrets names, or undefined when the SA is unknown. */
   serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined;
   /**
+   * An object whose identity changes whenever the namespace's secrets or ServiceAccounts change
+   * (snapshots share it for untouched namespaces): what decisions read there is the same as long
+   * as this object and namespace(name) are the same objects. Caches compare it by identity only.
+   */
+  namespaceVersion(namespace: string): object;
+  /**
    * True when a secret of the namespace holds a credential with a provable expiry (an ECR token):
    * decisions there depend on the clock, so they are never memoised.
    */

@@ -6,6 +6,7 @@ import { decodeAdmissionReview, type AdmissionRequest } from '../../src/admissio
 import { parsePolicyObject } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
+import { MemorySnapshot } from '../../src/snapshot/memory.ts';
 import {
   admissionReview, deployment, ecrSecret, namespaceObject, pod, pullSecret, serviceAccount, type PodOptions,
 } from '../helpers/objects.ts';
@@ -140,11 +141,13 @@ t.test('length-prefixed fields: values holding the separator never share a key',
   for (const [what, a, b] of pairs) t.not(keyFor(a), keyFor(b), what);
 });
 
-t.test('empties itself when the snapshot changes, and answers from the new one', async (t) => {
+t.test('drops the entry when its namespace\'s secrets change, and answers from the new state', async (t) => {
   const policy = resolver();
   const before = context(CLUSTER, policy);
-  // The namespace's only pull secret is deleted: the cached "covered" answer must not survive.
-  const after = context(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'), policy);
+  // The namespace's only pull secret is deleted; the Namespace object itself (its view) is untouched.
+  const without = snapshotFromObjects(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'));
+  const shared = before.snapshot as MemorySnapshot;
+  const after = { ...before, snapshot: new MemorySnapshot(new Map(shared.namespaceViews()), without.namespaceStates(), shared.seesAllSecretTypes) };
   const memo = new AdmissionMemo(16);
   const covered = memo.admit(replica('1', { imagePullSecrets: ['harbor-pull'] }), 'validate', before);
   t.equal(covered.response.allowed, true);
@@ -152,6 +155,38 @@ t.test('empties itself when the snapshot changes, and answers from the new one',
   t.equal(uncovered.response.allowed, false);
   t.same(uncovered, admit(replica('2', { imagePullSecrets: ['harbor-pull'] }), 'validate', after));
   t.match(memo.stats(), { hits: 0, misses: 2, bypassed: 0, invalidations: 1, entries: 0 }, 'the denial is not kept');
+});
+
+t.test('keeps answering from the memo when only another namespace changed', async (t) => {
+  const policy = resolver();
+  const before = snapshotFromObjects([...CLUSTER, namespaceObject('other'), pullSecret('other', 'hub', 'docker.io')]);
+  // As the live projection does: untouched namespaces keep their state and view objects.
+  const changed = snapshotFromObjects([namespaceObject('other', { tier: 'b' }), pullSecret('other', 'hub2', 'docker.io')]);
+  const states = new Map(before.namespaceStates());
+  const views = new Map(before.namespaceViews());
+  states.set('other', changed.namespaceStates().get('other')!);
+  views.set('other', changed.namespaceViews().get('other')!);
+  const after = new MemorySnapshot(views, states, before.seesAllSecretTypes);
+  const memo = new AdmissionMemo(16);
+  memo.admit(replica('1'), 'validate', { snapshot: before, policy, now: NOW });
+  const second = memo.admit(replica('2'), 'validate', { snapshot: after, policy, now: NOW });
+  t.match(memo.stats(), { hits: 1, misses: 1, invalidations: 0 });
+  t.same(second, admit(replica('2'), 'validate', { snapshot: after, policy, now: NOW }));
+});
+
+t.test('drops the entry when its namespace\'s labels change, even with the same secrets', async (t) => {
+  const policy = resolver({ namespaces: { overrides: [{ matchLabels: { rollout: 'audit' }, mode: 'dry-run' }] } });
+  const before = snapshotFromObjects(CLUSTER);
+  const relabelled = snapshotFromObjects([namespaceObject('team', { rollout: 'audit' })]);
+  const views = new Map(before.namespaceViews());
+  views.set('team', relabelled.namespaceViews().get('team')!);
+  const after = new MemorySnapshot(views, new Map(before.namespaceStates()), before.seesAllSecretTypes);
+  const memo = new AdmissionMemo(16);
+  const review = (uid: string) => replica(uid, { imagePullSecrets: [] });
+  t.equal(memo.admit(review('1'), 'mutate', { snapshot: before, policy, now: NOW }).action, 'patch');
+  const second = memo.admit(review('2'), 'mutate', { snapshot: after, policy, now: NOW });
+  t.equal(second.action, 'dry-run', 'the namespace is in dry-run now: nothing is patched');
+  t.match(memo.stats(), { hits: 0, misses: 2, invalidations: 1 });
 });
 
 t.test('empties itself when the policy changes, and answers under the new one', async (t) => {

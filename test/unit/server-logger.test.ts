@@ -5,19 +5,25 @@ import t from 'tap';
 import { createLogger, LOG_PENDING_MAX_CHARS, LOG_RETRY_MS, TurnBatchedWriter } from '../../src/server/logger.ts';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits (without a deadline that could flake under load: up to 10 s) until `done` holds. */
+async function waitFor(done: () => boolean): Promise<void> {
+  const giveUp = Date.now() + 10_000;
+  while (!done() && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, LOG_RETRY_MS));
+}
 
 /** A fake write(2): records each call; `script` decides what each call does (bytes taken or an error code). */
 function fakeFd(script: Array<number | 'all' | string> = []) {
   const calls: string[] = [];
+  const state = { attempts: 0 };
   const writeSync = (_fd: number, buffer: Uint8Array, offset: number): number => {
+    state.attempts++;
     const step = script.shift() ?? 'all';
     if (typeof step === 'string' && step !== 'all') throw Object.assign(new Error(step), { code: step });
     const taken = step === 'all' ? buffer.length - offset : step;
     calls.push(Buffer.from(buffer.subarray(offset, offset + taken)).toString('utf8'));
     return taken;
   };
-  return { calls, writeSync };
+  return { calls, writeSync, state };
 }
 
 t.test('the lines of one event-loop turn leave in one write, in order, at the end of the turn', async (t) => {
@@ -53,7 +59,7 @@ t.test('a full pipe (EAGAIN) keeps the rest and writes it a moment later, before
   writer.write('second line\n');
   await nextTurn();
   t.same(fd.calls, ['firs'], 'no write while the retry is pending');
-  await sleep(LOG_RETRY_MS * 3);
+  await waitFor(() => fd.state.attempts >= 3);
   t.equal(fd.calls.join(''), 'first line\nsecond line\n');
   t.equal(writer.dropped, 0);
 });
@@ -65,7 +71,7 @@ t.test('lines beyond the pending limit are dropped, counted, and reported in the
   const line = 'x'.repeat(1024 * 1024 - 1) + '\n';
   for (let i = 0; i < LOG_PENDING_MAX_CHARS / line.length + 3; i++) writer.write(line);
   t.equal(writer.dropped, 3);
-  await sleep(LOG_RETRY_MS * 8);
+  await waitFor(() => fd.state.attempts >= 4);
   writer.write('after\n');
   await nextTurn();
   const text = fd.calls.join('');
@@ -79,7 +85,7 @@ t.test('after a full pipe drains during an idle retry, later lines are still wri
   const writer = new TurnBatchedWriter(1, fd.writeSync);
   const line = 'y'.repeat(LOG_PENDING_MAX_CHARS / 2 - 1) + '\n';
   writer.write(line);
-  await sleep(LOG_RETRY_MS * 6);
+  await waitFor(() => fd.state.attempts >= 3);
   t.equal(fd.calls.join(''), line, 'the held line went out once the pipe took it');
   for (let i = 0; i < 3; i++) {
     writer.write(line);
