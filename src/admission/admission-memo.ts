@@ -36,6 +36,8 @@ import type { AdmissionRequest } from './review.ts';
 
 /** Default entry count: a few hundred distinct templates cover a rollout wave (a 3-container pod's outcome is ~8 KiB). */
 export const DEFAULT_ADMISSION_MEMO_ENTRIES = 512;
+/** More entries than this buy nothing: the byte budget (MAX_MEMO_BYTES) empties the memo first. */
+export const MAX_ADMISSION_MEMO_ENTRIES = 10_000;
 /** Longer keys (pods with dozens of containers or huge names) are decided every time and never kept. */
 export const MAX_KEY_CHARS = 4096;
 /** The estimated bytes all kept outcomes may hold together; past it the memo is emptied. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../server/logger.ts';
-import { DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
+import { DEFAULT_ADMISSION_MEMO_ENTRIES, MAX_ADMISSION_MEMO_ENTRIES, MAX_MEMO_BYTES } from '../admission/admission-memo.ts';
 import { ensureDevCertificates, DEFAULT_CERTIFICATE_DIR } from '../certs/files.ts';
 import { buildMetricsApp } from '../server/metrics-app.ts';
 import { buildWebhookApp } from '../server/app.ts';
@@ -41,7 +41,7 @@ environment variable shown.
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
   --decision-cache-entries N
                            pod CREATE decisions kept for the replicas of one template (at most
-                           8 MiB), dropped when their namespace or the policy changes
+                           ${MAX_MEMO_BYTES / 2 ** 20} MiB), dropped when their namespace or the policy changes
                            (PULLGUARD_DECISION_CACHE_ENTRIES, default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
@@ -104,8 +104,8 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   if (!Number.isInteger(timeout) || timeout < 100) throw new UsageError('--request-timeout must be a whole number of milliseconds >= 100');
   const cacheText = values['decision-cache-entries'] ?? env['PULLGUARD_DECISION_CACHE_ENTRIES'] ?? String(DEFAULT_ADMISSION_MEMO_ENTRIES);
   const decisionCacheEntries = Number(cacheText);
-  if (!/^\d+$/.test(cacheText) || decisionCacheEntries > MAX_DECISION_CACHE_ENTRIES) {
-    throw new UsageError(`--decision-cache-entries must be a whole number from 0 to ${MAX_DECISION_CACHE_ENTRIES}, got ${cacheText}`);
+  if (!/^\d+$/.test(cacheText) || decisionCacheEntries > MAX_ADMISSION_MEMO_ENTRIES) {
+    throw new UsageError(`--decision-cache-entries must be a whole number from 0 to ${MAX_ADMISSION_MEMO_ENTRIES}, got ${cacheText}`);
   }
   const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
   const options: ServeOptions = {
@@ -130,9 +130,6 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   if (!LOG_LEVELS.includes(options.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got ${options.logLevel}`);
   return options;
 }
-
-/** More entries than this buy nothing: the cache's byte budget (8 MiB) empties it first. */
-const MAX_DECISION_CACHE_ENTRIES = 10_000;
 
 /** pino's levels, plus `silent`. */
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

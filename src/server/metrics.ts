@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { AdmissionMemoStats } from '../admission/admission-memo.ts';
+import { MAX_MEMO_BYTES, type AdmissionMemoStats } from '../admission/admission-memo.ts';
 
 /** Every metric pullguard exports; the README's metrics table lists the same names. */
 export interface ServerMetrics {
@@ -98,7 +98,7 @@ function decisionCacheMetrics(registry: Registry, stats: () => AdmissionMemoStat
   });
   new Gauge({
     name: 'pullguard_decision_cache_entries',
-    help: 'Decisions held in the decision cache now (bounded by --decision-cache-entries and an 8 MiB estimate).',
+    help: `Decisions held in the decision cache now (bounded by --decision-cache-entries and an ${MAX_MEMO_BYTES / 2 ** 20} MiB estimate).`,
     registers: [registry],
     collect() {
       this.set(stats().entries);
