@@ -1,2 +1,0 @@
-export function two() { return 2; }
-//# sourceMappingURL=x.js.map
