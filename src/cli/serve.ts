@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from '../server/logger.ts';
 import { DEFAULT_ADMISSION_MEMO_ENTRIES, MAX_ADMISSION_MEMO_ENTRIES, MAX_MEMO_BYTES } from '../admission/admission-memo.ts';
@@ -147,6 +148,39 @@ function loadServingCertificate(options: Parameters<typeof createTlsReloader>[0]
   }
 }
 
+interface ListenTarget {
+  readonly port: number;
+  readonly host: string;
+  /** The flag (and variable) that sets the port, named in the error. */
+  readonly portFlag: string;
+  readonly hostFlag: string;
+}
+
+/**
+ * Listens, or explains why not: a port in use, a privileged port or an address this machine does
+ * not have are the operator's to fix, so they are usage errors naming the flag, never a stack trace.
+ */
+async function listenOn(app: FastifyInstance, target: ListenTarget): Promise<void> {
+  try {
+    await app.listen({ port: target.port, host: target.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `cannot listen on ${target.host}:${target.port}`;
+    switch (code) {
+      case 'EADDRINUSE':
+        throw new UsageError(`${where}: port ${target.port} is already in use; stop what holds it or choose another port with ${target.portFlag}`);
+      case 'EACCES':
+        throw new UsageError(`${where}: not allowed to use port ${target.port} (ports below 1024 need privileges); choose another port with ${target.portFlag}`);
+      case 'EADDRNOTAVAIL':
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        throw new UsageError(`${where}: ${target.host} is not an address of this machine; set ${target.hostFlag}`);
+      default:
+        throw error;
+    }
+  }
+}
+
 /** Decides where state comes from: files, or (issue "Live cluster state") the cluster. */
 async function createState(options: ServeOptions, logger: Logger, registry: import('prom-client').Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
   const useCluster = options.state.length === 0 && (options.cluster === 'on' || (options.cluster === 'auto' && clusterConfigAvailable(options)));
@@ -199,8 +233,22 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
   reloader.attach(app.server as unknown as import('node:tls').Server);
   reloader.start();
   const metricsApp = options.metricsPort === 0 ? undefined : buildMetricsApp(metrics, () => metrics.certificateExpiry.set(reloader.secondsUntilExpiry()));
-  await app.listen({ port: options.port, host: options.host });
-  if (metricsApp !== undefined) await metricsApp.listen({ port: options.metricsPort, host: options.metricsHost });
+  try {
+    await listenOn(app, { port: options.port, host: options.host, portFlag: '--port (PULLGUARD_PORT)', hostFlag: '--host (PULLGUARD_HOST)' });
+    if (metricsApp !== undefined) {
+      await listenOn(metricsApp, {
+        port: options.metricsPort,
+        host: options.metricsHost,
+        portFlag: '--metrics-port (PULLGUARD_METRICS_PORT)',
+        hostFlag: '--metrics-host (PULLGUARD_METRICS_HOST)',
+      });
+    }
+  } catch (error) {
+    // Half a server is worse than none: close what did start, so the process exits with the error.
+    await Promise.allSettled([app.close(), metricsApp?.close(), stopState()]);
+    reloader.stop();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   logger.info({ port, metricsPort: options.metricsPort, host: options.host }, 'pullguard webhook listening');
