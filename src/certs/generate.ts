@@ -260,3 +260,79 @@ export function describeCertificate(pem: string | Buffer): CertificateDescriptio
     fingerprint256: certificate.fingerprint256,
   };
 }
+
+/** A CA that signs client certificates (mutual TLS: `serve --client-ca`). */
+export interface ClientCa {
+  readonly caCert: string;
+  readonly caKey: string;
+}
+
+export interface ClientCertificate {
+  readonly cert: string;
+  readonly key: string;
+}
+
+const CLIENT_CA_COMMON_NAME = 'pullguard client CA';
+
+function createCa(commonName: string, now: Date, validityDays: number, keyBits: number): { cert: forge.pki.Certificate; key: KeyMaterial } {
+  const key = generateRsaKey(keyBits);
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = key.publicKey;
+  ca.serialNumber = randomSerialHex();
+  ca.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
+  ca.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
+  ca.setSubject(subject(commonName));
+  ca.setIssuer(subject(commonName));
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(key.privateKey, forge.md.sha256.create());
+  return { cert: ca, key };
+}
+
+/** A fresh CA for client certificates: what the API server's client certificate is issued by. */
+export function generateClientCa(options: { readonly validityDays?: number; readonly now?: Date; readonly keyBits?: number } = {}): ClientCa {
+  const validityDays = options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
+  requirePositiveDays('validityDays', validityDays);
+  const { cert, key } = createCa(CLIENT_CA_COMMON_NAME, options.now ?? new Date(), validityDays, options.keyBits ?? DEFAULT_KEY_BITS);
+  return { caCert: forge.pki.certificateToPem(cert), caKey: key.privateKeyPem };
+}
+
+export interface ClientCertificateOptions {
+  /** The subject CN (`--client-cn` checks it, or one of the DNS names). */
+  readonly commonName: string;
+  readonly dnsNames?: readonly string[];
+  readonly validityDays?: number;
+  readonly now?: Date;
+  readonly keyBits?: number;
+}
+
+/** A client certificate (extended key usage clientAuth only) signed by `ca`. */
+export function issueClientCertificate(ca: ClientCa, options: ClientCertificateOptions): ClientCertificate {
+  const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
+  requirePositiveDays('validityDays', validityDays);
+  const now = options.now ?? new Date();
+  const caCert = forge.pki.certificateFromPem(ca.caCert);
+  const caKey = forge.pki.privateKeyFromPem(ca.caKey);
+  const key = generateRsaKey(options.keyBits ?? DEFAULT_KEY_BITS);
+  const client = forge.pki.createCertificate();
+  client.publicKey = key.publicKey;
+  client.serialNumber = randomSerialHex();
+  client.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
+  client.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
+  client.setSubject(subject(options.commonName));
+  client.setIssuer(caCert.subject.attributes);
+  const dnsNames = options.dnsNames ?? [];
+  client.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    ...(dnsNames.length === 0 ? [] : [{ name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2, value })) }]),
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  client.sign(caKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(client), key: key.privateKeyPem };
+}

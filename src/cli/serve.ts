@@ -8,10 +8,11 @@ import { DEFAULT_ADMISSION_MEMO_ENTRIES, MAX_ADMISSION_MEMO_ENTRIES, MAX_MEMO_BY
 import { ensureDevCertificates, DEFAULT_CERTIFICATE_DIR } from '../certs/files.ts';
 import { buildMetricsApp } from '../server/metrics-app.ts';
 import { buildWebhookApp } from '../server/app.ts';
-import { DEFAULT_METRICS_PORT, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, SHUTDOWN_GRACE_MS } from '../server/limits.ts';
+import { DEFAULT_CLIENT_CERTIFICATE_NAME, DEFAULT_METRICS_PORT, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, SHUTDOWN_GRACE_MS } from '../server/limits.ts';
 import { createMetrics } from '../server/metrics.ts';
 import { StaticDecisionState, type DecisionState } from '../server/state.ts';
-import { createTlsReloader } from '../server/tls-reload.ts';
+import { ClientCertificateGate } from '../server/tls-client-auth.ts';
+import { createTlsReloader, type MinTlsVersion } from '../server/tls-reload.ts';
 import { EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
 import type { CommandIo } from './io.ts';
@@ -26,6 +27,13 @@ environment variable shown.
   --host ADDR              listen address (PULLGUARD_HOST, default 0.0.0.0)
   --cert FILE              serving certificate PEM (PULLGUARD_CERT, default certs/tls.crt); reloaded on change
   --key FILE               serving key PEM (PULLGUARD_KEY, default certs/tls.key); reloaded on change
+  --min-tls 1.2|1.3        lowest TLS version (PULLGUARD_MIN_TLS, default 1.2); TLS 1.2 only with
+                           ECDHE key exchange and AEAD ciphers
+  --client-ca FILE         mutual TLS: /mutate and /validate answer only callers whose client
+                           certificate this CA bundle signed (PULLGUARD_CLIENT_CA); reloaded on change.
+                           /healthz and /readyz stay open for the kubelet's probes
+  --client-cn NAME         with --client-ca: a name the client certificate must carry as its CN or a
+                           DNS SAN; repeatable (PULLGUARD_CLIENT_CN, comma-separated; default ${DEFAULT_CLIENT_CERTIFICATE_NAME})
   --metrics-port N         metrics HTTP port (PULLGUARD_METRICS_PORT, default ${DEFAULT_METRICS_PORT}); 0 disables
   --metrics-host ADDR      metrics listen address (PULLGUARD_METRICS_HOST, default: same as --host)
   --policy FILE            policy.yaml, with --state or --cluster off (PULLGUARD_POLICY); watching a
@@ -59,6 +67,10 @@ export interface ServeOptions {
   host: string;
   cert: string;
   key: string;
+  minTls: MinTlsVersion;
+  /** Mutual TLS: the client CA bundle and the names a client certificate may carry; undefined: no client certificates asked. */
+  clientCa: string | undefined;
+  clientNames: readonly string[];
   metricsPort: number;
   metricsHost: string;
   policy: string | undefined;
@@ -81,6 +93,9 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
       host: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      'min-tls': { type: 'string' },
+      'client-ca': { type: 'string' },
+      'client-cn': { type: 'string', multiple: true, default: [] },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       policy: { type: 'string' },
@@ -108,12 +123,25 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   if (!/^\d+$/.test(cacheText) || decisionCacheEntries > MAX_ADMISSION_MEMO_ENTRIES) {
     throw new UsageError(`--decision-cache-entries must be a whole number from 0 to ${MAX_ADMISSION_MEMO_ENTRIES}, got ${cacheText}`);
   }
+  const minTlsText = values['min-tls'] ?? env['PULLGUARD_MIN_TLS'] ?? '1.2';
+  const minTls = MIN_TLS_FLAG_VALUES[minTlsText];
+  if (minTls === undefined) throw new UsageError(`--min-tls must be 1.2 or 1.3, got ${minTlsText}`);
+  const clientCa = nonEmpty(values['client-ca'] ?? env['PULLGUARD_CLIENT_CA']);
+  const clientNamesGiven = values['client-cn'].length > 0 ? values['client-cn'] : (env['PULLGUARD_CLIENT_CN'] ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (clientNamesGiven.some((name) => name === '')) throw new UsageError('--client-cn must not be empty');
+  if (clientCa === undefined && clientNamesGiven.length > 0) {
+    throw new UsageError('--client-cn needs --client-ca: without a client CA no client certificate is asked for, so no name could be checked');
+  }
+  const clientNames = clientCa === undefined ? [] : clientNamesGiven.length > 0 ? clientNamesGiven : [DEFAULT_CLIENT_CERTIFICATE_NAME];
   const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
   const options: ServeOptions = {
     port: parsePort(values.port ?? env['PULLGUARD_PORT'] ?? String(DEFAULT_PORT), '--port'),
     host,
     cert: values.cert ?? env['PULLGUARD_CERT'] ?? join(DEFAULT_CERTIFICATE_DIR, 'tls.crt'),
     key: values.key ?? env['PULLGUARD_KEY'] ?? join(DEFAULT_CERTIFICATE_DIR, 'tls.key'),
+    minTls,
+    clientCa,
+    clientNames,
     metricsPort: parsePort(values['metrics-port'] ?? env['PULLGUARD_METRICS_PORT'] ?? String(DEFAULT_METRICS_PORT), '--metrics-port'),
     metricsHost: values['metrics-host'] ?? env['PULLGUARD_METRICS_HOST'] ?? host,
     policy: values.policy ?? env['PULLGUARD_POLICY'],
@@ -132,6 +160,12 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   return options;
 }
 
+const MIN_TLS_FLAG_VALUES: Readonly<Record<string, MinTlsVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
+}
+
 /** pino's levels, plus `silent`. */
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -141,8 +175,9 @@ function loadServingCertificate(options: Parameters<typeof createTlsReloader>[0]
     return createTlsReloader(options);
   } catch (error) {
     const detail = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${(error as NodeJS.ErrnoException).path ?? 'a file'} does not exist` : (error as Error).message;
+    const clientCa = options.clientCaFile === undefined ? '' : `, --client-ca ${options.clientCaFile}`;
     throw new UsageError(
-      `cannot load the serving certificate (--cert ${options.certFile}, --key ${options.keyFile}): ${detail}; ` +
+      `cannot load the serving certificate (--cert ${options.certFile}, --key ${options.keyFile}${clientCa}): ${detail}; ` +
         `create a pair with 'pullguard certs --out certs --host NAME', or run 'npm start' (serve --dev) to get development certificates`,
     );
   }
@@ -217,8 +252,10 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
   const reloader = loadServingCertificate({
     certFile: options.cert,
     keyFile: options.key,
+    ...(options.clientCa === undefined ? {} : { clientCaFile: options.clientCa }),
+    minVersion: options.minTls,
     onReload: (certificate) => logger.info({ notAfter: certificate.notAfter.toISOString(), serial: certificate.serialNumber }, 'serving certificate reloaded'),
-    onError: (error) => logger.error({ error: error.message }, 'certificate files changed but are not a valid pair; keeping the current certificate'),
+    onError: (error) => logger.error({ error: error.message }, 'certificate files changed but are not valid; keeping the current certificate and client CA'),
   });
   const { state, stop: stopState } = await createState(options, logger, metrics.registry);
   const app = buildWebhookApp({
@@ -229,6 +266,7 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
     requestTimeoutMs: options.requestTimeoutMs,
     certificateReady: () => reloader.secondsUntilExpiry() > 0,
     decisionCacheEntries: options.decisionCacheEntries,
+    clientCertificates: options.clientCa === undefined ? undefined : new ClientCertificateGate({ names: options.clientNames }),
   });
   reloader.attach(app.server as unknown as import('node:tls').Server);
   reloader.start();
@@ -251,7 +289,16 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  logger.info({ port, metricsPort: options.metricsPort, host: options.host }, 'pullguard webhook listening');
+  logger.info(
+    {
+      port,
+      metricsPort: options.metricsPort,
+      host: options.host,
+      minTls: options.minTls,
+      clientCertificates: options.clientCa === undefined ? 'not required' : { ca: options.clientCa, names: options.clientNames },
+    },
+    'pullguard webhook listening',
+  );
   if (options.dev) {
     io.stderr.write(
       `\npullguard (dev) is serving https://${options.host}:${port} with the default policy and ${options.state.join(', ')}.\n` +

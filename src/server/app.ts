@@ -8,6 +8,7 @@ import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { DecisionState } from './state.ts';
+import type { ClientCertificateGate } from './tls-client-auth.ts';
 
 export interface WebhookAppOptions {
   readonly state: DecisionState;
@@ -22,6 +23,8 @@ export interface WebhookAppOptions {
   readonly now?: () => number;
   /** Decisions kept for the replicas of one template (AdmissionMemo); 0 decides every review afresh. */
   readonly decisionCacheEntries?: number;
+  /** Mutual TLS: /mutate and /validate answer only callers with an allowed client certificate. */
+  readonly clientCertificates?: ClientCertificateGate | undefined;
 }
 
 /** The webhook's HTTP surface: /mutate, /validate, /healthz, /readyz. Metrics live on their own listener. */
@@ -112,8 +115,20 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     };
   }
 
-  app.post('/mutate', handlerFor('mutate'));
-  app.post('/validate', handlerFor('validate'));
+  const gate = options.clientCertificates;
+  const webhookRoute = gate === undefined ? {} : { onRequest: requireClientCertificate };
+  // A route hook, so /healthz and /readyz stay open to the kubelet's probes (they carry no certificate).
+  function requireClientCertificate(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const verdict = (gate as ClientCertificateGate).verdict(request.raw.socket);
+    if (verdict.allowed) return done();
+    const webhook = request.url === '/mutate' ? 'mutate' : 'validate';
+    metrics.clientCertificateRejections.inc({ webhook, reason: verdict.reason });
+    logger.warn({ webhook, remoteAddress: request.raw.socket.remoteAddress, reason: verdict.reason, error: verdict.message }, 'refused a caller without an allowed client certificate');
+    void reply.code(verdict.status).send({ error: verdict.status === 401 ? 'Unauthorized' : 'Forbidden', message: verdict.message });
+  }
+
+  app.post('/mutate', webhookRoute, handlerFor('mutate'));
+  app.post('/validate', webhookRoute, handlerFor('validate'));
 
   app.get('/healthz', async function alive() {
     return { status: 'ok' };

@@ -11,6 +11,7 @@ export interface ServerMetrics {
   readonly findings: Counter<'code' | 'severity'>;
   readonly decisionErrors: Counter<'webhook'>;
   readonly malformed: Counter<'webhook'>;
+  readonly clientCertificateRejections: Counter<'webhook' | 'reason'>;
   readonly certificateExpiry: Gauge;
   /** pullguard_admission_requests_total{webhook, action} += 1, on the per-request path. */
   countRequest(webhook: string, action: string): void;
@@ -64,6 +65,12 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
       name: 'pullguard_malformed_reviews_total',
       help: 'Requests rejected with HTTP 400 because the body was not a valid AdmissionReview v1.',
       labelNames: ['webhook'],
+      registers: [registry],
+    }),
+    clientCertificateRejections: new Counter({
+      name: 'pullguard_client_certificate_rejections_total',
+      help: 'Webhook requests refused by mutual TLS (--client-ca), by webhook and reason: no-certificate and untrusted (HTTP 401), name-not-allowed (HTTP 403, see --client-cn).',
+      labelNames: ['webhook', 'reason'],
       registers: [registry],
     }),
     certificateExpiry: new Gauge({

@@ -9,7 +9,10 @@ import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { describeCertificate, type CertificateDescription } from '../certs/generate.ts';
-import { MIN_TLS_VERSION } from './limits.ts';
+import { MIN_TLS_VERSION, TLS12_CIPHERS } from './limits.ts';
+
+/** The protocol versions `--min-tls` offers. */
+export type MinTlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
 /** 60 s: the fallback when directory events are lost (some network filesystems, overlay quirks); the kubelet itself syncs Secret volumes about once a minute. */
 export const DEFAULT_TLS_POLL_MS = 60_000;
@@ -25,7 +28,16 @@ export interface TlsServerOptions {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca?: Buffer;
-  readonly minVersion: typeof MIN_TLS_VERSION;
+  readonly minVersion: MinTlsVersion;
+  readonly ciphers: string;
+  readonly honorCipherOrder: true;
+  /**
+   * With a client CA: ask every client for a certificate, but let the handshake finish without one,
+   * so the kubelet's probes (which have none) still reach /healthz and /readyz. The webhook routes
+   * refuse a request whose connection did not present a trusted certificate (tls-client-auth.ts).
+   */
+  readonly requestCert: boolean;
+  readonly rejectUnauthorized: false;
   /** Hands every SNI handshake the current context (the API server always sends SNI for a Service name). */
   readonly SNICallback: (servername: string, callback: (error: Error | null, context?: SecureContext) => void) => void;
 }
@@ -47,8 +59,12 @@ export interface ReloaderTimers {
 export interface TlsReloaderOptions {
   readonly certFile: string;
   readonly keyFile: string;
-  /** Optional CA (for example the Secret's `ca.crt`): added to the context so the served chain can be completed. */
+  /** Optional CA (for example the Secret's `ca.crt`): sent after the certificate so the served chain can be completed. Never trusted for client certificates. */
   readonly caFile?: string;
+  /** CA bundle that signs the client certificates callers must present (`--client-ca`); reloaded with the pair. */
+  readonly clientCaFile?: string;
+  /** Lowest TLS version accepted; default MIN_TLS_VERSION. */
+  readonly minVersion?: MinTlsVersion;
   readonly onReload?: (certificate: LoadedCertificate) => void;
   /** A rejected pair or an unreadable file; the previous certificate keeps serving. Reported once per distinct content. */
   readonly onError?: (error: Error) => void;
@@ -87,6 +103,7 @@ interface FileContents {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca: Buffer | undefined;
+  readonly clientCa: Buffer | undefined;
 }
 
 interface LoadedPair {
@@ -116,19 +133,47 @@ const watchWithFs: WatchDirectory = (dir, onChange, onError) => {
 
 function contentHash(contents: FileContents): string {
   const hash = createHash('sha256');
-  for (const part of [contents.cert, contents.key, contents.ca ?? Buffer.alloc(0)]) {
+  for (const part of [contents.cert, contents.key, contents.ca ?? Buffer.alloc(0), contents.clientCa ?? Buffer.alloc(0)]) {
     hash.update(String(part.length)).update(':').update(part);
   }
   return hash.digest('hex');
 }
 
-function contextOptions(contents: FileContents): SecureContextOptions {
+/**
+ * The serving chain: the certificate, then the serving CA when one is given. The CA goes into the
+ * chain, not into `ca`: `ca` is the trust store for client certificates, and the serving CA (whose
+ * key may sit next to it, as in the chart's job mode) must never vouch for a caller.
+ */
+function servedChain(contents: FileContents): Buffer {
+  return contents.ca === undefined ? contents.cert : Buffer.concat([contents.cert, Buffer.from('\n'), contents.ca]);
+}
+
+function contextOptions(contents: FileContents, minVersion: MinTlsVersion): SecureContextOptions {
   return {
-    cert: contents.cert,
+    cert: servedChain(contents),
     key: contents.key,
-    ...(contents.ca === undefined ? {} : { ca: contents.ca }),
-    minVersion: MIN_TLS_VERSION,
+    ...(contents.clientCa === undefined ? {} : { ca: contents.clientCa }),
+    minVersion,
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
   };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** A client CA bundle must hold at least one CA certificate; an empty or garbled file would trust nobody and refuse every review. */
+function checkClientCa(file: string, pem: Buffer): void {
+  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new TlsPairError(`${file} holds no PEM certificate (the client CA bundle)`);
+  for (const block of blocks) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(block);
+    } catch (error) {
+      throw new TlsPairError(`${file} holds a certificate that does not parse (the client CA bundle)`, { cause: error });
+    }
+    if (!certificate.ca) throw new TlsPairError(`${file} holds a certificate that is not a CA (${certificate.subject.replace(/\n/g, ', ')}): --client-ca takes the CA that signs the client certificates`);
+  }
 }
 
 function toError(error: unknown): Error {
@@ -136,7 +181,8 @@ function toError(error: unknown): Error {
 }
 
 export function createTlsReloader(options: TlsReloaderOptions): TlsReloader {
-  const { certFile, keyFile, caFile } = options;
+  const { certFile, keyFile, caFile, clientCaFile } = options;
+  const minVersion = options.minVersion ?? MIN_TLS_VERSION;
   const now = options.now ?? Date.now;
   const timers = options.timers ?? defaultTimers;
   const watchDirectory = options.watchDirectory ?? watchWithFs;
@@ -150,6 +196,7 @@ export function createTlsReloader(options: TlsReloaderOptions): TlsReloader {
       cert: readFileSync(certFile),
       key: readFileSync(keyFile),
       ca: caFile === undefined ? undefined : readFileSync(caFile),
+      clientCa: clientCaFile === undefined ? undefined : readFileSync(clientCaFile),
     };
   }
 
@@ -167,9 +214,10 @@ export function createTlsReloader(options: TlsReloaderOptions): TlsReloader {
       throw new TlsPairError(`${keyFile} is not a PEM private key`, { cause: error });
     }
     if (!matches) throw new TlsPairError(`${keyFile} does not match the certificate in ${certFile}`);
+    if (clientCaFile !== undefined && contents.clientCa !== undefined) checkClientCa(clientCaFile, contents.clientCa);
     let context: SecureContext;
     try {
-      context = createSecureContext(contextOptions(contents));
+      context = createSecureContext(contextOptions(contents, minVersion));
     } catch (error) {
       throw new TlsPairError(`${certFile}/${keyFile} rejected by TLS: ${toError(error).message}`, { cause: error });
     }
@@ -223,7 +271,7 @@ export function createTlsReloader(options: TlsReloaderOptions): TlsReloader {
     lastFailure = undefined;
     for (const server of servers) {
       try {
-        server.setSecureContext(contextOptions(next.contents));
+        server.setSecureContext(contextOptions(next.contents, minVersion));
       } catch (error) {
         report(toError(error));
       }
@@ -249,21 +297,26 @@ export function createTlsReloader(options: TlsReloaderOptions): TlsReloader {
     current: () => loaded.certificate,
     secondsUntilExpiry: () => (loaded.certificate.notAfter.getTime() - now()) / 1000,
     serverOptions: () => ({
-      cert: loaded.contents.cert,
+      cert: servedChain(loaded.contents),
       key: loaded.contents.key,
-      ...(loaded.contents.ca === undefined ? {} : { ca: loaded.contents.ca }),
-      minVersion: MIN_TLS_VERSION,
+      ...(loaded.contents.clientCa === undefined ? {} : { ca: loaded.contents.clientCa }),
+      minVersion,
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+      requestCert: clientCaFile !== undefined,
+      rejectUnauthorized: false,
       SNICallback: sniCallback,
     }),
     attach(server) {
       servers.add(server);
-      server.setSecureContext(contextOptions(loaded.contents));
+      server.setSecureContext(contextOptions(loaded.contents, minVersion));
     },
     reload,
     start() {
       if (started) return;
       started = true;
-      const directories = new Set([certFile, keyFile, ...(caFile === undefined ? [] : [caFile])].map((file) => dirname(file)));
+      const files = [certFile, keyFile, ...(caFile === undefined ? [] : [caFile]), ...(clientCaFile === undefined ? [] : [clientCaFile])];
+      const directories = new Set(files.map((file) => dirname(file)));
       for (const dir of directories) {
         try {
           watches.push(watchDirectory(dir, scheduleReload, report));

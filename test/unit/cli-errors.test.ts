@@ -87,6 +87,23 @@ const cases: Record<string, Case> = {
   'unknown commands print the help and exit 2': { args: ['deploy'], code: 2, stderr: /unknown command "deploy"[\s\S]*Usage: pullguard/ },
   '--version prints the package version': { args: ['--version'], code: 0, stdout: /^pullguard \d+\.\d+\.\d+\n$/ },
   'certs needs at least one host': { args: ['certs', '--out', ''], code: 2, stderr: /at least one --host/ },
+  'serve exits 2 for a --min-tls other than 1.2 or 1.3': { args: ['serve', '--min-tls', '1.1', '--cluster', 'off'], code: 2, stderr: /--min-tls must be 1\.2 or 1\.3, got 1\.1/ },
+  'serve exits 2 for a --min-tls from the environment that is not a version': {
+    args: ['serve', '--cluster', 'off'],
+    env: { PULLGUARD_MIN_TLS: 'TLSv1.3' },
+    code: 2,
+    stderr: /--min-tls must be 1\.2 or 1\.3, got TLSv1\.3/,
+  },
+  'serve exits 2 for --client-cn without --client-ca': {
+    args: ['serve', '--client-cn', 'kube-apiserver', '--cluster', 'off'],
+    code: 2,
+    stderr: /--client-cn needs --client-ca/,
+  },
+  'serve exits 2 naming --client-ca when the client CA file does not exist': {
+    args: ['serve', '--cert', 'certs-missing/tls.crt', '--key', 'certs-missing/tls.key', '--client-ca', 'no/such/ca.crt', '--cluster', 'off', '--port', '0', '--metrics-port', '0'],
+    code: 2,
+    stderr: /cannot load the serving certificate \(--cert certs-missing\/tls\.crt, --key certs-missing\/tls\.key, --client-ca no\/such\/ca\.crt\)/,
+  },
   'serve rejects a metrics port equal to the webhook port': { args: ['serve', '--port', '9000', '--metrics-port', '9000'], code: 2, stderr: /--metrics-port must differ/ },
 };
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
 import { writeCertificateFiles, writeFileAtomically } from '../../src/certs/files.ts';
-import { generateCertificates, type CertificateBundle } from '../../src/certs/generate.ts';
+import { generateCertificates, generateClientCa, issueClientCertificate, type CertificateBundle } from '../../src/certs/generate.ts';
 import {
   createTlsReloader, type LoadedCertificate, type ReloaderTimers, type TlsReloader, type TlsReloaderOptions,
 } from '../../src/server/tls-reload.ts';
@@ -404,5 +404,43 @@ t.test('with injected watch, timers and clock', async (t) => {
     for (const [name, c] of Object.entries(cases)) {
       t.throws(() => createTlsReloader(recordingOptions(t.testdir(c.files))), c.error, name);
     }
+  });
+});
+
+t.test('a client CA bundle', async (t) => {
+  const clientCa = generateClientCa();
+  const leaf = issueClientCertificate(clientCa, { commonName: 'kube-apiserver' });
+  const cases: Record<string, { content: string; error: RegExp | undefined }> = {
+    'is accepted when it holds CA certificates': { content: clientCa.caCert + first.caCert, error: undefined },
+    'is refused when empty (it would trust nobody and refuse every review)': { content: '', error: /client-ca\.crt holds no PEM certificate/ },
+    'is refused when it holds a leaf certificate instead of a CA': { content: leaf.cert, error: /client-ca\.crt holds a certificate that is not a CA \(.*CN=kube-apiserver/ },
+    'is refused when a certificate does not parse': {
+      content: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+      error: /client-ca\.crt holds a certificate that does not parse/,
+    },
+  };
+  for (const [name, c] of Object.entries(cases)) {
+    t.test(name, async (t) => {
+      const dir = t.testdir();
+      await writeCertificateFiles(dir, first, { overwrite: false });
+      await writeFile(join(dir, 'client-ca.crt'), c.content);
+      const create = () => createTlsReloader(recordingOptions(dir, { clientCaFile: join(dir, 'client-ca.crt') }));
+      if (c.error === undefined) t.doesNotThrow(create);
+      else t.throws(create, c.error);
+    });
+  }
+  t.test('a broken replacement is reported once and the loaded client CA stays', async (t) => {
+    const dir = t.testdir();
+    await writeCertificateFiles(dir, first, { overwrite: false });
+    await writeFile(join(dir, 'client-ca.crt'), clientCa.caCert);
+    const options = recordingOptions(dir, { clientCaFile: join(dir, 'client-ca.crt') });
+    const reloader = createTlsReloader(options);
+    await writeFile(join(dir, 'client-ca.crt'), leaf.cert);
+    t.equal(reloader.reload(), false);
+    t.equal(reloader.reload(), false);
+    t.equal(options.errors.length, 1);
+    t.match(options.errors[0]?.message, /not a CA/);
+    await writeFile(join(dir, 'client-ca.crt'), generateClientCa().caCert);
+    t.equal(reloader.reload(), true, 'a valid replacement is loaded');
   });
 });
