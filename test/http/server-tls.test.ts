@@ -21,7 +21,7 @@ const apiServer = issueClientCertificate(clientCa, { commonName: 'kube-apiserver
 const apiServerBySan = issueClientCertificate(clientCa, { commonName: 'front-proxy', dnsNames: ['apiserver.internal'] });
 const wrongName = issueClientCertificate(clientCa, { commonName: 'system:anonymous-intruder' });
 const untrusted = issueClientCertificate(otherCa, { commonName: 'kube-apiserver' });
-const REVIEW = JSON.stringify(admissionReview(pod('team', 'web', { containers: [{ name: 'web', image: 'registry.k8s.io/pause:3.10' }] })));
+const REVIEW = JSON.stringify(admissionReview(pod({ name: 'web', namespace: 'team', containers: [{ name: 'web', image: 'registry.k8s.io/pause:3.10' }] })));
 
 interface Running {
   readonly port: number;
