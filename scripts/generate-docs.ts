@@ -8,6 +8,9 @@ import { CERTS_HELP } from '../src/cli/certs.ts';
 import * as limits from '../src/server/limits.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { createClusterMetrics } from '../src/cluster/metrics.ts';
+import { EXPLAIN_HELP, runExplain } from '../src/cli/explain.ts';
+import { CAUSE_DESCRIPTIONS, PULL_EVENT_CAUSES } from '../src/pull-events/classify.ts';
+import { Readable } from 'node:stream';
 
 function limitsTable(): string {
   const source = readFileSync(new URL('../src/server/limits.ts', import.meta.url), 'utf8');
@@ -47,6 +50,39 @@ function helpBlock(text: string): string {
   return '```\n' + text.trimEnd() + '\n```';
 }
 
+function causesTable(): string {
+  const rows = ['| cause | meaning and texts |', '|---|---|'];
+  for (const cause of PULL_EVENT_CAUSES) rows.push(`| \`${cause}\` | ${escapeCell(CAUSE_DESCRIPTIONS[cause])} |`);
+  return rows.join('\n');
+}
+
+/** The README's explain example: the real command over examples/explain, run in-process. */
+export const EXPLAIN_EXAMPLE_ARGS = ['-f', 'examples/explain/pod.yaml', '--events', 'examples/explain/events.yaml', '--state', 'examples/cluster', '--now', '2026-12-03T07:00:00Z'];
+
+async function explainOutput(extra: readonly string[]): Promise<string> {
+  let stdout = '';
+  await runExplain([...EXPLAIN_EXAMPLE_ARGS, ...extra], {
+    stdin: Readable.from([]),
+    stdout: { write: (text: string) => (stdout += text), isTTY: false },
+    stderr: { write: () => true },
+    env: {},
+  });
+  return stdout;
+}
+
+async function explainExample(): Promise<string> {
+  const text = await explainOutput([]);
+  return '```\n$ pullguard explain ' + EXPLAIN_EXAMPLE_ARGS.join(' ') + '\n' + text.trimEnd() + '\n```';
+}
+
+async function explainJsonExample(): Promise<string> {
+  const output = JSON.parse(await explainOutput(['-o', 'json'])) as { explanations: Array<{ containers: Array<Record<string, unknown>> }> };
+  const migrate = output.explanations[0]?.containers[0] ?? {};
+  // One container, its verdict parts only; the full output repeats this shape per container.
+  const excerpt = { name: migrate['name'], group: migrate['group'], image: migrate['image'], access: migrate['access'], decision: migrate['decision'], kubelet: migrate['kubelet'], diagnosis: migrate['diagnosis'] };
+  return '```json\n' + JSON.stringify(excerpt, null, 2) + '\n```';
+}
+
 export async function generatedSections(): Promise<Record<string, string>> {
   return {
     'findings-table': findingsTable(),
@@ -54,6 +90,10 @@ export async function generatedSections(): Promise<Record<string, string>> {
     'certs-flags': helpBlock(CERTS_HELP),
     'limits-table': limitsTable(),
     'metrics-table': await metricsTable(),
+    'explain-flags': helpBlock(EXPLAIN_HELP),
+    'explain-causes': causesTable(),
+    'explain-example': await explainExample(),
+    'explain-example-json': await explainJsonExample(),
   };
 }
 

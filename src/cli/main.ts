@@ -9,6 +9,7 @@ Commands:
   serve     run the admission webhook (HTTPS)            pullguard serve --help
   review    answer one AdmissionReview from stdin         pullguard review --help
   audit     report what would be decided for manifests    pullguard audit --help
+  explain   why a pod's image does not pull, and the fix  pullguard explain --help
   certs     create a CA and serving certificate          pullguard certs --help
 
 Options: --version, --help
@@ -20,6 +21,7 @@ type Command = (args: readonly string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   review: async () => (await import('./review.ts')).runReview,
   audit: async () => (await import('./audit.ts')).runAudit,
+  explain: async () => (await import('./explain.ts')).runExplain,
   serve: async () => (await import('./serve.ts')).runServe,
   certs: async () => (await import('./certs.ts')).runCerts,
 };

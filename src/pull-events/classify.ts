@@ -28,6 +28,22 @@ export const PULL_EVENT_CAUSES = [
 ] as const;
 export type PullEventCause = (typeof PULL_EVENT_CAUSES)[number];
 
+/** What each cause means and the texts that give it: the README's cause table reads this. */
+export const CAUSE_DESCRIPTIONS: Readonly<Record<PullEventCause, string>> = {
+  unauthorized: 'The registry refused the credentials or their absence: `401`/`403`, `unauthorized`, `pull access denied`, `insufficient_scope`, `no basic auth credentials`, a token fetch answered 401/403.',
+  'not-found': 'The repository, tag or digest does not exist: `not found`, `manifest unknown`, `name unknown`, 404, gRPC `NotFound`.',
+  'rate-limited': 'The registry rate-limits the node: `429 Too Many Requests`, `toomanyrequests` (Docker Hub anonymous pulls).',
+  tls: "The node does not trust the registry's certificate, or the registry does not speak TLS: `x509: ...`, `tls: failed to verify certificate`, `server gave HTTP response to HTTPS client`.",
+  network: 'The node cannot reach the registry: `no such host`, `connection refused`, `i/o timeout`, `connection timed out`, `no route to host`, `TLS handshake timeout`, `RegistryUnavailable`, 502/503/504. Checked before `unauthorized`, so a token fetch that times out is the network.',
+  'never-pull': '`ErrImageNeverPull`: pull policy `Never` and the image is not on the node, or (with `KubeletEnsureSecretPulledImages`) the pod may not use the cached copy.',
+  'invalid-name': '`InvalidImageName`, `InspectFailed` `Failed to apply default image tag`: the image string does not parse.',
+  'secret-missing': '`FailedToRetrieveImagePullSecret`: a listed pull secret does not exist; the kubelet pulls without it.',
+  backoff: "`BackOff` `Back-off pulling image`, and the kubelet's `Error: ErrImagePull` / `Error: ImagePullBackOff` lines: no cause of their own; explain uses the last real error behind them. A back-off message that carries the last error (kubelet 1.31+) takes that error's cause.",
+  pulled: '`Pulled`: `Successfully pulled image`, `already present on machine`.',
+  pulling: '`Pulling`: a pull started.',
+  unknown: 'A pull failed for a reason none of the above names (the text is shown whole).',
+};
+
 /** Causes that say why a pull failed (not progress, not a back-off repeat). */
 export const FAILURE_CAUSES: ReadonlySet<PullEventCause> = new Set([
   'unauthorized',
