@@ -19,12 +19,16 @@ state. Directories are read recursively (*.yaml, *.yml, *.json); '-' reads stdin
   --now RFC3339             evaluate token expiry at this time (default: now)
   --no-color                never colour the table
 
+With --cluster, reads a live cluster instead: see pullguard audit --cluster --help.
+
 Exit status: 0 nothing would be denied, 1 something would be denied, 2 usage or unreadable input.
 A denial counts whatever the namespace's mode: exit 1 also when the only denials are in dry-run or
 warn namespaces (the report's mode column says where the webhook would only warn).
 `;
 
 export async function runAudit(args: readonly string[], io: CommandIo): Promise<number> {
+  // The live cluster is its own front door (src/cli/audit-cluster.ts): same decision, report and exit codes.
+  if (args.includes('--cluster')) return (await import('./audit-cluster.ts')).runClusterAudit(args, io);
   const { values, positionals } = parseArgs({
     args: [...args],
     options: {

@@ -1,8 +1,12 @@
-import type { AuditReport } from './audit.ts';
+import type { AuditReport, AuditResult } from './audit.ts';
 
 export interface TableOptions {
   readonly color: boolean;
+  /** Extra lines under a result's header (the cluster audit's pod roll-up), already indented. */
+  readonly resultLines?: (result: AuditResult, paint: (color: TableColor, text: string) => string) => readonly string[];
 }
+
+export type TableColor = 'red' | 'yellow' | 'green' | 'cyan' | 'dim' | 'bold';
 
 const COLORS = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', cyan: '\x1b[36m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
@@ -10,7 +14,7 @@ const COLORS = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', cyan: '
  * Manifests are untrusted: a name or image holding terminal control sequences must not repaint the
  * reader's terminal. Control characters are shown as `\xNN`.
  */
-function clean(text: string): string {
+export function clean(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
@@ -29,6 +33,7 @@ export function renderTable(report: AuditReport, options: TableOptions): string 
     const inject = result.inject.length > 0 ? ` inject [${clean(result.inject.join(', '))}]` : '';
     lines.push(`  ${clean(result.kind)}/${clean(result.name)}  ${paint(verdictColor[result.decision], result.decision.toUpperCase())}${inject}  ${paint('dim', clean(result.source))}`);
     if (result.skipped !== undefined) lines.push(paint('dim', `    skipped: ${clean(result.skipped)}`));
+    if (options.resultLines !== undefined) lines.push(...options.resultLines(result, paint));
     for (const finding of result.findings) {
       lines.push(`    ${paint(severityColor[finding.severity], finding.severity.padEnd(4))} ${finding.code}: ${clean(finding.message)}`);
     }
