@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
-import { KubeconfigError, loadKubeconfig } from '../cluster/kubeconfig.ts';
+import { KubeconfigError, loadClusterAccess } from '../cluster/kubeconfig.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { processIo, type CommandIo } from './io.ts';
 import { main, packageVersion } from './main.ts';
@@ -105,7 +105,7 @@ export function pluginCommand(flags: KubectlFlags, io: CommandIo): string[] | un
     let chosen = flags.namespace;
     if (chosen === undefined) {
       try {
-        chosen = loadKubeconfig({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env }).namespace;
+        chosen = loadClusterAccess({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env }).namespace;
       } catch (error) {
         if (error instanceof KubeconfigError) throw new UsageError(error.message);
         throw error;

@@ -75,7 +75,7 @@ t.test('without a command it prints its help and exits 2; an unusable kubeconfig
   t.match(streams.out(), /Usage: kubectl pullguard/);
   const broken = io({ KUBECONFIG: first });
   t.equal(await runPlugin(['audit', '--context', 'missing'], broken), 2);
-  t.match(broken.err(), /kubectl pullguard: context "missing" does not exist/);
+  t.match(broken.err(), /kubectl pullguard: context "missing" not found/);
 });
 
 t.test('version prints the package version', async (t) => {
