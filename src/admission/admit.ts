@@ -1,4 +1,5 @@
 import { decide } from '../decide/decide.ts';
+import { denySubject } from '../decide/messages.ts';
 import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
@@ -16,16 +17,32 @@ export interface AdmitContext {
   readonly now: number;
 }
 
-/** What the webhook did, for the one log line per decision and the metrics. Never holds credentials. */
+export type AdmissionAction = 'allow' | 'patch' | 'deny' | 'warn' | 'dry-run' | 'skip';
+
+/**
+ * This webhook's verdict, as the audit annotation `decision` says it: `inject`/`deny` when done,
+ * `would-inject`/`would-deny` when the namespace's mode (warn, dry-run) only reports it.
+ */
+export type AdmissionVerdict = 'allow' | 'inject' | 'deny' | 'would-inject' | 'would-deny';
+
+/**
+ * What the webhook did, for the one log line per decision and the metrics. Never holds credentials.
+ * Its fields agree with each other and with the response: `action` is what was done, `verdict` the
+ * audit annotation's decision, `findings` the findings this answer stands on (a validated pod that
+ * still needs a secret is denied for NoMatchingCredential, not reported as InjectedPullSecret),
+ * `codes` their distinct codes and `reason` the short why.
+ */
 export interface AdmissionOutcome {
   readonly response: AdmissionResponseBody;
-  /** allow | patch | deny | warn | dry-run | skip */
-  readonly action: 'allow' | 'patch' | 'deny' | 'warn' | 'dry-run' | 'skip';
+  readonly action: AdmissionAction;
+  /** Undefined when nothing was decided (skip). */
+  readonly verdict: AdmissionVerdict | undefined;
   readonly reason: string;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
   readonly operation: string;
+  readonly findings: readonly Finding[];
   readonly codes: readonly FindingCode[];
   readonly decision: PodDecision | undefined;
 }
@@ -51,11 +68,13 @@ function skip(request: AdmissionRequest, reason: string, kind: string): Admissio
   return {
     response: { uid: request.uid, allowed: true },
     action: 'skip',
+    verdict: undefined,
     reason,
     kind,
     namespace: request.namespace,
     name: request.name,
     operation: request.operation,
+    findings: [],
     codes: [],
     decision: undefined,
   };
@@ -135,7 +154,6 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const base = { kind, namespace, name, operation: request.operation, decision };
   const allFindings: Finding[] = [...decision.findings];
   for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);
-  const codes = distinctSortedCodes(allFindings);
   const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 
@@ -148,9 +166,11 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       .filter((container) => injectedPaths.has(container.path))
       .flatMap((container) => container.findings)
       .filter((finding) => finding.severity === 'warn' && finding.code !== 'LatestWithIfNotPresent' && finding.code !== 'ShortLivedCredential');
+    // Mutation stands only on the injection and its causes; validation reports everything else.
     if (patch.length === 0) {
-      return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'nothing to inject', codes };
+      return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'nothing to inject', findings: [], codes: [] };
     }
+    const codes = distinctSortedCodes(injected);
     if (dryRunMode) {
       return {
         ...base,
@@ -161,7 +181,9 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
           auditAnnotations: { [AUDIT_DECISION_KEY]: 'would-inject', [AUDIT_FINDINGS_KEY]: auditText(injected) },
         },
         action: 'dry-run',
+        verdict: 'would-inject',
         reason: `would inject ${decision.inject.join(', ')}`,
+        findings: injected,
         codes,
       };
     }
@@ -176,7 +198,9 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         auditAnnotations: { [AUDIT_DECISION_KEY]: 'inject', [AUDIT_FINDINGS_KEY]: auditText(injected) },
       },
       action: 'patch',
+      verdict: 'inject',
       reason: `injected ${decision.patchNames.join(', ')}`,
+      findings: injected,
       codes,
     };
   }
@@ -188,31 +212,41 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     if (finding.severity === 'deny') denials.push(finding);
     else if (finding.severity === 'warn' && finding.code !== 'InjectedPullSecret') warnings.push(finding);
   }
-  if (isPod && decision.inject.length > 0 && !dryRunMode) {
+  // The findings this answer stands on: all of the decision's, except that a pod which reaches
+  // validation still needing a secret gets the denials below instead of InjectedPullSecret.
+  let judged: Finding[] = allFindings;
+  const unpatchedPod = isPod && decision.inject.length > 0 && !dryRunMode;
+  if (unpatchedPod) {
     // A pod reaching validation still uncovered was not mutated (mutating webhook absent or skipped):
     // it would fail to pull. Say how to fix it instead of pretending it will be injected.
+    judged = allFindings.filter((finding) => finding.code !== 'InjectedPullSecret');
     for (const container of decision.containers) {
       if (container.decision !== 'inject' || container.credential === null) continue;
-      denials.push({
+      const registry = denySubject(container.reference.registry ?? container.image);
+      const denial: Finding = {
         code: 'NoMatchingCredential',
         severity: 'deny',
         path: `${container.path}.image`,
         message:
           request.operation === 'UPDATE'
-            ? `${container.name}: no pull secret of this pod covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: recreate the pod with imagePullSecrets: [${container.credential.secret}]`
-            : `${container.name}: no listed pull secret covers ${container.reference.registry ?? container.image}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
-      });
+            ? `${container.name}: no pull secret of this pod covers ${registry}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: recreate the pod with imagePullSecrets: [${container.credential.secret}]`
+            : `${container.name}: no listed pull secret covers ${registry}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
+      };
+      denials.push(denial);
+      judged.push(denial);
     }
   } else if (!isPod) {
     for (const finding of allFindings) if (finding.code === 'InjectedPullSecret') warnings.push(finding);
   }
+  const codes = distinctSortedCodes(judged);
+  const judgedBase = { ...base, findings: judged, codes };
   const denyCodes = [...new Set(denials.map((finding) => finding.code))].sort();
   const annotations = (verdict: string, findings: readonly Finding[]): Record<string, string> =>
     findings.length === 0 ? { [AUDIT_DECISION_KEY]: verdict } : { [AUDIT_DECISION_KEY]: verdict, [AUDIT_FINDINGS_KEY]: auditText(findings) };
 
   if (denials.length > 0 && decision.mode === 'enforce') {
     return {
-      ...base,
+      ...judgedBase,
       response: {
         uid: request.uid,
         allowed: false,
@@ -221,14 +255,14 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         auditAnnotations: annotations('deny', denials),
       },
       action: 'deny',
+      verdict: 'deny',
       reason: denyCodes.join(','),
-      codes,
     };
   }
   if (denials.length > 0) {
     const tag = dryRunMode ? '[dry-run]' : '[warn]';
     return {
-      ...base,
+      ...judgedBase,
       response: {
         uid: request.uid,
         allowed: true,
@@ -236,8 +270,8 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         auditAnnotations: annotations('would-deny', [...denials, ...warnings]),
       },
       action: dryRunMode ? 'dry-run' : 'warn',
+      verdict: 'would-deny',
       reason: `would deny: ${denyCodes.join(',')}`,
-      codes,
     };
   }
   // A dry-run pod that needed a secret reached validation unpatched: the audit log records what the
@@ -247,7 +281,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const allowVerdict = wouldInject ? 'would-inject' : 'allow';
   if (warnings.length > 0) {
     return {
-      ...base,
+      ...judgedBase,
       response: {
         uid: request.uid,
         allowed: true,
@@ -255,20 +289,20 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         auditAnnotations: annotations(allowVerdict, [...injectionFindings, ...warnings]),
       },
       action: 'warn',
-      reason: wouldInject ? `warnings; would inject ${decision.inject.join(', ')}` : 'warnings',
-      codes,
+      verdict: allowVerdict,
+      reason: `${wouldInject ? `would inject ${decision.inject.join(', ')}; ` : ''}warnings: ${[...new Set(warnings.map((finding) => finding.code))].sort().join(',')}`,
     };
   }
   if (wouldInject) {
     return {
-      ...base,
+      ...judgedBase,
       response: { uid: request.uid, allowed: true, auditAnnotations: annotations(allowVerdict, injectionFindings) },
       action: 'dry-run',
+      verdict: allowVerdict,
       reason: `would inject ${decision.inject.join(', ')}`,
-      codes,
     };
   }
-  return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', reason: 'covered', codes };
+  return { ...judgedBase, response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'covered' };
 }
 
 /** "[dry-run] app: would inject imagePullSecrets regcred for R", and the causes under the same tag. */

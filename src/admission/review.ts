@@ -1,3 +1,4 @@
+import { sliceWhole } from '../decide/messages.ts';
 import { isRecord } from '../workloads/extract.ts';
 
 /** The parts of an AdmissionReview v1 request we read; everything is checked before use. */
@@ -24,6 +25,33 @@ export class MalformedReviewError extends Error {
 }
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+/**
+ * A malformed field is quoted to show what was sent, not to send it back: a 7 MiB string must not
+ * make a 7 MiB answer (nor a log line the log pipe drops), so at most this many characters of it.
+ */
+export const ECHOED_VALUE_MAX_CHARS = 64;
+
+/**
+ * What a malformed field holds, for an error message: a short string or scalar as JSON, otherwise
+ * its type. Never walks into the value, so a `kind` nested a million levels deep (which would
+ * overflow the stack of JSON.stringify) costs nothing.
+ */
+export function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return value.length <= ECHOED_VALUE_MAX_CHARS
+        ? JSON.stringify(value)
+        : `${JSON.stringify(sliceWhole(value, 0, ECHOED_VALUE_MAX_CHARS))}… (${value.length} characters)`;
+    case 'number':
+    case 'boolean':
+      return String(value);
+    default:
+      return 'an object';
+  }
+}
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
@@ -52,9 +80,9 @@ function groupVersionResource(value: unknown): AdmissionRequest['resource'] {
  */
 export function decodeAdmissionReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new MalformedReviewError('body must be a JSON object (an AdmissionReview)');
-  if (body['kind'] !== 'AdmissionReview') throw new MalformedReviewError(`kind must be AdmissionReview, got ${JSON.stringify(body['kind'] ?? null)}`);
+  if (body['kind'] !== 'AdmissionReview') throw new MalformedReviewError(`kind must be AdmissionReview, got ${describeValue(body['kind'])}`);
   if (body['apiVersion'] !== ADMISSION_API_VERSION) {
-    throw new MalformedReviewError(`apiVersion must be ${ADMISSION_API_VERSION} (v1beta1 was removed in Kubernetes 1.22), got ${JSON.stringify(body['apiVersion'] ?? null)}`);
+    throw new MalformedReviewError(`apiVersion must be ${ADMISSION_API_VERSION} (v1beta1 was removed in Kubernetes 1.22), got ${describeValue(body['apiVersion'])}`);
   }
   const request = body['request'];
   if (!isRecord(request)) throw new MalformedReviewError('request must be an object');

@@ -47,7 +47,10 @@ environment variable shown.
   --policy-configmap NAME  policy ConfigMap name (PULLGUARD_POLICY_CONFIGMAP, default pullguard-policy)
   --request-timeout MS     per-request timeout, keep below the webhook timeoutSeconds
                            (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
-  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info)
+  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info).
+                           Decisions that patch, deny, warn or report dry-run findings are logged at
+                           info; plain allows and skipped reviews at debug
+  --log-allows             log plain allows and skipped reviews at info too (PULLGUARD_LOG_ALLOWS=true)
   --decision-cache-entries N
                            pod CREATE decisions kept for the replicas of one template (at most
                            ${MAX_MEMO_BYTES / 2 ** 20} MiB), dropped when their namespace or the policy changes
@@ -81,6 +84,7 @@ export interface ServeOptions {
   policyConfigMap: string;
   requestTimeoutMs: number;
   logLevel: string;
+  logAllows: boolean;
   decisionCacheEntries: number;
   dev: boolean;
 }
@@ -106,6 +110,7 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
       'policy-configmap': { type: 'string' },
       'request-timeout': { type: 'string' },
       'log-level': { type: 'string' },
+      'log-allows': { type: 'boolean' },
       'decision-cache-entries': { type: 'string' },
       dev: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -152,12 +157,20 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
     policyConfigMap: values['policy-configmap'] ?? env['PULLGUARD_POLICY_CONFIGMAP'] ?? 'pullguard-policy',
     requestTimeoutMs: timeout,
     logLevel: values['log-level'] ?? env['PULLGUARD_LOG_LEVEL'] ?? 'info',
+    logAllows: values['log-allows'] ?? parseBooleanEnv(env['PULLGUARD_LOG_ALLOWS'], 'PULLGUARD_LOG_ALLOWS'),
     decisionCacheEntries,
     dev,
   };
   if (options.metricsPort !== 0 && options.metricsPort === options.port) throw new UsageError('--metrics-port must differ from --port');
   if (!LOG_LEVELS.includes(options.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got ${options.logLevel}`);
   return options;
+}
+
+/** A boolean flag's environment variable: unset, `true` or `false` (anything else is a usage error, not a silent false). */
+function parseBooleanEnv(text: string | undefined, name: string): boolean {
+  if (text === undefined || text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  throw new UsageError(`${name} must be true or false, got ${text}`);
 }
 
 const MIN_TLS_FLAG_VALUES: Readonly<Record<string, MinTlsVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
@@ -267,6 +280,7 @@ export async function runServe(args: readonly string[], io: CommandIo): Promise<
     certificateReady: () => reloader.secondsUntilExpiry() > 0,
     decisionCacheEntries: options.decisionCacheEntries,
     clientCertificates: options.clientCa === undefined ? undefined : new ClientCertificateGate({ names: options.clientNames }),
+    logAllows: options.logAllows,
   });
   reloader.attach(app.server as unknown as import('node:tls').Server);
   reloader.start();

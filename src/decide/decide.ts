@@ -6,7 +6,7 @@ import type { ImageReference } from '../image/types.ts';
 import type { EffectivePolicy, PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
-import { fit, formatDuration, listNames } from './messages.ts';
+import { denySubject, fit, formatDuration, listNames } from './messages.ts';
 import type {
   ContainerDecision,
   CredentialSource,
@@ -336,7 +336,8 @@ function uncoveredCause(
   const imagePath = `${container.path}.image`;
   // When injection fixes the pod, the cause is still worth a warning, except the plain "no key" case.
   const severity: Severity = injecting ? 'warn' : 'deny';
-  const registry = reference.domain;
+  // A registry host has no length limit in a reference: it is a subject like any other.
+  const registry = denySubject(reference.domain);
   if (expired) {
     if (effective.expiredCredentials === 'ignore') return undefined;
     const expiredSecrets = context.usable.filter((view) => lookupKeyring([view], reference.name).some((match) => isExpired(match.key, input.now))).map((view) => view.name);
@@ -373,7 +374,7 @@ function uncoveredCause(
       code: 'NoMatchingCredential',
       severity: 'deny',
       path: imagePath,
-      message: `${container.name}: secret ${holder.secret} has a key for ${registry} (${holder.key.raw}) but no username and password (empty, null or identitytoken only), so the kubelet pulls anonymously; put credentials in that entry`,
+      message: `${container.name}: secret ${holder.secret} has a key for ${registry} (${denySubject(holder.key.raw)}) but no username and password (empty, null or identitytoken only), so the kubelet pulls anonymously; put credentials in that entry`,
     };
   }
   const lookedAt = context.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.names)}`;

@@ -33,9 +33,15 @@ export function sliceWhole(text: string, start: number, end: number): string {
   return text.slice(from, Math.max(from, to));
 }
 
+/** A subject of a denial (an image, a registry host, a name from the object), shortened to DENY_SUBJECT_MAX_CHARS. */
+export function denySubject(text: string): string {
+  return shorten(text, DENY_SUBJECT_MAX_CHARS);
+}
+
+/** Names from the object (imagePullSecrets entries are not validated by the API server) are shortened like any subject. */
 export function listNames(names: readonly string[], max = 3): string {
   if (names.length === 0) return 'none';
-  const shown = names.slice(0, max).join(', ');
+  const shown = names.slice(0, max).map(denySubject).join(', ');
   return names.length > max ? `${shown} +${names.length - max}` : shown;
 }
 

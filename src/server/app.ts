@@ -5,7 +5,9 @@ import type { Phase } from '../admission/admit.ts';
 import { AdmissionMemo, DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
 import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
-import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
+import { shorten } from '../decide/messages.ts';
+import { DecisionLog } from './decision-log.ts';
+import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, ERROR_MESSAGE_MAX_CHARS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_CHECK_INTERVAL_MS } from './limits.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { DecisionState } from './state.ts';
 import type { ClientCertificateGate } from './tls-client-auth.ts';
@@ -25,6 +27,8 @@ export interface WebhookAppOptions {
   readonly decisionCacheEntries?: number;
   /** Mutual TLS: /mutate and /validate answer only callers with an allowed client certificate. */
   readonly clientCertificates?: ClientCertificateGate | undefined;
+  /** Log plain allows and skips at info too (`--log-allows`); by default they are logged at debug. */
+  readonly logAllows?: boolean;
 }
 
 /** The webhook's HTTP surface: /mutate, /validate, /healthz, /readyz. Metrics live on their own listener. */
@@ -33,21 +37,49 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   const now = options.now ?? Date.now;
   const memo = new AdmissionMemo(options.decisionCacheEntries ?? DEFAULT_ADMISSION_MEMO_ENTRIES);
   metrics.readDecisionCacheFrom(() => memo.stats());
+  const decisionLog = new DecisionLog(logger, { logAllows: options.logAllows === true });
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const serverOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    requestTimeout,
     // One log line per decision is written by the handler with our own logger; Fastify's
     // per-request lines would double it.
     logger: false,
     // On close, drop idle keep-alive connections at once and let in-flight requests finish.
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
   };
   // The HTTPS variant needs `https` set; Fastify's overloads pick the server type from it.
   const app = (options.https !== undefined
     ? Fastify({ ...serverOptions, https: options.https })
     : Fastify(serverOptions)) as unknown as FastifyInstance;
+  // Node cuts a request whose headers and body have not arrived within requestTimeout, but only
+  // checks every connectionsCheckingInterval (30 s by default) and gives headers their own 60 s
+  // headersTimeout: a stalled body was cut after 73-90 s. One deadline for headers and body,
+  // checked often enough that it holds. Both are read when the server starts listening.
+  const server = app.server as unknown as { headersTimeout: number; connectionsCheckingInterval: number };
+  server.headersTimeout = requestTimeout;
+  server.connectionsCheckingInterval = Math.min(REQUEST_TIMEOUT_CHECK_INTERVAL_MS, requestTimeout);
+
+  /** Fastify's answer to a request Node gave up on, plus a log line (a stalled client is worth knowing about). */
+  function answerClientError(error: Error & { code?: string }, socket: import('node:net').Socket): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timeout) logger.warn({ code: error.code, timeoutMs: requestTimeout }, 'request timed out: headers and body did not arrive within --request-timeout');
+    else logger.warn({ code: error.code, error: shorten(error.message, ERROR_MESSAGE_MAX_CHARS) }, 'rejected malformed HTTP request');
+    const [status, text, message] = timeout
+      ? [408, 'Request Timeout', 'Client Timeout']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'Exceeded maximum allowed HTTP header size']
+        : [400, 'Bad Request', 'Client Error'];
+    const body = JSON.stringify({ error: text, message, statusCode: status });
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy(error);
+  }
 
   function handlerFor(phase: Phase) {
     const webhookLabels = { webhook: phase };
@@ -64,6 +96,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
         if (error instanceof MalformedReviewError) {
           metrics.malformed.inc(webhookLabels);
           metrics.countRequest(phase, 'malformed');
+          // The message quotes at most ECHOED_VALUE_MAX_CHARS of any field (review.ts).
           logger.warn({ webhook: phase, error: error.message }, 'malformed AdmissionReview');
           return reply.code(400).send({ error: 'Bad Request', message: `malformed AdmissionReview: ${error.message}` });
         }
@@ -84,33 +117,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       const seconds = (performance.now() - started) / 1e3;
       metrics.latency.observe(phase, seconds);
       metrics.countRequest(phase, outcome.action);
-      const decision = outcome.decision;
-      if (decision !== undefined && phase === 'validate') {
-        // Pod-level findings first, then each container's: the order series first appear in.
-        countFindings(decision.findings);
-        for (const container of decision.containers) countFindings(container.findings);
-      }
-      // The log line's object is built only when it will be written.
-      if (logger.isLevelEnabled('info')) {
-        logger.info(
-          {
-            webhook: phase,
-            uid: admissionRequest.uid,
-            kind: outcome.kind,
-            namespace: outcome.namespace,
-            name: outcome.name,
-            operation: outcome.operation,
-            dryRun: admissionRequest.dryRun,
-            mode: decision?.mode,
-            action: outcome.action,
-            decision: decision?.decision,
-            reason: outcome.reason,
-            codes: outcome.codes,
-            latencyMs: Math.round(seconds * 1e6) / 1e3,
-          },
-          'admission decision',
-        );
-      }
+      // The findings the validating answer stands on (the mutating one reports only its injections).
+      if (phase === 'validate') countFindings(outcome.findings);
+      decisionLog.write(phase, outcome, admissionRequest.dryRun, seconds * 1e3);
       return reviewResponse(outcome.response);
     };
   }
@@ -144,18 +153,24 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
 
   app.setErrorHandler(function mapError(error: { statusCode?: number; message?: string; code?: string }, request, reply) {
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const webhook = request.url === '/mutate' ? 'mutate' : request.url === '/validate' ? 'validate' : undefined;
+    const message = shorten(error.message ?? '', ERROR_MESSAGE_MAX_CHARS);
     if (status >= 500) {
-      logger.error({ url: request.url, err: { message: error.message, code: error.code } }, 'internal error');
+      // Counted like a decision that failed: the API server applies failurePolicy to it all the same.
+      if (webhook !== undefined) {
+        metrics.decisionErrors.inc({ webhook });
+        metrics.countRequest(webhook, 'error');
+      }
+      logger.error({ url: request.url, err: { message, code: error.code } }, 'internal error');
       return reply.code(500).send({ error: 'Internal Server Error', message: 'internal error; see the webhook logs' });
     }
-    const webhook = request.url === '/mutate' ? 'mutate' : request.url === '/validate' ? 'validate' : undefined;
     if (webhook !== undefined) {
       metrics.malformed.inc({ webhook });
       metrics.countRequest(webhook, 'malformed');
     }
-    logger.warn({ url: request.url, status, code: error.code, error: error.message }, 'rejected request');
+    logger.warn({ url: request.url, status, code: error.code, error: message }, 'rejected request');
     const names: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
-    return reply.code(status).send({ error: names[status] ?? 'Bad Request', message: error.message ?? 'bad request' });
+    return reply.code(status).send({ error: names[status] ?? 'Bad Request', message: message || 'bad request' });
   });
 
   return app;

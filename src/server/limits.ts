@@ -11,6 +11,12 @@ export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 /** 9 s: below the webhook's default timeoutSeconds (10 s), so a stuck request is cut by us (HTTP 408) and logged before the API server gives up. The chart sets timeoutSeconds 5 and --request-timeout 4000. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 9_000;
 
+/** A request past --request-timeout is cut within this much more (Node's own check runs every 30 s); checking the open connections this often costs nothing measurable. */
+export const REQUEST_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** Error messages answered and logged quote at most this much (a parser error may quote the body). */
+export const ERROR_MESSAGE_MAX_CHARS = 512;
+
 /** Minimum TLS version by default (`--min-tls 1.3` raises it): the API server speaks 1.2 and 1.3; older versions are insecure. */
 export const MIN_TLS_VERSION = 'TLSv1.2' as const;
 

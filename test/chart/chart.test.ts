@@ -303,6 +303,7 @@ if ('problem' in located) {
         policyConfigMap: `${FULLNAME}-policy`,
         requestTimeoutMs: 4000,
         logLevel: 'info',
+        logAllows: false,
         decisionCacheEntries: 512,
         dev: false,
       });
@@ -561,6 +562,13 @@ if ('problem' in located) {
       const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
       const byTag = await render();
       t.equal(byTag.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.image, `ghcr.io/pullguard/pullguard:${chart.appVersion}`);
+    });
+
+    t.test('server.logAllows: true passes --log-allows, so plain allows are logged at info', async (t) => {
+      const rendered = await render({ server: { logAllows: true } });
+      const args = rendered.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.args ?? [];
+      const options = parseServeArgs(args.slice(1), { POD_NAMESPACE: NAMESPACE });
+      t.match(options, { logAllows: true, logLevel: 'info' });
     });
 
     t.test('renders no spreading with topologySpreadConstraints [] and no preStop sleep with 0', async (t) => {

@@ -22,10 +22,10 @@ export function policyResolver(policy: Record<string, unknown> = {}): PolicyReso
 export function testServer(
   state: readonly Record<string, unknown>[],
   policy: Record<string, unknown> = {},
-  overrides: Partial<WebhookAppOptions> & { decisionState?: DecisionState } = {},
+  overrides: Partial<WebhookAppOptions> & { decisionState?: DecisionState; logLevel?: string } = {},
 ): TestServer {
   const logs: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino({ level: overrides.logLevel ?? 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createMetrics({ defaultMetrics: false });
   const app = buildWebhookApp({
     state: overrides.decisionState ?? new StaticDecisionState(snapshotFromObjects(state), policyResolver(policy)),

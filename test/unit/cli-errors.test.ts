@@ -75,6 +75,12 @@ const cases: Record<string, Case> = {
     code: 2,
     stderr: /--decision-cache-entries must be a whole number from 0 to 10000, got lots/,
   },
+  'serve exits 2 for a PULLGUARD_LOG_ALLOWS that is neither true nor false': {
+    args: ['serve', '--cluster', 'off'],
+    env: { PULLGUARD_LOG_ALLOWS: 'yes' },
+    code: 2,
+    stderr: /PULLGUARD_LOG_ALLOWS must be true or false, got yes/,
+  },
   'serve exits 2 with the fix when the certificate file does not exist': {
     args: ['serve', '--cert', 'no/such/tls.crt', '--key', 'no/such/tls.key', '--cluster', 'off', '--port', '0', '--metrics-port', '0'],
     code: 2,
