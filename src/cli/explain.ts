@@ -34,6 +34,13 @@ its newest pod), the ServiceAccount, the pull secrets, the namespace and the pod
   --policy FILE             policy.yaml (default: the cluster's ConfigMap, else the built-in policy)
   --policy-namespace NS     namespace of the policy ConfigMap (default pullguard)
   --policy-configmap NAME   policy ConfigMap name (default pullguard-policy)
+  --probe                   also ask each image's registry (v2 API) with the credential pullguard would
+                            use (anonymously for public and uncovered images): GET /v2/, the login
+                            challenge, HEAD of the manifest (a HEAD is not a Docker Hub pull)
+  --ca-file FILE            with --probe: also trust this CA (PEM) for registry TLS
+  --probe-timeout MS        with --probe: time-out of each registry request (default 10000)
+  --probe-allow-realm HOST  with --probe: a token server on another host the credential may be sent
+                            to (besides the registry itself and auth.docker.io for Docker Hub); repeatable
   -o, --output text|json    output format (default text; colour when stdout is a terminal)
   --now RFC3339             evaluate token expiry and event ages at this time (default: now)
   --no-color                never colour the text
@@ -84,6 +91,10 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
       'policy-configmap': { type: 'string', default: 'pullguard-policy' },
       output: { type: 'string', short: 'o', default: 'text' },
       now: { type: 'string' },
+      probe: { type: 'boolean' },
+      'ca-file': { type: 'string' },
+      'probe-timeout': { type: 'string' },
+      'probe-allow-realm': { type: 'string', multiple: true, default: [] },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -95,10 +106,22 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
   }
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`-o must be text or json, got ${values.output}`);
   const now = parseNow(values.now);
+  const probe = values.probe === true;
+  if (!probe && (values['ca-file'] !== undefined || values['probe-timeout'] !== undefined || values['probe-allow-realm'].length > 0)) {
+    throw new UsageError('--ca-file, --probe-timeout and --probe-allow-realm go with --probe');
+  }
+  const timeoutMs = values['probe-timeout'] === undefined ? undefined : Number(values['probe-timeout']);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000)) {
+    throw new UsageError(`--probe-timeout must be milliseconds between 1 and 120000, got ${values['probe-timeout']}`);
+  }
   let explanations: Explanation[];
+  /** Raw secrets, kept only when --probe needs a credential from them. */
+  let rawSecrets: readonly Record<string, unknown>[] = [];
   if (values.filename.length > 0) {
     if (positionals.length > 0) throw new UsageError('give either -f FILE or a pod/workload name, not both');
-    explanations = await explainFiles(values.filename, values.state, values.events, values.namespace, values.policy, now, io);
+    const offline = await explainFiles(values.filename, values.state, values.events, values.namespace, values.policy, now, io);
+    explanations = offline.explanations;
+    if (probe) rawSecrets = offline.objects.filter((object) => object['kind'] === 'Secret');
   } else {
     if (values.state.length > 0 || values.events.length > 0) throw new UsageError('--state and --events are for -f FILE; against a cluster they are read live');
     const target = parseTarget(positionals);
@@ -120,6 +143,12 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
     explanations = result.objects
       .map((object) => explainObject({ object, namespace: result.namespace, snapshot, policy, now, events, source: 'cluster' }))
       .filter((entry): entry is Explanation => entry !== undefined);
+    if (probe) rawSecrets = result.state.filter((object) => object['kind'] === 'Secret');
+  }
+  if (probe) {
+    const { probeExplanations } = await import('./explain-probe.ts');
+    explanations = await probeExplanations(explanations, secretLookup(rawSecrets), { caFile: values['ca-file'], timeoutMs, allowedRealmHosts: values['probe-allow-realm'] });
+    rawSecrets = [];
   }
   const output: ExplainOutput = { explanations: explanations.map((explanation) => withAges(explanation, now)) };
   if (values.output === 'json') io.stdout.write(JSON.stringify(output, null, 2) + '\n');
@@ -153,6 +182,14 @@ function policyFromText(text: string | undefined, io: CommandIo): Policy {
   return DEFAULT_POLICY;
 }
 
+function secretLookup(secrets: readonly Record<string, unknown>[]): (namespace: string, name: string) => unknown {
+  return (namespace, name) =>
+    secrets.findLast((secret) => {
+      const metadata = (secret['metadata'] ?? {}) as Record<string, unknown>;
+      return metadata['name'] === name && ((metadata['namespace'] as string | undefined) || DEFAULT_NAMESPACE) === namespace;
+    });
+}
+
 async function explainFiles(
   files: readonly string[],
   stateFiles: readonly string[],
@@ -161,7 +198,7 @@ async function explainFiles(
   policyFile: string | undefined,
   now: number,
   io: CommandIo,
-): Promise<Explanation[]> {
+): Promise<{ explanations: Explanation[]; objects: Record<string, unknown>[] }> {
   if (stateFiles.includes('-') || eventFiles.includes('-')) throw new UsageError('--state and --events read files; only -f may be - (stdin)');
   const policy = await loadPolicyFile(policyFile);
   const manifests = await readObjects(files, io.stdin);
@@ -184,7 +221,7 @@ async function explainFiles(
     if (explanation !== undefined) explanations.push(explanation);
   }
   if (explanations.length === 0) throw new UsageError(`no Pod or workload with a pod template in ${files.join(', ')}`);
-  return explanations;
+  return { explanations, objects: [...state, ...manifests].map((entry) => entry.object) };
 }
 
 /** Event ages are relative to --now: computed once here so the pure core's output is stable. */

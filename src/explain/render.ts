@@ -106,10 +106,18 @@ function renderContainer(container: ContainerExplanation, paint: Paint): string[
     if (kubelet.message !== null && kubelet.message !== '') lines.push(paint('dim', `                ${clean(shorten(kubelet.message))}`));
     for (const event of kubelet.events) lines.push(`      ${renderEvent(event, paint)}`);
   }
+  if (container.probe !== undefined && container.probe !== null) {
+    const probe = container.probe;
+    const trail = probe.steps.map((step) => `${step.method} ${new URL(step.url).pathname} ${step.status ?? step.error ?? ''}`).join(' → ');
+    const color = probe.verdict === 'ok' ? 'green' : 'red';
+    lines.push(`    probe       ${paint(color, probe.verdict)}  ${clean(probe.summary)}`);
+    lines.push(paint('dim', `                ${probe.withCredential ? 'with the credential' : 'anonymously'} · ${clean(trail)} · time-out ${probe.timeoutMs} ms each${probe.digest !== null ? ` · ${probe.digest}` : ''}`));
+  }
   const diagnosis = container.diagnosis;
   const agreement = diagnosis.agreement === 'disagree' ? paint('yellow', '  (pullguard and the kubelet disagree)') : '';
   lines.push(`    ${paint('bold', 'diagnosis')}   ${paint(diagnosis.code === 'ok' ? 'green' : 'red', clean(diagnosis.summary))}${agreement}`);
-  for (const note of diagnosis.notes) lines.push(`                ${paint('dim', clean(note))}`);
+  const probed = container.probe !== undefined && container.probe !== null;
+  for (const note of diagnosis.notes) if (!(probed && note.startsWith('probe'))) lines.push(`                ${paint('dim', clean(note))}`);
   if (diagnosis.fix !== '') {
     const [first, ...rest] = diagnosis.fix.split('\n');
     lines.push(`    ${paint('bold', 'fix')}         ${clean(first ?? '')}`);

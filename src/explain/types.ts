@@ -3,6 +3,7 @@ import type { CredentialSource, CredentialUsed, ReferenceSummary, Verdict } from
 import type { Finding } from '../findings/catalogue.ts';
 import type { Access, EffectiveMode } from '../policy/schema.ts';
 import type { PullEventCause } from '../pull-events/classify.ts';
+import type { ProbeResult } from '../probe/registry-probe.ts';
 
 /**
  * The JSON of `pullguard explain -o json`: a public contract (field names must not change).
@@ -130,4 +131,6 @@ export interface ContainerExplanation {
   readonly keys: readonly KeyVerdict[];
   readonly kubelet: KubeletView;
   readonly diagnosis: Diagnosis;
+  /** With --probe: what the registry said (absent without --probe; null when not probed, e.g. node access). */
+  readonly probe?: ProbeResult | null;
 }
