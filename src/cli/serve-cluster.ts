@@ -22,7 +22,10 @@ export async function startClusterState(options: ServeOptions, logger: Logger, r
     throw new UsageError(`cannot load a kubeconfig${options.kubeconfig === undefined ? '' : ` from ${options.kubeconfig}`}: ${(error as Error).message}`);
   }
   const cluster = kubeConfig.getCurrentCluster();
-  logger.info({ server: cluster?.server, namespace: options.namespace, configMap: options.policyConfigMap }, 'watching the cluster for pull secrets, ServiceAccounts, Namespaces and the policy');
+  logger.info(
+    { server: cluster?.server, namespace: options.namespace, configMap: options.policyConfigMap, secretNamespaces: options.secretNamespaces ?? 'all' },
+    'watching the cluster for pull secrets, ServiceAccounts, Namespaces and the policy',
+  );
   const state = await startLiveState({
     kubeConfig,
     namespace: options.namespace,
@@ -30,6 +33,7 @@ export async function startClusterState(options: ServeOptions, logger: Logger, r
     logger,
     registry,
     instance: process.env['POD_NAME'] ?? hostname(),
+    secretNamespaces: options.secretNamespaces,
   });
   return { state, stop: () => state.stop() };
 }

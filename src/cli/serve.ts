@@ -45,6 +45,10 @@ environment variable shown.
   --kubeconfig FILE        kubeconfig (KUBECONFIG; default in-cluster, then ~/.kube/config)
   --namespace NS           namespace of the policy ConfigMap (POD_NAMESPACE, default pullguard)
   --policy-configmap NAME  policy ConfigMap name (PULLGUARD_POLICY_CONFIGMAP, default pullguard-policy)
+  --secret-namespaces NS,...
+                           watching a cluster: watch pull secrets in these namespaces only (RBAC: a
+                           RoleBinding in each instead of cluster-wide list/watch on Secrets); pods in
+                           other namespaces are not checked. Repeatable (PULLGUARD_SECRET_NAMESPACES)
   --request-timeout MS     per-request timeout, keep below the webhook timeoutSeconds
                            (PULLGUARD_REQUEST_TIMEOUT_MS, default ${DEFAULT_REQUEST_TIMEOUT_MS})
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (PULLGUARD_LOG_LEVEL, default info).
@@ -82,6 +86,8 @@ export interface ServeOptions {
   kubeconfig: string | undefined;
   namespace: string;
   policyConfigMap: string;
+  /** Namespaces whose pull secrets are watched; undefined: every namespace. */
+  secretNamespaces: readonly string[] | undefined;
   requestTimeoutMs: number;
   logLevel: string;
   logAllows: boolean;
@@ -108,6 +114,7 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
       'policy-configmap': { type: 'string' },
+      'secret-namespaces': { type: 'string', multiple: true, default: [] },
       'request-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'log-allows': { type: 'boolean' },
@@ -155,12 +162,16 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
     kubeconfig: values.kubeconfig ?? env['KUBECONFIG'],
     namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'pullguard',
     policyConfigMap: values['policy-configmap'] ?? env['PULLGUARD_POLICY_CONFIGMAP'] ?? 'pullguard-policy',
+    secretNamespaces: parseSecretNamespaces(values['secret-namespaces'].length > 0 ? values['secret-namespaces'] : env['PULLGUARD_SECRET_NAMESPACES']),
     requestTimeoutMs: timeout,
     logLevel: values['log-level'] ?? env['PULLGUARD_LOG_LEVEL'] ?? 'info',
     logAllows: values['log-allows'] ?? parseBooleanEnv(env['PULLGUARD_LOG_ALLOWS'], 'PULLGUARD_LOG_ALLOWS'),
     decisionCacheEntries,
     dev,
   };
+  if (options.secretNamespaces !== undefined && (options.state.length > 0 || options.cluster === 'off')) {
+    throw new UsageError('--secret-namespaces chooses which namespaces are watched in a cluster; with --state or --cluster off the state comes from files');
+  }
   if (options.metricsPort !== 0 && options.metricsPort === options.port) throw new UsageError('--metrics-port must differ from --port');
   if (!LOG_LEVELS.includes(options.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got ${options.logLevel}`);
   return options;
@@ -171,6 +182,21 @@ function parseBooleanEnv(text: string | undefined, name: string): boolean {
   if (text === undefined || text === '' || text === 'false') return false;
   if (text === 'true') return true;
   throw new UsageError(`${name} must be true or false, got ${text}`);
+}
+
+/** A namespace name is a DNS-1123 label. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** `--secret-namespaces a,b --secret-namespaces c` or PULLGUARD_SECRET_NAMESPACES=a,b: sorted, without duplicates; undefined when not given. */
+function parseSecretNamespaces(given: readonly string[] | string | undefined): readonly string[] | undefined {
+  if (given === undefined || (typeof given === 'string' && given.trim() === '')) return undefined;
+  const texts = typeof given === 'string' ? [given] : given;
+  if (texts.length === 0) return undefined;
+  const names = texts.flatMap((text) => text.split(',')).map((name) => name.trim());
+  for (const name of names) {
+    if (!NAMESPACE_NAME.test(name)) throw new UsageError(`--secret-namespaces takes namespace names separated by commas; ${JSON.stringify(name.slice(0, 80))} is not a namespace name`);
+  }
+  return [...new Set(names)].sort();
 }
 
 const MIN_TLS_FLAG_VALUES: Readonly<Record<string, MinTlsVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
@@ -233,6 +259,9 @@ async function listenOn(app: FastifyInstance, target: ListenTarget): Promise<voi
 async function createState(options: ServeOptions, logger: Logger, registry: import('prom-client').Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
   const useCluster = options.state.length === 0 && (options.cluster === 'on' || (options.cluster === 'auto' && clusterConfigAvailable(options)));
   if (!useCluster) {
+    if (options.secretNamespaces !== undefined) {
+      throw new UsageError('--secret-namespaces chooses which namespaces are watched in a cluster; with --state or --cluster off the state comes from files');
+    }
     const policy = await loadPolicyResolver(options.policy);
     const { snapshot } = await loadStateFiles(options.state);
     const stats = snapshot.stats();

@@ -17,14 +17,22 @@ import { LIST_PAGE_SIZE } from './limits.ts';
  * records (name, namespace, resourceVersion and the projection).
  */
 
-export type InformerName = 'secrets-dockerconfigjson' | 'secrets-dockercfg' | 'serviceaccounts' | 'namespaces' | 'policy-configmap';
+/** With `--secret-namespaces`, the secret informers are per namespace: `secrets-dockercfg:team-a`. */
+export type InformerName =
+  | 'secrets-dockerconfigjson'
+  | 'secrets-dockercfg'
+  | `secrets-dockerconfigjson:${string}`
+  | `secrets-dockercfg:${string}`
+  | 'serviceaccounts'
+  | 'namespaces'
+  | 'policy-configmap';
 
 export interface InformerSpec {
   readonly name: InformerName;
   readonly resource: 'secrets' | 'serviceaccounts' | 'namespaces' | 'configmaps';
   /** The collection path client-node watches, e.g. `/api/v1/secrets`. */
   readonly path: string;
-  /** Set for the namespaced ConfigMap informer only. */
+  /** Set for namespaced informers: the policy ConfigMap, and the secret informers with `--secret-namespaces`. */
   readonly namespace: string | undefined;
   /** Server-side filter, applied to both the list and the watch. */
   readonly fieldSelector: string | undefined;
@@ -54,25 +62,30 @@ export interface InformerFactory {
 }
 
 /**
- * The five informers. Secrets are filtered server-side by type, one informer per type because a
+ * The informers. Secrets are filtered server-side by type, one informer per type because a
  * field selector cannot express OR; other secrets (service-account tokens, TLS keys) never
- * leave the API server. The policy ConfigMap is read (GET) and watched by name so RBAC can grant
- * exactly it, with `get` and `watch` only.
+ * leave the API server. Given `secretNamespaces` (`serve --secret-namespaces`), the secret
+ * informers are per namespace (two per namespace), so RBAC can grant secrets in those namespaces
+ * only (RoleBindings) instead of cluster-wide. The policy ConfigMap is read (GET) and watched by
+ * name so RBAC can grant exactly it, with `get` and `watch` only.
  */
-export function informerSpecs(namespace: string, configMapName: string): readonly InformerSpec[] {
-  const secrets = (name: InformerName, secretType: string): InformerSpec => ({
-    name,
+export function informerSpecs(namespace: string, configMapName: string, secretNamespaces?: readonly string[]): readonly InformerSpec[] {
+  const secrets = (name: 'secrets-dockerconfigjson' | 'secrets-dockercfg', secretType: string, secretNamespace: string | undefined): InformerSpec => ({
+    name: secretNamespace === undefined ? name : `${name}:${secretNamespace}`,
     resource: 'secrets',
-    path: '/api/v1/secrets',
-    namespace: undefined,
+    path: secretNamespace === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${encodeURIComponent(secretNamespace)}/secrets`,
+    namespace: secretNamespace,
     fieldSelector: `type=${secretType}`,
     objectName: undefined,
-    feeds: { kind: 'secrets', secretType },
+    feeds: { kind: 'secrets', secretType, namespace: secretNamespace },
     project: projectSecret,
   });
+  const secretScopes = secretNamespaces === undefined ? [undefined] : [...new Set(secretNamespaces)].sort();
   return [
-    secrets('secrets-dockerconfigjson', DOCKER_CONFIG_JSON_TYPE),
-    secrets('secrets-dockercfg', DOCKER_CFG_TYPE),
+    ...secretScopes.flatMap((secretNamespace) => [
+      secrets('secrets-dockerconfigjson', DOCKER_CONFIG_JSON_TYPE, secretNamespace),
+      secrets('secrets-dockercfg', DOCKER_CFG_TYPE, secretNamespace),
+    ]),
     {
       name: 'serviceaccounts',
       resource: 'serviceaccounts',
@@ -334,8 +347,11 @@ class ProjectedListWatch extends ListWatch<ProjectedObject> {
 
 export function listPageFor(core: CoreV1Api, spec: InformerSpec): ListPage {
   switch (spec.resource) {
-    case 'secrets':
+    case 'secrets': {
+      const namespace = spec.namespace;
+      if (namespace !== undefined) return (params) => core.listNamespacedSecret({ ...params, namespace });
       return (params) => core.listSecretForAllNamespaces(params);
+    }
     case 'serviceaccounts':
       return (params) => core.listServiceAccountForAllNamespaces(params);
     case 'namespaces':

@@ -47,6 +47,11 @@ export interface LiveStateOptions {
   readonly random?: () => number;
   /** This replica's name in Events (`reportingInstance`), e.g. the pod name. */
   readonly instance?: string;
+  /**
+   * Watch pull secrets in these namespaces only (`--secret-namespaces`); undefined: cluster-wide.
+   * Pods elsewhere are not checked (the policy resolves those namespaces to `off`).
+   */
+  readonly secretNamespaces?: readonly string[] | undefined;
 }
 
 export interface InformerStatus {
@@ -117,8 +122,9 @@ export class LiveDecisionState implements DecisionState {
         this.metrics.policyValid.set(0);
       },
       onChange: () => this.checkReady(),
+      scope: { secretNamespaces: options.secretNamespaces === undefined ? undefined : new Set(options.secretNamespaces) },
     });
-    this.supervisors = informerSpecs(options.namespace, options.configMapName).map(
+    this.supervisors = informerSpecs(options.namespace, options.configMapName, options.secretNamespaces).map(
       (spec) =>
         new InformerSupervisor({
           spec,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText, type PolicyError } from '../policy/load.ts';
-import { PolicyResolver } from '../policy/resolve.ts';
+import { PolicyResolver, type ResolverScope } from '../policy/resolve.ts';
 import type { Policy } from '../policy/schema.ts';
 import type { PolicyEventRecorder } from './events.ts';
 import { POLICY_KEY, type ConfigMapRecord, type WatchEventType } from './projection.ts';
@@ -23,6 +23,8 @@ export interface PolicyTrackerOptions {
   readonly onApplied?: (source: PolicySource) => void;
   readonly onInvalid?: () => void;
   readonly onChange?: () => void;
+  /** What the state can see (namespaces whose secrets are watched); every resolver is built with it. */
+  readonly scope?: ResolverScope | undefined;
 }
 
 /** Top-level policy fields whose values differ (JSON comparison; zod output has a stable key order). */
@@ -40,7 +42,7 @@ export function changedPolicyFields(before: Policy, after: Policy): string[] {
 export class PolicyTracker {
   private readonly options: PolicyTrackerOptions;
   private readonly logger: Logger;
-  private resolver = new PolicyResolver(DEFAULT_POLICY);
+  private resolver: PolicyResolver;
   private isLoaded = false;
   private source: PolicySource | undefined;
   /** The last `policy.yaml` text seen (valid or not), or null when the ConfigMap was absent. */
@@ -49,6 +51,7 @@ export class PolicyTracker {
 
   constructor(options: PolicyTrackerOptions) {
     this.options = options;
+    this.resolver = new PolicyResolver(DEFAULT_POLICY, options.scope ?? {});
     this.logger = options.logger.child({ configMap: `${options.namespace}/${options.configMapName}` });
   }
 
@@ -124,7 +127,7 @@ export class PolicyTracker {
   private apply(policy: Policy, source: PolicySource, context: Record<string, unknown>): void {
     const changed = changedPolicyFields(this.resolver.policy, policy);
     const first = !this.isLoaded;
-    this.resolver = new PolicyResolver(policy);
+    this.resolver = new PolicyResolver(policy, this.options.scope ?? {});
     this.isLoaded = true;
     this.source = source;
     this.lastErrors = undefined;

@@ -128,7 +128,8 @@ export interface SnapshotEvent {
 
 /** Which part of the snapshot one informer's complete list replaces. */
 export type ReplaceScope =
-  | { readonly kind: 'secrets'; readonly secretType: string }
+  /** `namespace` set: a namespaced secret informer (`--secret-namespaces`) replaces that namespace's secrets of the type only. */
+  | { readonly kind: 'secrets'; readonly secretType: string; readonly namespace?: string | undefined }
   | { readonly kind: 'serviceaccounts' }
   | { readonly kind: 'namespaces' };
 
@@ -297,6 +298,7 @@ export class SnapshotBuilder {
       case 'secrets': {
         const listed = groupByNamespace(records, 'Secret', (record) => record.view);
         for (const [namespace, state] of this.namespaces()) {
+          if (scope.namespace !== undefined && namespace !== scope.namespace) continue;
           const keep = listed.get(namespace);
           for (const [name, view] of state.secrets) {
             if (view.type === scope.secretType && keep?.has(name) !== true) this.deleteSecret(namespace, name, view.type);

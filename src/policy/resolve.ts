@@ -49,6 +49,19 @@ export interface EffectivePolicy {
   isExempt(imageName: string): boolean;
 }
 
+/** What the state behind a policy can see; the policy resolves namespaces it cannot see to `off`. */
+export interface ResolverScope {
+  /**
+   * Namespaces whose pull secrets are watched (`serve --secret-namespaces`); undefined: every
+   * namespace. Elsewhere the webhook cannot tell a missing secret from an unwatched one, so it
+   * does not check at all rather than deny pods whose secrets exist.
+   */
+  readonly secretNamespaces?: ReadonlySet<string> | undefined;
+}
+
+/** modeSource of a namespace whose secrets are not watched. */
+export const UNWATCHED_SECRETS_SOURCE = 'its secrets are not watched: --secret-namespaces';
+
 /**
  * Compiles a policy once (rules normalised, per-namespace results cached) so that resolving a
  * namespace and an image costs a map lookup and a few label comparisons on the request path.
@@ -58,13 +71,15 @@ export class PolicyResolver {
   private readonly rules: readonly CompiledRule[];
   private readonly exempt: readonly string[];
   private readonly excluded: ReadonlySet<string>;
+  private readonly secretNamespaces: ReadonlySet<string> | undefined;
   /** Rule matches by image name: they do not depend on the namespace, so every namespace shares them. */
   private readonly imageRules: StringMemo<ImageRules>;
   private readonly cache = new WeakMap<NamespaceView, EffectivePolicy>();
   private readonly byName = new Map<string, EffectivePolicy>();
 
-  constructor(policy: Policy) {
+  constructor(policy: Policy, scope: ResolverScope = {}) {
     this.policy = policy;
+    this.secretNamespaces = scope.secretNamespaces;
     const all: RegistryRule[] = [...policy.registries, ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : [])];
     this.rules = all.map((rule, index) => {
       const patterns = rule.hosts.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
@@ -149,6 +164,9 @@ export class PolicyResolver {
     if (this.excluded.has(name)) {
       mode = 'off';
       modeSource = 'namespaces.exclude';
+    } else if (this.secretNamespaces !== undefined && !this.secretNamespaces.has(name)) {
+      mode = 'off';
+      modeSource = UNWATCHED_SECRETS_SOURCE;
     }
 
     const imageRules = this.imageRules;

@@ -110,6 +110,16 @@ const cases: Record<string, Case> = {
     code: 2,
     stderr: /cannot load the serving certificate \(--cert certs-missing\/tls\.crt, --key certs-missing\/tls\.key, --client-ca no\/such\/ca\.crt\)/,
   },
+  'serve exits 2 for a --secret-namespaces entry that is not a namespace name': {
+    args: ['serve', '--secret-namespaces', 'team-a,Team_B', '--cluster', 'off'],
+    code: 2,
+    stderr: /--secret-namespaces takes namespace names separated by commas; "Team_B" is not a namespace name/,
+  },
+  'serve exits 2 for --secret-namespaces with state from files': {
+    args: ['serve', '--secret-namespaces', 'team-a', '--state', 'examples/cluster'],
+    code: 2,
+    stderr: /--secret-namespaces chooses which namespaces are watched in a cluster; with --state or --cluster off/,
+  },
   'serve rejects a metrics port equal to the webhook port': { args: ['serve', '--port', '9000', '--metrics-port', '9000'], code: 2, stderr: /--metrics-port must differ/ },
 };
 

@@ -1,8 +1,9 @@
-import { ApiException, KubeConfig, Watch, type Informer } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, Watch, type CoreV1Api, type Informer } from '@kubernetes/client-node';
 import t from 'tap';
 import {
   clientNodeInformerFactory,
   informerSpecs,
+  listPageFor,
   type GetObject,
   type InformerHooks,
   type InformerSpec,
@@ -118,6 +119,32 @@ t.test('informer specs', async (t) => {
       t.equal(spec?.objectName, expected.objectName);
     });
   }
+});
+
+t.test('informer specs with --secret-namespaces', async (t) => {
+  const specs = informerSpecs('pullguard', 'pullguard-policy', ['team-b', 'team-a', 'team-b']);
+  t.same(
+    specs.map((spec) => [spec.name, spec.path, spec.namespace, spec.fieldSelector]),
+    [
+      ['secrets-dockerconfigjson:team-a', '/api/v1/namespaces/team-a/secrets', 'team-a', 'type=kubernetes.io/dockerconfigjson'],
+      ['secrets-dockercfg:team-a', '/api/v1/namespaces/team-a/secrets', 'team-a', 'type=kubernetes.io/dockercfg'],
+      ['secrets-dockerconfigjson:team-b', '/api/v1/namespaces/team-b/secrets', 'team-b', 'type=kubernetes.io/dockerconfigjson'],
+      ['secrets-dockercfg:team-b', '/api/v1/namespaces/team-b/secrets', 'team-b', 'type=kubernetes.io/dockercfg'],
+      ['serviceaccounts', '/api/v1/serviceaccounts', undefined, undefined],
+      ['namespaces', '/api/v1/namespaces', undefined, undefined],
+      ['policy-configmap', '/api/v1/namespaces/pullguard/configmaps', 'pullguard', 'metadata.name=pullguard-policy'],
+    ],
+    'two informers per namespace, sorted and deduplicated, no cluster-wide secret informer',
+  );
+  t.test('lists secrets of the namespace only (listNamespacedSecret), with the type selector', async (t) => {
+    const calls: unknown[] = [];
+    const core = {
+      listNamespacedSecret: async (params: unknown) => (calls.push(['namespaced', params]), { items: [] }),
+      listSecretForAllNamespaces: async (params: unknown) => (calls.push(['all', params]), { items: [] }),
+    } as unknown as CoreV1Api;
+    await listPageFor(core, specs[0] as InformerSpec)({ fieldSelector: 'type=kubernetes.io/dockerconfigjson', limit: 500 });
+    t.same(calls, [['namespaced', { fieldSelector: 'type=kubernetes.io/dockerconfigjson', limit: 500, namespace: 'team-a' }]]);
+  });
 });
 
 t.test('client-node ListWatch behind the projecting seam', async (t) => {

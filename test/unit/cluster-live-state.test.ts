@@ -29,7 +29,7 @@ async function settle(): Promise<void> {
 
 type LogLine = Record<string, unknown> & { level: number; msg: string };
 
-function setUp() {
+function setUp(options: { secretNamespaces?: readonly string[] } = {}) {
   const scheduler = new ManualScheduler();
   const factory = new FakeInformerFactory();
   const registry = new Registry();
@@ -49,6 +49,7 @@ function setUp() {
     informerFactory: factory,
     eventRecorder: recorder,
     random: () => 0,
+    secretNamespaces: options.secretNamespaces,
   });
   state.start();
   const informer = (name: InformerName) => factory.informer(name);
@@ -247,5 +248,56 @@ t.test('metrics and logs', async (t) => {
     t.ok(logs.length > 3, 'something was logged');
     t.notMatch(text, /not-a-real-password/);
     t.notMatch(text, new RegExp(b64('user:not-a-real-password')));
+  });
+});
+
+t.test('pull secrets watched in chosen namespaces only (--secret-namespaces)', async (t) => {
+  const listRest = (informer: ReturnType<typeof setUp>['informer']) => {
+    informer('serviceaccounts').list([serviceAccount('team-a', 'default'), serviceAccount('elsewhere', 'default')]);
+    informer('namespaces').list([namespaceObject('team-a'), namespaceObject('team-b'), namespaceObject('elsewhere')]);
+    informer('policy-configmap').list([configMap('mode: enforce\n')]);
+  };
+
+  t.test('runs two secret informers per namespace instead of the cluster-wide ones, and is ready once each has listed', async (t) => {
+    const { state, informer, factory } = setUp({ secretNamespaces: ['team-b', 'team-a'] });
+    t.equal(factory.count('secrets-dockerconfigjson'), 0, 'no cluster-wide secret informer');
+    listRest(informer);
+    t.same(state.readiness().missing, [
+      'informer secrets-dockerconfigjson:team-a',
+      'informer secrets-dockercfg:team-a',
+      'informer secrets-dockerconfigjson:team-b',
+      'informer secrets-dockercfg:team-b',
+    ]);
+    for (const namespace of ['team-a', 'team-b']) {
+      informer(`secrets-dockerconfigjson:${namespace}`).list([]);
+      informer(`secrets-dockercfg:${namespace}`).list([]);
+    }
+    t.same(state.readiness(), { ready: true, missing: [] });
+  });
+
+  t.test("a namespace's list replaces that namespace's secrets only", async (t) => {
+    const { state, informer } = setUp({ secretNamespaces: ['team-a', 'team-b'] });
+    listRest(informer);
+    informer('secrets-dockerconfigjson:team-a').list([pullSecret('team-a', 'regcred', 'quay.io')]);
+    informer('secrets-dockerconfigjson:team-b').list([pullSecret('team-b', 'regcred', 'quay.io')]);
+    informer('secrets-dockercfg:team-a').list([]);
+    informer('secrets-dockercfg:team-b').list([]);
+    t.equal(state.snapshot().secret('team-a', 'regcred')?.usable, true);
+    informer('secrets-dockerconfigjson:team-b').list([]);
+    t.equal(state.snapshot().secret('team-b', 'regcred'), undefined, "team-b's relist dropped its deleted secret");
+    t.equal(state.snapshot().secret('team-a', 'regcred')?.usable, true, "team-b's relist kept team-a's secret");
+  });
+
+  t.test('resolves namespaces whose secrets are not watched to mode off, saying why', async (t) => {
+    const { state, informer } = setUp({ secretNamespaces: ['team-a'] });
+    listRest(informer);
+    const policy = state.policy();
+    t.equal(policy.forNamespace('team-a', state.snapshot().namespace('team-a')).mode, 'enforce');
+    const elsewhere = policy.forNamespace('elsewhere', state.snapshot().namespace('elsewhere'));
+    t.equal(elsewhere.mode, 'off');
+    t.equal(elsewhere.modeSource, 'its secrets are not watched: --secret-namespaces');
+    informer('policy-configmap').modified(configMap('mode: warn\n', '2'));
+    t.equal(state.policy().forNamespace('elsewhere', undefined).mode, 'off', 'also after a policy reload');
+    t.equal(state.policy().forNamespace('team-a', undefined).mode, 'warn');
   });
 });
