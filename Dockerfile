@@ -6,7 +6,7 @@
 #   docker run --rm pullguard:dev --version
 #   docker run --rm pullguard:dev serve --help
 #
-# There is no Docker engine in CI: test/unit/dockerfile-rehearsal.test.ts replays these COPY and RUN
+# There is no Docker engine in CI: test/image/dockerfile-rehearsal.test.ts replays these COPY and RUN
 # steps in temp dirs and runs the entrypoint, so this file cannot rot unnoticed. Pin the base images by
 # digest at release time: --build-arg BUILD_IMAGE=node:24-bookworm-slim@sha256:...
 
@@ -27,7 +27,7 @@ RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
-# Memory (npm run bench:memory runs with these same settings; test/unit/dockerfile-rehearsal.test.ts
+# Memory (npm run bench:memory runs with these same settings; test/image/dockerfile-rehearsal.test.ts
 # keeps them equal): --max-semi-space-size=4, because V8's young generation otherwise grows to
 # ~128 MiB while the informers list a large cluster and is never returned; MALLOC_ARENA_MAX and
 # MALLOC_TRIM_THRESHOLD_, because glibc otherwise keeps one arena per thread and the freed pages
