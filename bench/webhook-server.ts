@@ -3,8 +3,10 @@
  * StaticDecisionState over the 10,000-namespace snapshot and the bench policy.
  *
  *   --logger silent   pino at level 'silent' (no log lines)
- *   --logger info     pino at level 'info' to stdout, exactly as `pullguard serve` builds it (one
- *                     line per decision); the parent points stdout at a file
+ *   --logger info     pino at level 'info' to stdout, exactly as `pullguard serve` builds it (the
+ *                     default: one line per decision that patches, denies, warns or reports dry-run
+ *                     findings; plain allows at debug); the parent points stdout at a file
+ *   --log-allows      as `pullguard serve --log-allows`: plain allows logged at info too
  *   --decision-cache-entries N
  *                     as `pullguard serve --decision-cache-entries` (default as serve); 0 decides every
  *                     review afresh, the cost of pods the webhook has never seen
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     logger: { type: 'string', default: 'silent' },
     namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
     'exclude-bench-namespaces': { type: 'boolean', default: false },
+    'log-allows': { type: 'boolean', default: false },
     'decision-cache-entries': { type: 'string', default: String(DEFAULT_ADMISSION_MEMO_ENTRIES) },
   },
 });
@@ -44,6 +47,7 @@ runBenchChild(async (start) => {
     logger,
     https: { cert: start.cert, key: start.key, minVersion: MIN_TLS_VERSION },
     decisionCacheEntries: Number(values['decision-cache-entries']),
+    logAllows: values['log-allows'],
   });
   const stats = snapshot.stats();
   return { app, detail: `snapshot ${stats.namespaces} namespaces / ${stats.secrets} secrets built in ${Math.round(buildMs)} ms` };
