@@ -378,6 +378,9 @@ const IMAGE_WAITING_REASONS: ReadonlySet<string> = new Set([
  * waiting for its image (ContainerCreating, CrashLoopBackOff, ...).
  */
 export function classifyWaitingState(reason: string, message: string): PullEventClassification | undefined {
+  // A kubelet that cannot even build the pod's keyring (an undecodable pull secret) puts the Go
+  // error itself in the reason: `illegal base64 data at input byte 3`. Reasons are CamelCase words.
+  if (/[\s:]/.test(reason)) return plain('unknown', undefined, message || reason);
   if (!IMAGE_WAITING_REASONS.has(reason)) return undefined;
   if (reason === 'ErrImageNeverPull') return plain('never-pull', quotedAfter(message, 'Container image '), message || undefined);
   if (reason === 'InvalidImageName') return plain('invalid-name', undefined, message || undefined);

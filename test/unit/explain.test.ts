@@ -103,10 +103,10 @@ const scenarios: Record<string, Scenario & { expect: Expectation }> = {
     events: [kubeletEvent('Failed', unauthorized(PRIVATE), { container: 'app' })],
     expect: { code: 'PullSecretWrongType', agreement: 'agree', summary: /regcred is of type Opaque/, fix: /--dry-run=client -o yaml \| kubectl apply -f -/ },
   },
-  'a malformed secret: every pull of the pod fails': {
-    object: livePod({ containers: app, imagePullSecrets: ['regcred'] }, waitingBackOff),
+  'a malformed secret: every pull of the pod fails, and the kubelet reports the decoding error as it does on a real node': {
+    object: livePod({ containers: app, imagePullSecrets: ['regcred'] }, { reason: 'illegal base64 data at input byte 3', message: 'illegal base64 data at input byte 3' }),
     state: [secretOfType(NS, 'regcred', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': b64('{"auths":{"registry.example.com":{"auth":"not base64!"}}}') })],
-    expect: { code: 'PullSecretMalformed', agreement: 'no-kubelet-data', summary: /regcred is malformed .*fail every pull/, fix: /kubectl create secret docker-registry regcred/ },
+    expect: { code: 'PullSecretMalformed', agreement: 'agree', summary: /regcred is malformed .*fail every pull/, fix: /kubectl create secret docker-registry regcred/ },
   },
   'an expired ECR token: says when, and how to refresh it': {
     object: livePod({ containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0' }], imagePullSecrets: ['ecr'] }, waitingBackOff),

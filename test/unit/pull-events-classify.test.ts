@@ -166,6 +166,19 @@ const rows: Record<string, Row> = {
   'pulling (kubelet before 1.15, lower case)': ['Pulling', 'pulling image "kubernetes/pause"', 'pulling'],
   'pulled, with size and timing': ['Pulled', 'Successfully pulled image "nginx:1.25" in 3.2s (3.2s including waiting). Image size: 72000000 bytes.', 'pulled'],
   'already present on the node': ['Pulled', 'Container image "nginx:1.25" already present on machine', 'pulled'],
+  // --- recorded on the real node of issue 12 (kubelet v1.36.3, containerd 1.6.20, docker-registry 2.8.2; test/fixtures/kubelet-events)
+  'containerd 1.6 without the rpc prefix: a 401 on the manifest of a registry with a port (real node)': [
+    'Failed',
+    'Failed to pull image "127.0.0.1:5001/team/row6-warn-app:1": failed to pull and unpack image "127.0.0.1:5001/team/row6-warn-app:1": failed to resolve reference "127.0.0.1:5001/team/row6-warn-app:1": pulling from host 127.0.0.1:5001 failed with status code [manifests 1]: 401 Unauthorized',
+    'unauthorized',
+  ],
+  'a typo in the secret name, as the real node reports it': [
+    'FailedToRetrieveImagePullSecret',
+    'Unable to retrieve some image pull secrets (regcrd); attempting to pull the image may not succeed.',
+    'secret-missing',
+  ],
+  'pull policy Never on the real node': ['ErrImageNeverPull', 'Container image "127.0.0.1:5001/team/row17-warn-app:1" is not present with pull policy of Never', 'never-pull'],
+  'pulled on the real node': ['Pulled', 'Successfully pulled image "127.0.0.1:5001/team/row16-warn-app:1" in 2.208s (2.208s including waiting). Image size: 714013 bytes.', 'pulled'],
   // --- unknown
   'a pull failure whose text names no known cause': [
     'Failed',
@@ -246,6 +259,12 @@ t.test('classifies container waiting states', async (t) => {
     'ErrImageNeverPull': ['ErrImageNeverPull', 'Container image "app:dev" is not present with pull policy of Never', 'never-pull'],
     'InvalidImageName': ['InvalidImageName', 'Failed to apply default image tag "A/B": couldn\'t parse image name "A/B": invalid reference format', 'invalid-name'],
     'RegistryUnavailable': ['RegistryUnavailable', 'image pull failed for r.io/a:1 because the registry is unavailable: down', 'network'],
+    'a malformed pull secret: the real node puts the decoding error in the reason, and pulls nothing': ['illegal base64 data at input byte 3', 'illegal base64 data at input byte 3', 'unknown'],
+    'ErrImagePull on the real node (containerd 1.6, no rpc prefix)': [
+      'ErrImagePull',
+      'failed to pull and unpack image "127.0.0.1:5002/tools/row20-warn-app:1": failed to resolve reference "127.0.0.1:5002/tools/row20-warn-app:1": pulling from host 127.0.0.1:5002 failed with status code [manifests 1]: 401 Unauthorized',
+      'unauthorized',
+    ],
     'CrashLoopBackOff is not about the image': ['CrashLoopBackOff', 'back-off 5m0s restarting failed container', undefined],
     'ContainerCreating is not about the image': ['ContainerCreating', '', undefined],
   };
