@@ -1,8 +1,8 @@
 import { projectPullSecret } from '../credentials/dockerconfig.ts';
 import type { PullSecretView } from '../credentials/types.ts';
 import { buildNamespaceState, isPullSecretType, MemorySnapshot, type NamespaceState } from '../snapshot/memory.ts';
-import { serviceAccountPullSecretNames } from '../snapshot/from-objects.ts';
-import type { NamespaceView } from '../snapshot/types.ts';
+import { sameServiceAccountPullSecrets, serviceAccountPullSecrets } from '../snapshot/from-objects.ts';
+import type { NamespaceView, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import { isRecord } from '../workloads/extract.ts';
 import { INTERN_LIMIT } from './limits.ts';
 import { PersistentMap } from './persistent-map.ts';
@@ -75,8 +75,8 @@ export class SecretRecord extends StoredRecord {
 }
 
 export class ServiceAccountRecord extends StoredRecord {
-  readonly pullSecrets: readonly string[];
-  constructor(metadata: RecordMetadata, pullSecrets: readonly string[]) {
+  readonly pullSecrets: ServiceAccountPullSecrets;
+  constructor(metadata: RecordMetadata, pullSecrets: ServiceAccountPullSecrets) {
     super(metadata);
     this.pullSecrets = pullSecrets;
     Object.freeze(this);
@@ -133,8 +133,6 @@ export type ReplaceScope =
   | { readonly kind: 'serviceaccounts' }
   | { readonly kind: 'namespaces' };
 
-const NO_NAMES: readonly string[] = Object.freeze([]);
-
 function metadataOf(raw: unknown): RecordMetadata | undefined {
   if (!isRecord(raw) || !isRecord(raw['metadata'])) return undefined;
   const metadata = raw['metadata'];
@@ -162,8 +160,7 @@ export function projectSecret(raw: unknown): SecretRecord | undefined {
 export function projectServiceAccount(raw: unknown): ServiceAccountRecord | undefined {
   const metadata = metadataOf(raw);
   if (metadata === undefined || !isRecord(raw)) return undefined;
-  const names = serviceAccountPullSecretNames(raw);
-  return new ServiceAccountRecord(metadata, names.length === 0 ? NO_NAMES : Object.freeze(names.map(intern)));
+  return new ServiceAccountRecord(metadata, serviceAccountPullSecrets(raw, intern));
 }
 
 export function projectNamespace(raw: unknown): NamespaceRecord | undefined {
@@ -210,17 +207,13 @@ export function sameSecretView(a: PullSecretView, b: PullSecretView): boolean {
   });
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  return a === b || (a.length === b.length && a.every((name, index) => name === b[index]));
-}
-
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   return a === b || sameRecordValues(a, b);
 }
 
 /** An empty snapshot in the live shape: persistent maps, only pull-secret types visible. */
 export function emptyLiveSnapshot(): MemorySnapshot {
-  return new MemorySnapshot(PersistentMap.empty<NamespaceView>(), PersistentMap.empty<NamespaceState>(), false);
+  return new MemorySnapshot(PersistentMap.empty<NamespaceView>(), PersistentMap.empty<NamespaceState>(), false, true);
 }
 
 function persistent<V>(map: ReadonlyMap<string, V>): PersistentMap<V> {
@@ -229,12 +222,12 @@ function persistent<V>(map: ReadonlyMap<string, V>): PersistentMap<V> {
 
 interface NamespaceContent {
   readonly secrets: ReadonlyMap<string, PullSecretView>;
-  readonly serviceAccounts: ReadonlyMap<string, readonly string[]>;
+  readonly serviceAccounts: ReadonlyMap<string, ServiceAccountPullSecrets>;
 }
 
 interface NamespaceDraft {
   readonly secrets: Map<string, PullSecretView>;
-  readonly serviceAccounts: Map<string, readonly string[]>;
+  readonly serviceAccounts: Map<string, ServiceAccountPullSecrets>;
 }
 
 /**
@@ -319,7 +312,7 @@ export class SnapshotBuilder {
         : states.set(namespace, buildNamespaceState(draft.secrets.values(), draft.serviceAccounts));
     }
     if (states === this.baseStates && this.views === this.baseViews) return this.base;
-    return new MemorySnapshot(this.views, states, false);
+    return new MemorySnapshot(this.views, states, false, this.base.holdsAllServiceAccounts);
   }
 
   /**
@@ -380,9 +373,9 @@ export class SnapshotBuilder {
     return true;
   }
 
-  private upsertServiceAccount(namespace: string, name: string, pullSecrets: readonly string[]): boolean {
+  private upsertServiceAccount(namespace: string, name: string, pullSecrets: ServiceAccountPullSecrets): boolean {
     const existing = this.current(namespace)?.serviceAccounts.get(name);
-    if (existing !== undefined && sameNames(existing, pullSecrets)) return false;
+    if (existing !== undefined && sameServiceAccountPullSecrets(existing, pullSecrets)) return false;
     this.draft(namespace).serviceAccounts.set(name, pullSecrets);
     return true;
   }

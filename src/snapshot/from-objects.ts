@@ -2,7 +2,7 @@ import { projectPullSecret } from '../credentials/dockerconfig.ts';
 import type { PullSecretView } from '../credentials/types.ts';
 import { isRecord } from '../workloads/extract.ts';
 import { buildNamespaceState, MemorySnapshot, type NamespaceState } from './memory.ts';
-import type { NamespaceView } from './types.ts';
+import { ENFORCE_MOUNTABLE_SECRETS_ANNOTATION, type NamespaceView, type ServiceAccountPullSecrets } from './types.ts';
 
 /** Namespace assumed for namespaced objects that name none (as `kubectl apply` without -n). */
 export const DEFAULT_NAMESPACE = 'default';
@@ -20,6 +20,29 @@ export function serviceAccountPullSecretNames(serviceAccount: Record<string, unk
   return list.map((entry: unknown) => (isRecord(entry) && typeof entry['name'] === 'string' ? entry['name'] : '')).filter((name) => name !== '');
 }
 
+/** True when the ServiceAccount carries `kubernetes.io/enforce-mountable-secrets: "true"`. */
+export function enforcesMountableSecrets(serviceAccount: Record<string, unknown>): boolean {
+  const metadata = serviceAccount['metadata'];
+  const annotations = isRecord(metadata) ? metadata['annotations'] : undefined;
+  return isRecord(annotations) && annotations[ENFORCE_MOUNTABLE_SECRETS_ANNOTATION] === 'true';
+}
+
+const NO_NAMES: ServiceAccountPullSecrets = Object.freeze([]);
+
+/** The frozen list a snapshot keeps for a ServiceAccount, flagged when it enforces mountable secrets. */
+export function serviceAccountPullSecrets(serviceAccount: Record<string, unknown>, share: (name: string) => string = (name) => name): ServiceAccountPullSecrets {
+  const names = serviceAccountPullSecretNames(serviceAccount).map(share);
+  if (!enforcesMountableSecrets(serviceAccount)) return names.length === 0 ? NO_NAMES : Object.freeze(names);
+  return Object.freeze(Object.assign(names, { enforceMountableSecrets: true }));
+}
+
+/** Equal lists and equal enforcement: a ServiceAccount edit that changes neither changes no decision. */
+export function sameServiceAccountPullSecrets(a: ServiceAccountPullSecrets, b: ServiceAccountPullSecrets): boolean {
+  if (a === b) return true;
+  if ((a.enforceMountableSecrets === true) !== (b.enforceMountableSecrets === true)) return false;
+  return a.length === b.length && a.every((name, index) => name === b[index]);
+}
+
 /**
  * Builds a snapshot from Kubernetes objects (state files, manifests): Secrets of every type,
  * ServiceAccounts and Namespaces; other kinds are ignored. Secrets are projected at once and the
@@ -28,7 +51,7 @@ export function serviceAccountPullSecretNames(serviceAccount: Record<string, unk
 export function snapshotFromObjects(objects: Iterable<unknown>): MemorySnapshot {
   const namespaces = new Map<string, NamespaceView>();
   const secrets = new Map<string, PullSecretView[]>();
-  const serviceAccounts = new Map<string, Array<readonly [string, readonly string[]]>>();
+  const serviceAccounts = new Map<string, Array<readonly [string, ServiceAccountPullSecrets]>>();
   const push = <T>(map: Map<string, T[]>, key: string, value: T): void => {
     const list = map.get(key);
     if (list === undefined) map.set(key, [value]);
@@ -48,7 +71,7 @@ export function snapshotFromObjects(objects: Iterable<unknown>): MemorySnapshot 
         push(secrets, namespace, projectPullSecret(object));
         break;
       case 'ServiceAccount':
-        push(serviceAccounts, namespace, [name, Object.freeze(serviceAccountPullSecretNames(object))] as const);
+        push(serviceAccounts, namespace, [name, serviceAccountPullSecrets(object)] as const);
         break;
       default:
         break;

@@ -1,12 +1,12 @@
 import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE, type PullSecretView } from '../credentials/types.ts';
-import type { ClusterSnapshot, NamespaceView } from './types.ts';
+import type { ClusterSnapshot, NamespaceView, ServiceAccountPullSecrets } from './types.ts';
 
 /** Everything one namespace contributes to decisions. Frozen once built. */
 export interface NamespaceState {
   readonly secrets: ReadonlyMap<string, PullSecretView>;
   /** Pull-secret-typed secrets sorted by name: injection candidates. */
   readonly pullSecrets: readonly PullSecretView[];
-  readonly serviceAccounts: ReadonlyMap<string, readonly string[]>;
+  readonly serviceAccounts: ReadonlyMap<string, ServiceAccountPullSecrets>;
   /** True when a secret holds a credential with a provable expiry: decisions here depend on the clock. */
   readonly hasExpiringCredentials: boolean;
 }
@@ -14,7 +14,7 @@ export interface NamespaceState {
 const EMPTY_STATE: NamespaceState = Object.freeze({
   secrets: new Map<string, PullSecretView>(),
   pullSecrets: Object.freeze([]) as readonly PullSecretView[],
-  serviceAccounts: new Map<string, readonly string[]>(),
+  serviceAccounts: new Map<string, ServiceAccountPullSecrets>(),
   hasExpiringCredentials: false,
 });
 
@@ -22,7 +22,10 @@ export function isPullSecretType(type: string): boolean {
   return type === DOCKER_CONFIG_JSON_TYPE || type === DOCKER_CFG_TYPE;
 }
 
-export function buildNamespaceState(secrets: Iterable<PullSecretView>, serviceAccounts: Iterable<readonly [string, readonly string[]]>): NamespaceState {
+export function buildNamespaceState(
+  secrets: Iterable<PullSecretView>,
+  serviceAccounts: Iterable<readonly [string, ServiceAccountPullSecrets]>,
+): NamespaceState {
   const secretMap = new Map<string, PullSecretView>();
   for (const view of secrets) secretMap.set(view.name, view);
   let hasExpiringCredentials = false;
@@ -45,6 +48,8 @@ export function buildNamespaceState(secrets: Iterable<PullSecretView>, serviceAc
  */
 export class MemorySnapshot implements ClusterSnapshot {
   readonly seesAllSecretTypes: boolean;
+  /** True when every ServiceAccount of every namespace is held (the live cluster); see serviceAccountsComplete. */
+  private readonly allServiceAccounts: boolean;
   private readonly namespaces: ReadonlyMap<string, NamespaceView>;
   private readonly states: ReadonlyMap<string, NamespaceState>;
   /**
@@ -56,10 +61,21 @@ export class MemorySnapshot implements ClusterSnapshot {
   private lastNamespace: string | undefined;
   private lastState: NamespaceState = EMPTY_STATE;
 
-  constructor(namespaces: ReadonlyMap<string, NamespaceView>, states: ReadonlyMap<string, NamespaceState>, seesAllSecretTypes: boolean) {
+  constructor(
+    namespaces: ReadonlyMap<string, NamespaceView>,
+    states: ReadonlyMap<string, NamespaceState>,
+    seesAllSecretTypes: boolean,
+    allServiceAccounts = false,
+  ) {
     this.namespaces = namespaces;
     this.states = states;
     this.seesAllSecretTypes = seesAllSecretTypes;
+    this.allServiceAccounts = allServiceAccounts;
+  }
+
+  /** The same content, declared to hold every ServiceAccount of the cluster (the live snapshot). */
+  get holdsAllServiceAccounts(): boolean {
+    return this.allServiceAccounts;
   }
 
   namespace(name: string): NamespaceView | undefined {
@@ -74,8 +90,12 @@ export class MemorySnapshot implements ClusterSnapshot {
     return this.stateOf(namespace).pullSecrets;
   }
 
-  serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined {
+  serviceAccountPullSecrets(namespace: string, serviceAccount: string): ServiceAccountPullSecrets | undefined {
     return this.stateOf(namespace).serviceAccounts.get(serviceAccount);
+  }
+
+  serviceAccountsComplete(namespace: string): boolean {
+    return this.allServiceAccounts || this.stateOf(namespace).serviceAccounts.size > 0;
   }
 
   namespaceVersion(namespace: string): object {

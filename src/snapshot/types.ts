@@ -1,5 +1,18 @@
 import type { PullSecretView } from '../credentials/types.ts';
 
+/**
+ * The ServiceAccount annotation that makes the ServiceAccount admission plugin reject a pod whose
+ * imagePullSecrets name a secret the ServiceAccount's own list does not (limitSecretReferences).
+ */
+export const ENFORCE_MOUNTABLE_SECRETS_ANNOTATION = 'kubernetes.io/enforce-mountable-secrets';
+
+/**
+ * A ServiceAccount's imagePullSecrets names. `enforceMountableSecrets` is true only when the SA
+ * carries ENFORCE_MOUNTABLE_SECRETS_ANNOTATION set to "true" (the rare case, so the flag rides on
+ * the frozen list instead of costing every ServiceAccount an object).
+ */
+export type ServiceAccountPullSecrets = readonly string[] & { readonly enforceMountableSecrets?: boolean };
+
 export interface NamespaceView {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -17,7 +30,13 @@ export interface ClusterSnapshot {
   /** Every usable-or-not pull secret of the namespace, sorted by name (injection candidates). */
   pullSecrets(namespace: string): readonly PullSecretView[];
   /** The ServiceAccount's imagePullSecrets names, or undefined when the SA is unknown. */
-  serviceAccountPullSecrets(namespace: string, serviceAccount: string): readonly string[] | undefined;
+  serviceAccountPullSecrets(namespace: string, serviceAccount: string): ServiceAccountPullSecrets | undefined;
+  /**
+   * True when the snapshot holds every ServiceAccount of the namespace, so an unknown one does not
+   * exist: always for the live cluster (informers list them all), offline only for a namespace
+   * whose ServiceAccounts were given (in the manifests or --state).
+   */
+  serviceAccountsComplete(namespace: string): boolean;
   /**
    * An object whose identity changes whenever the namespace's secrets or ServiceAccounts change
    * (snapshots share it for untouched namespaces): what decisions read there is the same as long

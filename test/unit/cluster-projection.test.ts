@@ -9,6 +9,7 @@ import {
   projectServiceAccount,
   replaceScope,
   type SnapshotEvent,
+  type ServiceAccountRecord,
   type SnapshotRecord,
   type WatchEventType,
 } from '../../src/cluster/projection.ts';
@@ -257,4 +258,16 @@ t.test('replacing a scope with a complete list', async (t) => {
     t.equal(listed.pullSecrets('huge').length, 20_000);
     t.equal(batched, listed, 'the ADDED callbacks client-node sends after a list change nothing');
   });
+});
+
+t.test('the live snapshot keeps whether a ServiceAccount enforces mountable secrets, and an annotation change updates it', async (t) => {
+  const account = (annotations: Record<string, string>): ServiceAccountRecord =>
+    projectServiceAccount({ metadata: { name: 'default', namespace: 'team', annotations }, imagePullSecrets: [{ name: 'regcred' }] }) as ServiceAccountRecord;
+  const plain = applyEvent(emptyLiveSnapshot(), 'ADDED', account({}));
+  t.equal(plain.serviceAccountPullSecrets('team', 'default')?.enforceMountableSecrets, undefined);
+  const enforcing = applyEvent(plain, 'MODIFIED', account({ 'kubernetes.io/enforce-mountable-secrets': 'true' }));
+  t.not(enforcing, plain, 'the annotation change is a new snapshot');
+  t.equal(enforcing.serviceAccountPullSecrets('team', 'default')?.enforceMountableSecrets, true);
+  t.same([...(enforcing.serviceAccountPullSecrets('team', 'default') ?? [])], ['regcred']);
+  t.equal(enforcing.serviceAccountsComplete('elsewhere'), true, 'the live snapshot holds every ServiceAccount');
 });
