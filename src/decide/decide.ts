@@ -4,9 +4,11 @@ import type { Finding, FindingCode, Severity } from '../findings/catalogue.ts';
 import { isLatestOrUntagged, parseImageReference } from '../image/reference.ts';
 import type { ImageReference } from '../image/types.ts';
 import type { EffectivePolicy, PolicyResolver } from '../policy/resolve.ts';
-import type { ClusterSnapshot } from '../snapshot/types.ts';
+import type { Access } from '../policy/schema.ts';
+import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
 import { denySubject, fit, formatDuration, listNames } from './messages.ts';
+import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
 import type {
   ContainerDecision,
   CredentialSource,
@@ -132,14 +134,19 @@ export function decide(input: DecideInput): PodDecision {
     usable,
     malformed,
     shadowedSaSecrets,
+    nameSet: new Set(names),
+    saSecrets,
     chosen: [],
+    chosenViews: [],
     citedSecrets: new Set<string>(),
+    pulls: [],
   };
   const containers: ContainerDecision[] = [];
   for (const container of spec.containers) {
     if (input.onlyContainers !== undefined && !input.onlyContainers.has(container.path)) continue;
-    containers.push(decideContainer(container, context));
+    containers.push(decideContainer(container, context, containers.length));
   }
+  if (context.chosenViews.length > 0) recheckAfterInjection(containers, context);
 
   for (const entry of resolved) {
     if (context.citedSecrets.has(entry.considered.name)) continue;
@@ -185,10 +192,51 @@ interface ContainerContext {
   readonly malformed: readonly ResolvedSecret[];
   /** The SA's usable secrets that the pod's own list shadows, computed on first use. */
   readonly shadowedSaSecrets: () => readonly PullSecretView[];
+  /** Every name the pod's keyring is built from. */
+  readonly nameSet: ReadonlySet<string>;
+  /** The ServiceAccount's list (flagged when it enforces mountable secrets), or undefined when unknown. */
+  readonly saSecrets: ServiceAccountPullSecrets | undefined;
   /** Secrets picked for injection so far, in order: later containers reuse them first. */
   readonly chosen: string[];
+  readonly chosenViews: PullSecretView[];
+  /** Images found pullable, to re-check once the injected secrets join the keyring. */
+  readonly pulls: PullRecord[];
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   readonly citedSecrets: Set<string>;
+}
+
+/** A container found pullable: what it needs from the final keyring. */
+interface PullRecord {
+  /** Index in the decision's container list. */
+  readonly at: number;
+  readonly imageName: string;
+  readonly needs: Access;
+}
+
+/**
+ * The injected secrets join one keyring with the pod's own: a key of theirs can match another
+ * container's image directly and so hide the `index.docker.io` fallback that covered it, or bring
+ * an expired token to a public image. Validation will judge the patched pod, so judge it here too:
+ * a container the final keyring no longer serves is denied, naming the injected secrets.
+ */
+function recheckAfterInjection(containers: ContainerDecision[], context: ContainerContext): void {
+  const keyring = [...context.usable, ...context.chosenViews];
+  const now = context.input.now;
+  for (const pull of context.pulls) {
+    if (pull.needs === 'node') continue;
+    const matches = lookupKeyring(keyring, pull.imageName);
+    const served = matches.some((match) => isUsableCredential(match.key, now)) ||
+      (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
+    if (served) continue;
+    const container = containers[pull.at] as ContainerDecision;
+    const finding: Finding = {
+      code: 'NoMatchingCredential',
+      severity: 'deny',
+      path: `${container.path}.image`,
+      message: `${container.name}: injecting ${listNames(context.chosen)} for other containers gives the kubelet a key for ${container.reference.registry ?? container.image} without working credentials, which hides the one that covers it now; fix that secret's entry or list a covering secret explicitly`,
+    };
+    containers[pull.at] = { ...container, decision: 'deny', findings: [...container.findings, finding] };
+  }
 }
 
 const INVALID_REFERENCE: ReferenceSummary = {
@@ -211,7 +259,7 @@ function summarize(reference: ImageReference): ReferenceSummary {
   };
 }
 
-function decideContainer(container: ContainerRef, context: ContainerContext): ContainerDecision {
+function decideContainer(container: ContainerRef, context: ContainerContext, at: number): ContainerDecision {
   const { effective, input } = context;
   const imagePath = `${container.path}.image`;
   const findings: Finding[] = [];
@@ -272,22 +320,40 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
     return result(container, image, summary, access.access, access.matchedPattern ?? null, null, 'deny', findings);
   }
 
-  const matches = context.usable.length > 0 ? lookupKeyring(context.usable, reference.name) : [];
-  const live = matches.find((match) => isUsableCredential(match.key, input.now));
+  const ownMatches = context.usable.length > 0 ? lookupKeyring(context.usable, reference.name) : [];
+  const live = ownMatches.find((match) => isUsableCredential(match.key, input.now));
+  const privateBy = access.privateWhenKeyed ? privateEvidence(context, reference, ownMatches) : undefined;
+  // A well-known public registry's image is private when the cluster holds credentials for it.
+  const accessNow: Access = privateBy !== undefined ? 'secret' : access.access;
+  const rule = access.matchedPattern ?? null;
   if (live !== undefined) {
     const credential: CredentialUsed = { secret: live.secret, key: live.key.raw, source: context.nameSource };
     addShortLivedFinding(findings, container, live, effective, input.now);
-    return result(container, image, summary, access.access, access.matchedPattern ?? null, credential, verdictOf(findings), findings);
+    context.pulls.push({ at, imageName: reference.name, needs: accessNow });
+    return result(container, image, summary, accessNow, rule, credential, verdictOf(findings), findings);
   }
 
-  if (access.access === 'node') {
-    return result(container, image, summary, 'node', access.matchedPattern ?? null, null, verdictOf(findings), findings);
+  // When a key of the pod matches, the kubelet hands the runtime those credentials and never
+  // falls back to its own identity alone or to an anonymous pull: an expired token fails.
+  const expired = ownMatches.some((match) => !match.key.anonymous && isExpired(match.key, input.now));
+  if (accessNow === 'node') {
+    if (expired && effective.expiredCredentials !== 'ignore') {
+      findings.push({
+        code: 'CredentialExpired',
+        severity: 'warn',
+        path: imagePath,
+        message: fit(`${container.name}: token for `, reference.domain, ` in ${listNames(expiredSecrets(context, reference))} has expired; the node's own credentials are tried after it`),
+      });
+    }
+    return result(container, image, summary, 'node', rule, null, verdictOf(findings), findings);
   }
-  if (access.access === 'public') {
+  // Keys without credentials ({}, identitytoken only) make the runtime pull anonymously: fine here.
+  const anonymousPull = ownMatches.length === 0 || ownMatches.some((match) => match.key.anonymous);
+  if (accessNow === 'public' && anonymousPull) {
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
-      const hubSecret = effective.dockerHubAnonymous === 'warn' ? findInjectionCandidate(context, reference, access.preferredSecrets) : undefined;
-      const fix = hubSecret !== undefined ? `list secret ${hubSecret}, which covers it` : 'add a Docker Hub secret';
+      const hubSecret = effective.dockerHubAnonymous === 'warn' ? chooseInjection(context, reference, access.preferredSecrets, ownMatches) : undefined;
+      const fix = hubSecret?.kind === 'inject' ? `list secret ${hubSecret.name}, which covers it` : 'add a Docker Hub secret';
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,
@@ -295,18 +361,30 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
         message: fit(`${container.name}: `, reference.name, ` pulls anonymously from Docker Hub (rate-limited); ${fix}`),
       });
     }
-    return result(container, image, summary, 'public', access.matchedPattern ?? null, null, verdictOf(findings), findings);
+    context.pulls.push({ at, imageName: reference.name, needs: 'public' });
+    return result(container, image, summary, 'public', rule, null, verdictOf(findings), findings);
   }
 
-  // access: secret, and nothing the pod will have covers the image.
-  const expired = matches.some((match) => !match.key.anonymous && isExpired(match.key, input.now));
-  const candidate = findInjectionCandidate(context, reference, access.preferredSecrets);
-  const injecting = candidate !== undefined && effective.injectionEnabled;
-  const cause = uncoveredCause(container, reference, context, expired, injecting);
-  if (cause !== undefined) findings.push(cause);
+  // A credential is needed (access: secret, or a public image whose only matching keys expired),
+  // and nothing the pod will have provides one.
+  const choice = chooseInjection(context, reference, access.preferredSecrets, ownMatches);
+  const injecting = choice?.kind === 'inject' && effective.injectionEnabled;
+  const cause = uncoveredCause(container, reference, context, expired, injecting, accessNow);
+  if (cause !== undefined) {
+    // A denial says everything that led to it: why a public registry counted as private, and why
+    // the namespace secret that would cover the image could not be injected.
+    const notes: string[] = [];
+    if (cause.severity === 'deny' && privateBy !== undefined) notes.push(privateNote(reference, privateBy));
+    if (cause.severity === 'deny' && choice?.kind === 'blocked') notes.push(blockedNote(choice, reference, input.spec.serviceAccountName));
+    findings.push(notes.length === 0 ? cause : { ...cause, message: `${cause.message}; ${notes.join('; ')}` });
+  }
 
-  if (injecting) {
-    if (!context.chosen.includes(candidate)) context.chosen.push(candidate);
+  if (injecting && choice?.kind === 'inject') {
+    const candidate = choice.name;
+    if (!context.chosen.includes(candidate)) {
+      context.chosen.push(candidate);
+      context.chosenViews.push(choice.view);
+    }
     findings.push({
       code: 'InjectedPullSecret',
       severity: 'warn',
@@ -317,20 +395,115 @@ function decideContainer(container: ContainerRef, context: ContainerContext): Co
         '',
       ),
     });
-    const credential: CredentialUsed = { secret: candidate, key: candidateKey(context, candidate, reference.name), source: 'injected' };
+    const credential: CredentialUsed = { secret: candidate, key: choice.key, source: 'injected' };
     const verdict = verdictOf(findings);
-    return result(container, image, summary, 'secret', access.matchedPattern ?? null, credential, verdict === 'deny' ? 'deny' : 'inject', findings);
+    context.pulls.push({ at, imageName: reference.name, needs: 'secret' });
+    return result(container, image, summary, accessNow, rule, credential, verdict === 'deny' ? 'deny' : 'inject', findings);
   }
-  return result(container, image, summary, 'secret', access.matchedPattern ?? null, null, verdictOf(findings), findings);
+  return result(container, image, summary, accessNow, rule, null, verdictOf(findings), findings);
 }
 
-/** The most specific explanation of why a `secret`-access image is not covered. */
+/** Evidence that an image of a shared public registry is private here: a key with credentials for it. */
+interface PrivateEvidence {
+  readonly secret: string;
+  readonly key: string;
+}
+
+/**
+ * The first credential-bearing key the kubelet would use for the image, among the pod's secrets
+ * first, then every pull secret of the namespace (the ServiceAccount's included). Keys without
+ * credentials say nothing: the kubelet pulls anonymously with them.
+ */
+function privateEvidence(context: ContainerContext, reference: ImageReference, ownMatches: readonly KeyringMatch[]): PrivateEvidence | undefined {
+  const own = ownMatches.find((match) => !match.key.anonymous);
+  if (own !== undefined) return { secret: own.secret, key: own.key.raw };
+  const { snapshot, namespace } = context.input;
+  for (const entry of namespaceKeyMatches(snapshot.pullSecrets(namespace), reference.name)) {
+    const match = entry.matches.find((candidate) => !candidate.key.anonymous);
+    if (match !== undefined) return { secret: entry.view.name, key: match.key.raw };
+  }
+  return undefined;
+}
+
+function privateNote(reference: ImageReference, evidence: PrivateEvidence): string {
+  return `${denySubject(reference.domain)} is a well-known public registry, but secret ${denySubject(evidence.secret)} in the namespace has a key for it (${denySubject(evidence.key)}), so the image is treated as private`;
+}
+
+/** What injection can do for an uncovered image. */
+type InjectionChoice =
+  | { readonly kind: 'inject'; readonly name: string; readonly view: PullSecretView; readonly key: string }
+  /** A namespace secret covers the image alone but cannot be used; `why` says what stops it. */
+  | { readonly kind: 'blocked'; readonly name: string; readonly why: 'keyring'; readonly holder: KeyringMatch }
+  | { readonly kind: 'blocked'; readonly name: string; readonly why: 'mountable' };
+
+function blockedNote(choice: Extract<InjectionChoice, { kind: 'blocked' }>, reference: ImageReference, serviceAccount: string): string {
+  if (choice.why === 'mountable') {
+    return `secret ${denySubject(choice.name)} in the namespace would cover it, but ServiceAccount ${denySubject(serviceAccount)} has kubernetes.io/enforce-mountable-secrets: "true" and does not list it, so the API server would reject the pod with it; add it to ServiceAccount ${denySubject(serviceAccount)}'s imagePullSecrets`;
+  }
+  const holder = choice.holder;
+  return `secret ${denySubject(choice.name)} in the namespace would cover it, but the pod's secret ${denySubject(holder.secret)} has a key for ${denySubject(reference.domain)} (${denySubject(holder.key.raw)}) without working credentials, which the kubelet uses instead (the index.docker.io fallback applies only when no key matches); fix or remove that entry`;
+}
+
+/**
+ * The namespace secret to inject for an uncovered image, judged on the keyring the pod will have
+ * after the patch (its own secrets, the ones already chosen, and the candidate), exactly as
+ * validation will judge the patched pod:
+ * - a candidate whose key reaches the image only through the `index.docker.io` fallback does not
+ *   help when a key of the pod matches the image directly (the fallback is then never read);
+ * - when the ServiceAccount enforces mountable secrets, only the secrets it lists may be added.
+ * Preference: secrets already chosen, the rule's and the policy's preferences, the
+ * ServiceAccount's secrets the pod's list shadows (the owner meant the pod to have them), then by name.
+ */
+function chooseInjection(
+  context: ContainerContext,
+  reference: ImageReference,
+  rulePreferred: readonly string[],
+  ownMatches: readonly KeyringMatch[],
+): InjectionChoice | undefined {
+  const { input } = context;
+  const now = input.now;
+  const covering = namespaceKeyMatches(input.snapshot.pullSecrets(input.namespace), reference.name).filter(
+    (entry) => !context.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
+  );
+  if (covering.length === 0) return undefined;
+  const keyring = context.chosenViews.length === 0 ? ownMatches : lookupKeyring([...context.usable, ...context.chosenViews], reference.name);
+  const directHolder = keyring.find((match) => !match.viaDockerHubFallback);
+  const reaches = (entry: NamespaceKeyMatch): boolean => directHolder === undefined || !(entry.matches[0] as KeyringMatch).viaDockerHubFallback;
+  const account = context.saSecrets;
+  const mountable = (entry: NamespaceKeyMatch): boolean => account?.enforceMountableSecrets !== true || account.includes(entry.view.name);
+  const viable = covering.filter((entry) => reaches(entry) && mountable(entry));
+  const first = viable[0];
+  if (first === undefined) {
+    const reaching = covering.find(reaches);
+    if (reaching !== undefined) return { kind: 'blocked', name: reaching.view.name, why: 'mountable' };
+    return { kind: 'blocked', name: (covering[0] as NamespaceKeyMatch).view.name, why: 'keyring', holder: directHolder as KeyringMatch };
+  }
+  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets().map((view) => view.name)];
+  let pick = first;
+  for (const name of preferred) {
+    const found = viable.find((entry) => entry.view.name === name);
+    if (found !== undefined) {
+      pick = found;
+      break;
+    }
+  }
+  const key = pick.matches.find((match) => isUsableCredential(match.key, now))?.key.raw ?? '';
+  return { kind: 'inject', name: pick.view.name, view: pick.view, key };
+}
+
+function expiredSecrets(context: ContainerContext, reference: ImageReference): string[] {
+  const now = context.input.now;
+  return context.usable.filter((view) => lookupKeyring([view], reference.name).some((match) => isExpired(match.key, now))).map((view) => view.name);
+}
+
+/** The most specific explanation of why an image that needs a credential is not covered. */
 function uncoveredCause(
   container: ContainerRef,
   reference: ImageReference,
   context: ContainerContext,
   expired: boolean,
   injecting: boolean,
+  access: Access,
 ): Finding | undefined {
   const { input, effective } = context;
   const imagePath = `${container.path}.image`;
@@ -340,12 +513,14 @@ function uncoveredCause(
   const registry = denySubject(reference.domain);
   if (expired) {
     if (effective.expiredCredentials === 'ignore') return undefined;
-    const expiredSecrets = context.usable.filter((view) => lookupKeyring([view], reference.name).some((match) => isExpired(match.key, input.now))).map((view) => view.name);
+    const level = injecting ? 'warn' : effective.expiredCredentials;
+    // For a public image the kubelet still sends the stale token: no anonymous retry.
+    const fix = access === 'public' ? 'the kubelet sends it and does not retry anonymously: refresh or remove it' : 'refresh the secret or use node credentials';
     return {
       code: 'CredentialExpired',
-      severity: injecting ? 'warn' : effective.expiredCredentials,
+      severity: level,
       path: imagePath,
-      message: fit(`${container.name}: token for `, registry, ` in ${listNames(expiredSecrets)} has expired; refresh the secret or use node credentials`, injecting ? 'warn' : effective.expiredCredentials),
+      message: fit(`${container.name}: token for `, registry, ` in ${listNames(expiredSecrets(context, reference))} has expired; ${fix}`, level),
     };
   }
   // A listed secret that is missing or of the wrong type is the likeliest cause: blame it first.
@@ -395,28 +570,6 @@ function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity:
   const hint = seesAllTypes ? '' : ' (or not of a pull-secret type)';
   const code: FindingCode = 'PullSecretNotFound';
   return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; create it or fix the name`, severity) };
-}
-
-function findInjectionCandidate(context: ContainerContext, reference: ImageReference, rulePreferred: readonly string[]): string | undefined {
-  const { input } = context;
-  const candidates = input.snapshot
-    .pullSecrets(input.namespace)
-    .filter((view) => view.usable && !context.names.includes(view.name) && hasLiveMatch(view, reference.name, input.now));
-  if (candidates.length === 0) return undefined;
-  // Secrets already chosen, then the policy's preferences, then the SA's own secrets that the pod's
-  // list shadows (the owner meant the pod to have them), then by name.
-  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets().map((view) => view.name)];
-  for (const name of preferred) {
-    if (candidates.some((view) => view.name === name)) return name;
-  }
-  return candidates[0]?.name; // pullSecrets() is sorted by name: deterministic
-}
-
-function candidateKey(context: ContainerContext, name: string, imageName: string): string {
-  const view = context.input.snapshot.secret(context.input.namespace, name);
-  if (view === undefined) return '';
-  const match = lookupKeyring([view], imageName).find((m) => isUsableCredential(m.key, context.input.now));
-  return match?.key.raw ?? '';
 }
 
 function hasLiveMatch(view: PullSecretView, imageName: string, now: number): boolean {

@@ -40,7 +40,7 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   PullSecretWrongType:
     'A listed secret is not kubernetes.io/dockerconfigjson (or dockercfg) with its data key; the kubelet ignores it. Reported by audit/review, which see secrets of every type.',
   PullSecretMalformed: 'A listed pull secret cannot be decoded; the kubelet fails every pull of the pod.',
-  CredentialExpired: 'The only credentials that match the image carry a token that has expired.',
+  CredentialExpired: 'The only credentials of the pod that match the image carry a token that has expired; the kubelet sends them and does not retry anonymously, so this holds for public registries too.',
   ShortLivedCredential: 'The credential used is a short-lived token (ECR, oauth2accesstoken) stored in a static secret.',
   ServiceAccountSecretsIgnored: 'The pod lists its own pull secrets, so its ServiceAccount\'s secrets (which would cover the image) are not copied.',
   ServiceAccountNotFound: 'A pod template names a ServiceAccount the snapshot does not know; its pull secrets could not be considered.',
@@ -57,7 +57,7 @@ export const FINDING_SEVERITIES: Readonly<Record<FindingCode, string>> = {
   PullSecretNotFound: 'deny when it leaves an image uncovered, else warn',
   PullSecretWrongType: 'deny when it leaves an image uncovered, else warn',
   PullSecretMalformed: 'deny',
-  CredentialExpired: '`expiredCredentials` (default deny); warn when a fresh secret is injected',
+  CredentialExpired: '`expiredCredentials` (default deny); warn when a fresh secret is injected or the node identity pulls too',
   ShortLivedCredential: '`shortLivedCredentials` (default warn)',
   ServiceAccountSecretsIgnored: 'deny; warn when injection fixes it',
   ServiceAccountNotFound: 'info',

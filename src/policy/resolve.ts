@@ -29,6 +29,11 @@ export interface RegistryAccess {
   /** The pattern that decided, or undefined when `defaultAccess` applied. */
   readonly matchedPattern: string | undefined;
   readonly builtin: boolean;
+  /**
+   * True for the built-in rule of registries that host private repositories too (ghcr.io,
+   * docker.io organisations, ...): the image is private when a namespace key covers it.
+   */
+  readonly privateWhenKeyed: boolean;
   readonly preferredSecrets: readonly string[];
 }
 
@@ -80,13 +85,22 @@ export class PolicyResolver {
   constructor(policy: Policy, scope: ResolverScope = {}) {
     this.policy = policy;
     this.secretNamespaces = scope.secretNamespaces;
-    const all: RegistryRule[] = [...policy.registries, ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : [])];
+    const all: ReadonlyArray<RegistryRule & { privateWhenKeyed?: boolean }> = [
+      ...policy.registries,
+      ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : []),
+    ];
     this.rules = all.map((rule, index) => {
       const patterns = rule.hosts.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
       // Rules after the policy's own come from the built-in list; explanations say so.
       const builtin = index >= policy.registries.length;
       const answers = patterns.map((pattern): RegistryAccess =>
-        Object.freeze({ access: rule.access, matchedPattern: pattern, builtin, preferredSecrets: rule.preferredSecrets }),
+        Object.freeze({
+          access: rule.access,
+          matchedPattern: pattern,
+          builtin,
+          privateWhenKeyed: rule.privateWhenKeyed === true,
+          preferredSecrets: rule.preferredSecrets,
+        }),
       );
       return { patterns, answers };
     });
@@ -170,7 +184,13 @@ export class PolicyResolver {
     }
 
     const imageRules = this.imageRules;
-    const defaultResult: RegistryAccess = Object.freeze({ access: defaultAccess, matchedPattern: undefined, builtin: false, preferredSecrets: [] });
+    const defaultResult: RegistryAccess = Object.freeze({
+      access: defaultAccess,
+      matchedPattern: undefined,
+      builtin: false,
+      privateWhenKeyed: false,
+      preferredSecrets: [],
+    });
     return Object.freeze({
       mode,
       modeSource,

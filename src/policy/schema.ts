@@ -66,7 +66,7 @@ export const policySchema = z.strictObject({
   mode: z.enum(MODES).default('enforce'),
   defaultAccess: z.enum(ACCESS_KINDS).default('secret'),
   registries: z.array(registryRuleSchema).default([]),
-  /** Append the built-in list of well-known public registries after `registries`. */
+  /** Append the built-in list of well-known public registries after `registries`. Those that host only public images (Docker Hub's official `library/` images, registry.k8s.io, k8s.gcr.io, mcr.microsoft.com, public.ecr.aws, docker.elastic.co) are always `public`; shared ones (docker.io, quay.io, ghcr.io, gcr.io, registry.gitlab.com, nvcr.io) are `public` unless a pull secret of the namespace has a key the kubelet would use for the image, which makes that image private. */
   builtinRegistries: z.boolean().default(true),
   injection: z
     .strictObject({

@@ -28,7 +28,7 @@ const cases: Record<string, { namespace: string; image: string; access: string; 
     namespace: 'team', image: '123.dkr.ecr.eu-west-1.amazonaws.com/app', access: 'node', pattern: '*.dkr.ecr.eu-west-1.amazonaws.com', builtin: false, preferred: [], exempt: false,
   },
   'the built-in list, marked as built in': {
-    namespace: 'team', image: 'docker.io/library/nginx', access: 'public', pattern: 'docker.io', builtin: true, preferred: [], exempt: false,
+    namespace: 'team', image: 'docker.io/library/nginx', access: 'public', pattern: 'docker.io/library', builtin: true, preferred: [], exempt: false,
   },
   'defaultAccess of the namespace for an unmatched image': {
     namespace: 'team', image: 'unknown.example.org/app', access: 'secret', pattern: undefined, builtin: false, preferred: [], exempt: false,

@@ -91,7 +91,7 @@ function resolver(policy: Record<string, unknown>): PolicyResolver {
 
 const access: Record<string, { policy: Record<string, unknown>; image: string; access: string; pattern: string | undefined }> = {
   'well-known public registries are public by default': { policy: {}, image: 'registry.k8s.io/pause', access: 'public', pattern: 'registry.k8s.io' },
-  'Docker Hub library images are public by default': { policy: {}, image: 'docker.io/library/nginx', access: 'public', pattern: 'docker.io' },
+  'Docker Hub library images are public by default': { policy: {}, image: 'docker.io/library/nginx', access: 'public', pattern: 'docker.io/library' },
   'unknown registries fall back to defaultAccess': { policy: {}, image: 'registry.example.com/a', access: 'secret', pattern: undefined },
   'rules use kubelet globs: * matches one label only': {
     policy: { registries: [{ hosts: ['*.example.com'], access: 'node' }] },

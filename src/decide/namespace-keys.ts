@@ -1,0 +1,44 @@
+import { lookupKeyring } from '../credentials/keyring.ts';
+import type { KeyringMatch, PullSecretView } from '../credentials/types.ts';
+import { StringMemo } from '../image/string-memo.ts';
+
+/**
+ * Which of a namespace's pull secrets hold keys the kubelet would use for an image, each secret
+ * looked up alone (its direct matches, else its `index.docker.io` fallback). Decisions ask this
+ * for every image of a well-known public registry (is it private here?) and for every uncovered
+ * image (which secret to inject), so the answer is remembered per namespace state and image name.
+ */
+export interface NamespaceKeyMatch {
+  readonly view: PullSecretView;
+  /** The secret's keyring matches for the image, in kubelet order; never empty. */
+  readonly matches: readonly KeyringMatch[];
+}
+
+/** Image names remembered per namespace state; a namespace uses a few dozen images. */
+export const NAMESPACE_MATCH_MEMO_ENTRIES = 256;
+const NAMESPACE_MATCH_MEMO_MAX_CHARS = 256;
+
+// Keyed by the namespace's frozen pull-secret array: a changed namespace gets a new array, so an
+// answer is never stale, and a dropped snapshot frees its memos.
+const memos = new WeakMap<readonly PullSecretView[], StringMemo<readonly NamespaceKeyMatch[]>>();
+
+function compute(pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
+  const found: NamespaceKeyMatch[] = [];
+  for (const view of pullSecrets) {
+    if (!view.usable) continue;
+    const matches = lookupKeyring([view], imageName);
+    if (matches.length > 0) found.push(Object.freeze({ view, matches: Object.freeze(matches) }));
+  }
+  return Object.freeze(found);
+}
+
+/** The namespace's usable pull secrets (sorted by name) that have keys for the image. */
+export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
+  if (pullSecrets.length === 0) return [];
+  let memo = memos.get(pullSecrets);
+  if (memo === undefined) {
+    memo = new StringMemo((name) => compute(pullSecrets, name), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
+    memos.set(pullSecrets, memo);
+  }
+  return memo.get(imageName);
+}
