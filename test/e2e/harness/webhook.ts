@@ -168,6 +168,9 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
       '--key', join(certDir, 'tls.key'),
       '--request-timeout', String(REQUEST_TIMEOUT_MS),
       '--log-level', 'info',
+      // The scenarios read one decision line per request, plain allows included (they log at debug
+      // by default).
+      '--log-allows',
       // Cluster mode, the product: informers on the test cluster and the policy ConfigMap.
       '--cluster', 'on',
       '--kubeconfig', controlPlane.kubeconfigPath,
