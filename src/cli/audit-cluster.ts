@@ -40,6 +40,7 @@ under the workload that owns them.
                             cluster serves, OpenReports first; openreports.io/v1alpha1 for -o alone)
   --report-pass             also write pass and skip results
   --chunk-size N            objects per list request (default 500)
+  --stats                   print to stderr how long listing and deciding took and the peak memory
   --now RFC3339             evaluate token expiry at this time (default: now)
   --no-color                never colour the table
 
@@ -123,6 +124,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
       'report-api': { type: 'string' },
       'report-pass': { type: 'boolean' },
       'chunk-size': { type: 'string' },
+      stats: { type: 'boolean' },
       now: { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -201,6 +203,12 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
       io.stdout.write(renderClusterTable(report, { color }));
     }
     io.stderr.write(`policy: ${policy.source}\n`);
+    if (values.stats === true) {
+      const peakMiB = process.resourceUsage().maxRSS / 1024;
+      io.stderr.write(
+        `stats: ${outcome.objects} objects in ${outcome.namespaces.length} namespaces; listing ${Math.round(outcome.listMs)} ms, deciding ${Math.round(outcome.decideMs)} ms, peak RSS ${peakMiB.toFixed(0)} MiB\n`,
+      );
+    }
     if (values.apply === true && reports !== undefined) {
       const applied = await applyReports(rest, reports, reportApi, { namespace });
       io.stderr.write(`applied ${applied.applied} ${reportApi} reports${applied.deleted.length > 0 ? `, deleted ${applied.deleted.length} no longer needed (${applied.deleted.join(', ')})` : ''}\n`);

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { LeaseElector } from '../cluster/lease.ts';
 import { startLiveState } from '../cluster/live-state.ts';
+import { REPORTS_LEASE_NAME, ReportRefresher } from '../cluster/report-refresher.ts';
+import { kubeRest } from '../cluster/rest.ts';
 import type { DecisionState } from '../server/state.ts';
 import { loadKubeConfig } from './certs.ts';
 import { UsageError } from './errors.ts';
@@ -35,5 +38,31 @@ export async function startClusterState(options: ServeOptions, logger: Logger, r
     instance: process.env['POD_NAME'] ?? hostname(),
     secretNamespaces: options.secretNamespaces,
   });
-  return { state, stop: () => state.stop() };
+  if (!options.reports) return { state, stop: () => state.stop() };
+  const rest = kubeRest(kubeConfig);
+  const refresher = new ReportRefresher({
+    rest,
+    state,
+    lease: new LeaseElector({
+      rest,
+      namespace: options.namespace,
+      name: REPORTS_LEASE_NAME,
+      identity: process.env['POD_NAME'] ?? hostname(),
+      // Renewed at every refresh: held across one missed refresh, taken over after two.
+      durationSeconds: options.reportsIntervalSeconds * 2 + 60,
+    }),
+    intervalMs: options.reportsIntervalSeconds * 1000,
+    reportApi: options.reportApi,
+    includePass: false,
+    logger,
+  });
+  refresher.start();
+  logger.info({ intervalSeconds: options.reportsIntervalSeconds, lease: `${options.namespace}/${REPORTS_LEASE_NAME}` }, 'policy reports: refreshing from the live state');
+  return {
+    state,
+    stop: async () => {
+      await refresher.stop();
+      await state.stop();
+    },
+  };
 }

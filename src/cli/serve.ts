@@ -13,6 +13,8 @@ import { createMetrics } from '../server/metrics.ts';
 import { StaticDecisionState, type DecisionState } from '../server/state.ts';
 import { ClientCertificateGate } from '../server/tls-client-auth.ts';
 import { createTlsReloader, type MinTlsVersion } from '../server/tls-reload.ts';
+import { DEFAULT_REPORTS_INTERVAL_SECONDS, REPORTS_LEASE_NAME } from '../cluster/limits.ts';
+import { REPORT_APIS, type ReportApi } from '../report/policyreport.ts';
 import { EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
 import type { CommandIo } from './io.ts';
@@ -59,6 +61,13 @@ environment variable shown.
                            pod CREATE decisions kept for the replicas of one template (at most
                            ${MAX_MEMO_BYTES / 2 ** 20} MiB), dropped when their namespace or the policy changes
                            (PULLGUARD_DECISION_CACHE_ENTRIES, default ${DEFAULT_ADMISSION_MEMO_ENTRIES}); 0 decides every review afresh
+  --reports                write policy reports (as audit --cluster --apply) every --reports-interval
+                           from the live state; one replica writes, holding the Lease
+                           ${REPORTS_LEASE_NAME} (PULLGUARD_REPORTS=true, default off)
+  --reports-interval S     seconds between report refreshes (PULLGUARD_REPORTS_INTERVAL, default
+                           ${DEFAULT_REPORTS_INTERVAL_SECONDS}, at least 30)
+  --report-api API         openreports.io/v1alpha1 or wgpolicyk8s.io/v1alpha2 (PULLGUARD_REPORT_API,
+                           default: the one the cluster serves, OpenReports first)
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
 `;
@@ -92,6 +101,9 @@ export interface ServeOptions {
   logLevel: string;
   logAllows: boolean;
   decisionCacheEntries: number;
+  reports: boolean;
+  reportsIntervalSeconds: number;
+  reportApi: ReportApi | undefined;
   dev: boolean;
 }
 
@@ -119,6 +131,9 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
       'log-level': { type: 'string' },
       'log-allows': { type: 'boolean' },
       'decision-cache-entries': { type: 'string' },
+      reports: { type: 'boolean' },
+      'reports-interval': { type: 'string' },
+      'report-api': { type: 'string' },
       dev: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -146,6 +161,14 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
   }
   const clientNames = clientCa === undefined ? [] : clientNamesGiven.length > 0 ? clientNamesGiven : [DEFAULT_CLIENT_CERTIFICATE_NAME];
   const state = values.state.length > 0 ? values.state : dev ? [join('examples', 'cluster')] : [];
+  const reportsText = env['PULLGUARD_REPORTS'] ?? 'false';
+  if (!['true', 'false', '1', '0', ''].includes(reportsText)) throw new UsageError(`PULLGUARD_REPORTS must be true or false, got ${reportsText}`);
+  const reports = values.reports === true || reportsText === 'true' || reportsText === '1';
+  const intervalText = values['reports-interval'] ?? env['PULLGUARD_REPORTS_INTERVAL'] ?? String(DEFAULT_REPORTS_INTERVAL_SECONDS);
+  const reportsIntervalSeconds = Number(intervalText);
+  if (!/^\d+$/.test(intervalText) || reportsIntervalSeconds < 30) throw new UsageError(`--reports-interval must be a whole number of seconds >= 30, got ${intervalText}`);
+  const reportApiText = nonEmpty(values['report-api'] ?? env['PULLGUARD_REPORT_API']);
+  if (reportApiText !== undefined && !(REPORT_APIS as readonly string[]).includes(reportApiText)) throw new UsageError(`--report-api must be ${REPORT_APIS.join(' or ')}, got ${reportApiText}`);
   const options: ServeOptions = {
     port: parsePort(values.port ?? env['PULLGUARD_PORT'] ?? String(DEFAULT_PORT), '--port'),
     host,
@@ -167,6 +190,9 @@ export function parseServeArgs(args: readonly string[], env: Readonly<Record<str
     logLevel: values['log-level'] ?? env['PULLGUARD_LOG_LEVEL'] ?? 'info',
     logAllows: values['log-allows'] ?? parseBooleanEnv(env['PULLGUARD_LOG_ALLOWS'], 'PULLGUARD_LOG_ALLOWS'),
     decisionCacheEntries,
+    reports,
+    reportsIntervalSeconds,
+    reportApi: reportApiText as ReportApi | undefined,
     dev,
   };
   if (options.secretNamespaces !== undefined && (options.state.length > 0 || options.cluster === 'off')) {
@@ -258,6 +284,7 @@ async function listenOn(app: FastifyInstance, target: ListenTarget): Promise<voi
 /** Decides where state comes from: files, or (issue "Live cluster state") the cluster. */
 async function createState(options: ServeOptions, logger: Logger, registry: import('prom-client').Registry): Promise<{ state: DecisionState; stop: () => Promise<void> }> {
   const useCluster = options.state.length === 0 && (options.cluster === 'on' || (options.cluster === 'auto' && clusterConfigAvailable(options)));
+  if (options.reports && !useCluster) throw new UsageError('--reports writes reports from the live cluster state: it needs --cluster (and no --state)');
   if (!useCluster) {
     if (options.secretNamespaces !== undefined) {
       throw new UsageError('--secret-namespaces chooses which namespaces are watched in a cluster; with --state or --cluster off the state comes from files');

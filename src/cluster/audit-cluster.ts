@@ -1,7 +1,9 @@
 import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE } from '../credentials/types.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import { ClusterAuditBuilder, type ClusterAuditReport } from '../report/cluster-audit.ts';
-import type { WorkloadKind } from '../workloads/extract.ts';
+import { MemorySnapshot } from '../snapshot/memory.ts';
+import type { ClusterSnapshot } from '../snapshot/types.ts';
+import { isRecord, type WorkloadKind } from '../workloads/extract.ts';
 import { LIST_PAGE_SIZE } from './limits.ts';
 import { listInPages, type PageProgress } from './paged-list.ts';
 import {
@@ -75,6 +77,11 @@ export interface ClusterAuditRequest {
   readonly source: string;
   readonly pageSize?: number;
   readonly onProgress?: (progress: AuditProgress) => void;
+  /**
+   * The state to decide against, when the caller already has it (the webhook's live snapshot):
+   * then only workloads and pods are listed.
+   */
+  readonly snapshot?: ClusterSnapshot;
   /** Monotonic clock in ms (tests inject one). */
   readonly clock?: () => number;
 }
@@ -114,7 +121,7 @@ export async function auditCluster(request: ClusterAuditRequest): Promise<Cluste
   const pageSize = request.pageSize ?? LIST_PAGE_SIZE;
   const started = clock();
   const workloadLists = kindsToList(request.kinds);
-  const listsTotal = 4 + workloadLists.length;
+  const listsTotal = (request.snapshot === undefined ? 4 : 0) + workloadLists.length;
   let listsDone = 0;
   let objects = 0;
   let namespaceNames: string[] = [];
@@ -161,7 +168,7 @@ export async function auditCluster(request: ClusterAuditRequest): Promise<Cluste
     listsDone += 1;
   };
 
-  try {
+  const readState = async (): Promise<void> => {
     if (namespace !== undefined) {
       let raw: unknown;
       try {
@@ -181,23 +188,33 @@ export async function auditCluster(request: ClusterAuditRequest): Promise<Cluste
     for (const secretType of [DOCKER_CONFIG_JSON_TYPE, DOCKER_CFG_TYPE]) {
       await listState(`secrets (${secretType})`, collectionPath('api/v1', 'secrets', namespace), `type=${secretType}`, { kind: 'secrets', secretType }, projectSecret);
     }
+  };
+  try {
+    // A snapshot given by the caller (the webhook's) replaces the state lists.
+    if (request.snapshot === undefined) await readState();
   } catch (error) {
     throw describeFailure(error);
   }
-  const snapshot = builder.build();
-  namespaceNames = namespace !== undefined ? [namespace] : [...snapshot.namespaceViews().keys()].sort();
+  const snapshot = request.snapshot ?? builder.build();
+  namespaceNames = namespace !== undefined ? [namespace] : snapshot instanceof MemorySnapshot ? [...snapshot.namespaceViews().keys()].sort() : [];
 
   // --- workloads, then pods ------------------------------------------------------------------------
   const audit = new ClusterAuditBuilder({ snapshot, policy: request.policy, now: request.now, source: request.source });
   const namespaceIndex = new Map(namespaceNames.map((name, index) => [name, index]));
   for (const { kind, report: reported } of workloadLists) {
     const { groupVersion, resource } = KIND_RESOURCES[kind];
+    const apiVersion = groupVersion.replace(/^apis?\//, '');
     const isLast = listsDone === listsTotal - 1;
     try {
       await listInPages(rest, collectionPath(groupVersion, resource, namespace), { labelSelector: request.labelSelector }, {
         page(items, progress) {
           let lastNamespace: string | undefined;
           for (const raw of items) {
+            // Items of a list carry no kind or apiVersion (the list does): the decision needs the kind.
+            if (isRecord(raw)) {
+              raw['kind'] ??= kind;
+              raw['apiVersion'] ??= apiVersion;
+            }
             if (kind === 'Pod') audit.addPod(raw);
             else if (reported) audit.addWorkload(raw);
             else audit.addOwnerOnly(raw);

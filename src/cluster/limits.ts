@@ -12,3 +12,9 @@ export const LIST_PAGE_SIZE = 500;
  * registry keys and label values of a large cluster, small enough (a few MiB) to never matter.
  */
 export const INTERN_LIMIT = 65_536;
+
+/** `serve --reports`: 10 minutes, because reports are for people and dashboards, and each refresh lists every pod. */
+export const DEFAULT_REPORTS_INTERVAL_SECONDS = 600;
+
+/** The Lease the replica writing policy reports holds (in the webhook's namespace). */
+export const REPORTS_LEASE_NAME = 'pullguard-reports';

@@ -27,6 +27,7 @@ const CORE_RESOURCES: Readonly<Record<string, string>> = {
   DaemonSet: 'daemonsets',
   Job: 'jobs',
   CronJob: 'cronjobs',
+  Lease: 'leases',
   Report: 'reports',
   ClusterReport: 'clusterreports',
   PolicyReport: 'policyreports',
@@ -47,6 +48,7 @@ export class FakeKube implements KubeRest {
   expireContinue = new Map<string, number>();
   /** Status codes to answer for a path, once each. */
   failNext = new Map<string, number>();
+  private version = 100;
 
   add(...objects: Record<string, unknown>[]): this {
     for (const object of objects) {
@@ -54,7 +56,9 @@ export class FakeKube implements KubeRest {
       const apiVersion = String(object['apiVersion'] ?? 'v1');
       const resource = CORE_RESOURCES[kind];
       if (resource === undefined) throw new Error(`fake: unknown kind ${kind}`);
-      const metadata = object['metadata'] as { name: string; namespace?: string };
+      const metadata = object['metadata'] as { name: string; namespace?: string; resourceVersion?: string };
+      this.version += 1;
+      metadata.resourceVersion = String(this.version);
       const key = `${groupVersionOf(apiVersion)}/${resource}`;
       const list = this.store.get(key) ?? [];
       const index = list.findIndex((entry) => entry.name === metadata.name && entry.namespace === metadata.namespace);
@@ -100,6 +104,22 @@ export class FakeKube implements KubeRest {
         this.add(structuredClone(body));
         return body;
       }
+      case 'POST': {
+        const body = structuredClone(request.body) as Record<string, unknown>;
+        const metadata = body['metadata'] as { name: string; namespace?: string };
+        if (list.some((entry) => entry.name === metadata.name && entry.namespace === (namespace ?? metadata.namespace))) throw new KubeApiError(409, 'AlreadyExists', 'AlreadyExists');
+        this.add(body);
+        return body;
+      }
+      case 'PUT': {
+        const body = structuredClone(request.body) as Record<string, unknown>;
+        const found = list.find((entry) => entry.name === name && entry.namespace === namespace);
+        if (found === undefined) throw new KubeApiError(404, `${request.path}: 404 NotFound`, 'NotFound');
+        const sent = (body['metadata'] as { resourceVersion?: string }).resourceVersion;
+        if (sent !== (found.object['metadata'] as { resourceVersion?: string }).resourceVersion) throw new KubeApiError(409, 'Conflict', 'Conflict');
+        this.add(body);
+        return body;
+      }
       case 'DELETE': {
         const index = list.findIndex((entry) => entry.name === name && entry.namespace === namespace);
         if (index < 0) throw new KubeApiError(404, `${request.path}: 404 NotFound`, 'NotFound');
@@ -123,7 +143,11 @@ export class FakeKube implements KubeRest {
     const matching = all.filter((entry) => (namespace === undefined || entry.namespace === namespace) && matches(entry.object, query));
     const start = continueToken === undefined ? 0 : Number(continueToken);
     const limit = typeof query['limit'] === 'number' ? query['limit'] : matching.length;
-    const items = matching.slice(start, start + limit).map((entry) => entry.object);
+    // As the API server does: list items carry no kind or apiVersion (the list does).
+    const items = matching.slice(start, start + limit).map((entry) => {
+      const { kind: _kind, apiVersion: _apiVersion, ...rest } = entry.object;
+      return structuredClone(rest);
+    });
     const next = start + limit < matching.length ? String(start + limit) : undefined;
     return {
       kind: 'List',
