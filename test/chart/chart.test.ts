@@ -81,6 +81,7 @@ interface PodSpec {
   volumes?: { name: string; secret?: { secretName: string } }[];
   topologySpreadConstraints?: Record<string, unknown>[];
   priorityClassName?: string;
+  automountServiceAccountToken?: boolean;
 }
 interface PodTemplate {
   metadata: { labels: Record<string, string> };
@@ -158,6 +159,12 @@ class Rendered {
   webhooks(kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration', name = FULLNAME): WebhookEntry[] {
     return this.one<WebhookConfiguration>(kind, name).webhooks;
   }
+}
+
+interface NetworkPolicySpec {
+  policyTypes: string[];
+  ingress: { ports: { port: string; protocol: string }[]; from?: unknown[] }[];
+  egress?: { ports: { port: number }[] }[];
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -305,6 +312,9 @@ if ('problem' in located) {
         logLevel: 'info',
         logAllows: false,
         decisionCacheEntries: 512,
+        minTls: 'TLSv1.2',
+        clientCa: undefined,
+        secretNamespaces: undefined,
         dev: false,
       });
       t.same(container.env?.find((variable) => variable.name === 'POD_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
@@ -389,9 +399,20 @@ if ('problem' in located) {
       t.same(parse((configMap['data'] as Record<string, string>)['policy.yaml'] ?? ''), { mode: 'dry-run' });
     });
 
-    t.test('creates no ServiceMonitor and no NetworkPolicy unless asked', async (t) => {
+    t.test('creates no ServiceMonitor unless asked', async (t) => {
       t.same(rendered.all('ServiceMonitor'), []);
-      t.same(rendered.all('NetworkPolicy'), []);
+    });
+
+    t.test('creates a NetworkPolicy that restricts ingress only, the webhook port open to all until API server addresses are given', async (t) => {
+      const policy = rendered.one('NetworkPolicy', FULLNAME)['spec'] as NetworkPolicySpec;
+      t.same(policy.policyTypes, ['Ingress']);
+      t.same(policy.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }, { ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+      t.equal(policy.egress, undefined);
+    });
+
+    t.test('mounts a ServiceAccount token only into the pods that ask for one', async (t) => {
+      for (const account of rendered.all('ServiceAccount')) t.equal(account['automountServiceAccountToken'], false, `ServiceAccount ${account.metadata.name}`);
+      t.equal(pod.spec.automountServiceAccountToken, true, 'the webhook pod (it watches the API)');
     });
   });
 
@@ -544,15 +565,80 @@ if ('problem' in located) {
       t.same((rendered.one('Service', FULLNAME)['spec'] as { ports: { name: string }[] }).ports.map((port) => port.name), ['https']);
     });
 
-    t.test('creates a ServiceMonitor on the metrics port and a NetworkPolicy when asked', async (t) => {
-      const rendered = await render({ metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } }, networkPolicy: { enabled: true } });
+    t.test('creates a ServiceMonitor on the metrics port when asked', async (t) => {
+      const rendered = await render({ metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } } });
       const monitor = rendered.one('ServiceMonitor', FULLNAME);
       t.match(monitor.metadata.labels, { release: 'prometheus' });
       t.match(monitor['spec'], { endpoints: [{ port: 'metrics', path: '/metrics' }] });
-      const policy = rendered.one('NetworkPolicy', FULLNAME)['spec'] as { policyTypes: string[]; ingress: { ports: { port: string }[] }[]; egress: { ports: { port: number }[] }[] };
+    });
+
+    t.test('admits the webhook port from the API server addresses and peers given, and restricts egress when asked', async (t) => {
+      const webhookFrom = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }];
+      const rendered = await render({ networkPolicy: { apiServerCidrs: ['10.0.0.0/24', '192.168.1.10/32'], webhookFrom, restrictEgress: true } });
+      const policy = rendered.one('NetworkPolicy', FULLNAME)['spec'] as NetworkPolicySpec;
       t.same(policy.policyTypes, ['Ingress', 'Egress']);
-      t.same(policy.ingress.map((rule) => rule.ports[0]?.port), ['https', 'metrics']);
-      t.same(policy.egress[0]?.ports.map((port) => port.port), [443, 6443]);
+      t.same(policy.ingress[0], {
+        ports: [{ port: 'https', protocol: 'TCP' }],
+        from: [{ ipBlock: { cidr: '10.0.0.0/24' } }, { ipBlock: { cidr: '192.168.1.10/32' } }, ...webhookFrom],
+      });
+      t.same(policy.egress?.[0]?.ports.map((port) => port.port), [443, 6443]);
+    });
+
+    t.test('renders no NetworkPolicy when disabled', async (t) => {
+      t.same((await render({ networkPolicy: { enabled: false } })).all('NetworkPolicy'), []);
+    });
+
+    t.test('passes --min-tls from server.minTlsVersion', async (t) => {
+      const rendered = await render({ server: { minTlsVersion: '1.3' } });
+      const options = parseServeArgs((rendered.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.args ?? []).slice(1), { POD_NAMESPACE: NAMESPACE });
+      t.match(options, { minTls: 'TLSv1.3' });
+    });
+
+    t.test('turns on mutual TLS with the CA in a ConfigMap, mounted as a directory, and the allowed names', async (t) => {
+      const caBundle = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+      const rendered = await render({ server: { clientAuth: { enabled: true, caBundle, allowedNames: ['kube-apiserver', 'apiserver.internal'] } } });
+      const configMap = rendered.one('ConfigMap', `${FULLNAME}-client-ca`);
+      t.equal((configMap['data'] as Record<string, string>)['ca.crt'], `${caBundle}\n`);
+      const spec = rendered.one<Deployment>('Deployment', FULLNAME).spec.template.spec;
+      const options = parseServeArgs((spec.containers[0]?.args ?? []).slice(1), { POD_NAMESPACE: NAMESPACE });
+      t.match(options, { clientCa: '/etc/pullguard/client-ca/ca.crt', clientNames: ['kube-apiserver', 'apiserver.internal'] });
+      t.same(spec.volumes?.find((volume) => volume.name === 'client-ca'), { name: 'client-ca', configMap: { name: `${FULLNAME}-client-ca`, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+      t.same(spec.containers[0]?.volumeMounts?.find((mount) => mount.name === 'client-ca'), { name: 'client-ca', mountPath: '/etc/pullguard/client-ca', readOnly: true });
+      t.notMatch(JSON.stringify(spec.containers[0]?.volumeMounts), /subPath/, 'no subPath: updates reach the pod');
+      const existing = await render({ server: { clientAuth: { enabled: true, existingConfigMap: 'corp-apiserver-ca' } } });
+      t.same(existing.all('ConfigMap').map((object) => object.metadata.name), [`${FULLNAME}-policy`], 'an existing ConfigMap is used, none rendered');
+      t.match(JSON.stringify(existing.one<Deployment>('Deployment', FULLNAME).spec.template.spec.volumes), /"name":"corp-apiserver-ca"/);
+      const missing = await template({ server: { clientAuth: { enabled: true } } });
+      t.not(missing.code, 0);
+      t.match(missing.stderr, /server\.clientAuth\.enabled needs the CA that signs the API server's client certificate/);
+    });
+
+    t.test('watches pull secrets in chosen namespaces only, with a RoleBinding in each and webhooks for them only', async (t) => {
+      const rendered = await render({ rbac: { secrets: { scope: 'namespaces', namespaces: ['team-b', 'team-a'] } } });
+      t.same(rendered.one('ClusterRole', FULLNAME)['rules'], [{ apiGroups: [''], resources: ['serviceaccounts', 'namespaces'], verbs: ['list', 'watch'] }], 'no cluster-wide Secrets');
+      t.same(rendered.one('ClusterRole', `${FULLNAME}-secrets`)['rules'], [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
+      const bindings = rendered.all('RoleBinding').filter((binding) => binding.metadata.name === `${FULLNAME}-secrets`);
+      t.same(bindings.map((binding) => binding.metadata.namespace), ['team-a', 'team-b']);
+      for (const binding of bindings) {
+        t.same(binding['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${FULLNAME}-secrets` });
+        t.same(binding['subjects'], [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+      }
+      const options = parseServeArgs((rendered.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.args ?? []).slice(1), { POD_NAMESPACE: NAMESPACE });
+      t.match(options, { secretNamespaces: ['team-a', 'team-b'] });
+      for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'] as const) {
+        for (const webhook of rendered.webhooks(kind)) {
+          t.same(webhook.namespaceSelector, {
+            matchExpressions: [
+              { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, 'kube-system'] },
+              { key: 'pullguard.io/ignore', operator: 'NotIn', values: ['true'] },
+              { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] },
+            ],
+          }, `${webhook.name} is called for the watched namespaces only`);
+        }
+      }
+      const none = await template({ rbac: { secrets: { scope: 'namespaces', namespaceSelector: { matchLabels: { 'pullguard.io/secrets': 'watched' } } } } });
+      t.not(none.code, 0, 'a selector that matches nothing (helm template cannot look up) is refused');
+      t.match(none.stderr, /rbac\.secrets\.scope=namespaces selects no namespace/);
     });
 
     t.test('pins the image by digest and follows appVersion otherwise', async (t) => {
@@ -635,6 +721,17 @@ if ('problem' in located) {
       },
       { name: 'names cert-manager as the certificate source', values: CERT_MANAGER, lines: [/cert-manager Certificate pullguard-tls; cainjector fills the caBundles/] },
       { name: 'says so when the policy enforces', values: { policy: { mode: 'enforce' } }, lines: [/global mode: enforce/, /The policy enforces/] },
+      {
+        name: 'warns loudly that the webhook port is open to everyone while no API server address is given, and names the Secrets exposure',
+        values: {},
+        lines: [/WARNING: the NetworkPolicy admits the webhook port \(HTTPS 8443\) from EVERYWHERE/, /consider mutual TLS/, /may list and watch every Secret\s+of the cluster/],
+      },
+      { name: 'warns when there is no NetworkPolicy at all', values: { networkPolicy: { enabled: false } }, lines: [/WARNING: no NetworkPolicy/] },
+      {
+        name: 'names the watched namespaces and mutual TLS',
+        values: { rbac: { secrets: { scope: 'namespaces', namespaces: ['team-a'] } }, server: { clientAuth: { enabled: true, existingConfigMap: 'corp-ca' } } },
+        lines: [/Pull secrets watched in namespaces team-a only/, /Mutual TLS: \/mutate and \/validate answer only client certificates from ConfigMap\s+corp-ca named kube-apiserver/],
+      },
     ];
     for (const c of cases) {
       // --dry-run=client renders NOTES without a cluster.
@@ -651,6 +748,10 @@ if ('problem' in located) {
       { name: 'rejects a timeoutSeconds above the API server maximum of 30', values: { webhooks: { timeoutSeconds: 31 } }, message: /at '\/webhooks\/timeoutSeconds': maximum/ },
       { name: 'rejects a timeoutSeconds that leaves the server no time (1 s)', values: { webhooks: { timeoutSeconds: 1 } }, message: /at '\/webhooks\/timeoutSeconds': minimum/ },
       { name: 'rejects a misspelt top-level key', values: { replicas: 3 }, message: /additional properties 'replicas' not allowed/ },
+      { name: 'rejects a minimum TLS version below 1.2', values: { server: { minTlsVersion: '1.1' } }, message: /at '\/server\/minTlsVersion': value must be one of '1\.2', '1\.3'/ },
+      { name: 'rejects an API server address that is not a CIDR', values: { networkPolicy: { apiServerCidrs: ['kube-apiserver'] } }, message: /at '\/networkPolicy\/apiServerCidrs\/0'/ },
+      { name: 'rejects an unknown secrets scope', values: { rbac: { secrets: { scope: 'label' } } }, message: /at '\/rbac\/secrets\/scope': value must be one of 'cluster', 'namespaces'/ },
+      { name: 'rejects an empty list of allowed client names', values: { server: { clientAuth: { allowedNames: [] } } }, message: /at '\/server\/clientAuth\/allowedNames': minItems/ },
       { name: 'rejects an unknown certificate mode', values: { certificates: { mode: 'vault' } }, message: /at '\/certificates\/mode': value must be one of/ },
       { name: 'rejects existingSecret mode without the Secret name and caBundle', values: { certificates: { mode: 'existingSecret' } }, message: /at '\/certificates\/existingSecret\/(caBundle|name)'/ },
       { name: 'rejects an outside URL with a certificate that names only the Service', values: { webhooks: { url: 'https://10.0.0.1:9443' } }, message: /at '\/certificates\/mode': value must be 'existingSecret'/ },

@@ -49,6 +49,45 @@ app.kubernetes.io/component: webhook
 {{- end }}
 {{- end }}
 
+{{/*
+The namespaces whose pull secrets the webhook watches with rbac.secrets.scope=namespaces, comma
+separated and sorted: rbac.secrets.namespaces plus the namespaces whose labels match
+rbac.secrets.namespaceSelector.matchLabels now (helm lookup; empty without a cluster). Fails when
+none is selected: a webhook that may read no secret would deny every private image.
+*/}}
+{{- define "pullguard.secretNamespaces" -}}
+{{- $names := list }}
+{{- range .Values.rbac.secrets.namespaces }}
+{{- $names = append $names . }}
+{{- end }}
+{{- $matchLabels := dig "matchLabels" dict (.Values.rbac.secrets.namespaceSelector | default dict) }}
+{{- if $matchLabels }}
+{{- $found := lookup "v1" "Namespace" "" "" | default dict }}
+{{- range (get $found "items" | default list) }}
+{{- $labels := .metadata.labels | default dict }}
+{{- $match := true }}
+{{- range $key, $value := $matchLabels }}
+{{- if ne (get $labels $key | toString) ($value | toString) }}{{ $match = false }}{{ end }}
+{{- end }}
+{{- if $match }}{{ $names = append $names .metadata.name }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if not $names }}
+{{- fail "rbac.secrets.scope=namespaces selects no namespace: list them in rbac.secrets.namespaces, or label them to match rbac.secrets.namespaceSelector (looked up at install/upgrade; helm template cannot look up)" }}
+{{- end }}
+{{- $names | uniq | sortAlpha | join "," }}
+{{- end }}
+
+{{- define "pullguard.clientCaConfigMapName" -}}
+{{- if .Values.server.clientAuth.existingConfigMap }}
+{{- .Values.server.clientAuth.existingConfigMap }}
+{{- else if .Values.server.clientAuth.caBundle }}
+{{- printf "%s-client-ca" (include "pullguard.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- fail "server.clientAuth.enabled needs the CA that signs the API server's client certificate: server.clientAuth.caBundle (PEM) or server.clientAuth.existingConfigMap" }}
+{{- end }}
+{{- end }}
+
 {{- define "pullguard.policyConfigMapName" -}}
 {{- printf "%s-policy" (include "pullguard.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -138,6 +177,15 @@ namespaceSelector:
         {{- range (concat (list .Release.Namespace "kube-system") .Values.webhooks.excludeNamespaces | uniq) }}
         - {{ . | quote }}
         {{- end }}
+    {{- if eq .Values.rbac.secrets.scope "namespaces" }}
+    # Pull secrets are watched in these namespaces only: elsewhere the webhook could not decide.
+    - key: kubernetes.io/metadata.name
+      operator: In
+      values:
+        {{- range (include "pullguard.secretNamespaces" . | splitList ",") }}
+        - {{ . | quote }}
+        {{- end }}
+    {{- end }}
     - key: pullguard.io/ignore
       operator: NotIn
       values:
@@ -233,6 +281,8 @@ metadata:
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+# Only the Job's pod, which asks for it, gets a token.
+automountServiceAccountToken: false
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -327,6 +377,7 @@ metadata:
     app.kubernetes.io/component: certificates
 spec:
   serviceAccountName: {{ .serviceAccountName }}
+  # The ServiceAccount mounts no token by default; the Job needs one to publish the Secret.
   automountServiceAccountToken: true
   restartPolicy: Never
   {{- include "pullguard.podCommon" $root | trim | nindent 2 }}

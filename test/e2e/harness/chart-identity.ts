@@ -22,18 +22,20 @@ export interface ChartRender {
   readonly release: string;
   readonly namespace: string;
   readonly templates: readonly string[];
+  /** `--set` values (`key=value`), applied over the chart's defaults. */
+  readonly set?: readonly string[];
 }
 
 /** `helm template` of some of the chart's templates with its default values: multi-document YAML. */
 export async function renderChartTemplates(controlPlane: Pick<ControlPlane, 'binDir'>, render: ChartRender): Promise<string> {
-  const args = ['template', render.release, CHART, '--namespace', render.namespace, ...render.templates.flatMap((template) => ['--show-only', template])];
+  const args = ['template', render.release, CHART, '--namespace', render.namespace, ...render.templates.flatMap((template) => ['--show-only', template]), ...(render.set ?? []).flatMap((value) => ['--set', value])];
   const { stdout } = await execFileAsync(join(controlPlane.binDir, 'helm'), args, { maxBuffer: 16 * 1024 * 1024 });
   return stdout;
 }
 
 /** Renders the webhook's ServiceAccount, ClusterRole, Role and bindings and applies them to the cluster. */
-export async function applyWebhookIdentity(controlPlane: ControlPlane, release: string, namespace: string): Promise<string> {
-  const manifest = await renderChartTemplates(controlPlane, { release, namespace, templates: WEBHOOK_IDENTITY_TEMPLATES });
+export async function applyWebhookIdentity(controlPlane: ControlPlane, release: string, namespace: string, set: readonly string[] = []): Promise<string> {
+  const manifest = await renderChartTemplates(controlPlane, { release, namespace, templates: WEBHOOK_IDENTITY_TEMPLATES, set });
   await controlPlane.kubectl(['apply', '-f', '-'], { input: manifest });
   return manifest;
 }
