@@ -177,6 +177,10 @@ namespaceSelector:
         {{- range (concat (list .Release.Namespace "kube-system") .Values.webhooks.excludeNamespaces | uniq) }}
         - {{ . | quote }}
         {{- end }}
+    - key: pullguard.io/ignore
+      operator: NotIn
+      values:
+        - "true"
     {{- if eq .Values.rbac.secrets.scope "namespaces" }}
     # Pull secrets are watched in these namespaces only: elsewhere the webhook could not decide.
     - key: kubernetes.io/metadata.name
@@ -186,10 +190,6 @@ namespaceSelector:
         - {{ . | quote }}
         {{- end }}
     {{- end }}
-    - key: pullguard.io/ignore
-      operator: NotIn
-      values:
-        - "true"
 {{- end }}
 
 {{- define "pullguard.clientConfig" -}}
