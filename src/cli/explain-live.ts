@@ -1,6 +1,7 @@
-import { apiGetter } from '../cluster/api-get.ts';
+import { apiGetter, apiGetterFromLight, type ApiGet } from '../cluster/api-get.ts';
 import { ExplainReadError, KIND_ALIASES, readExplainTarget } from '../cluster/explain-reader.ts';
-import { KubeconfigError, loadClusterAccess } from '../cluster/kubeconfig.ts';
+import { KubeconfigError } from '../cluster/kubeconfig-files.ts';
+import { loadLightAccess } from '../cluster/kubeconfig-light.ts';
 import { isRecord } from '../workloads/extract.ts';
 import { UsageError } from './errors.ts';
 import type { LiveOptions, LiveResult } from './explain.ts';
@@ -9,15 +10,15 @@ import type { LiveOptions, LiveResult } from './explain.ts';
 export async function readLive(options: LiveOptions): Promise<LiveResult> {
   const kind = KIND_ALIASES[options.kind];
   if (kind === undefined) throw new UsageError(`cannot explain a ${options.kind}: give a pod or a workload (deployment, replicaset, statefulset, daemonset, job, cronjob, replicationcontroller)`);
-  let access;
+  let access: { namespace: string; context: string; get: ApiGet };
   try {
-    access = loadClusterAccess({ kubeconfig: options.kubeconfig, context: options.context, env: options.env });
+    access = await connect(options);
   } catch (error) {
     if (error instanceof KubeconfigError) throw new UsageError(error.message);
     throw error;
   }
   const namespace = options.namespace ?? access.namespace;
-  const get = await apiGetter(access.kubeConfig);
+  const get = access.get;
   try {
     const [reading, policyText] = await Promise.all([
       readExplainTarget(get, { kind, name: options.name, namespace }),
@@ -32,7 +33,20 @@ export async function readLive(options: LiveOptions): Promise<LiveResult> {
   }
 }
 
-async function readPolicyText(get: Awaited<ReturnType<typeof apiGetter>>, namespace: string, name: string): Promise<{ text: string | undefined; note: string | undefined }> {
+/**
+ * The kubeconfig read directly (fast: no client-node), or through client-node for what the direct
+ * reader does not support (legacy auth-provider, proxy-url).
+ */
+async function connect(options: LiveOptions): Promise<{ namespace: string; context: string; get: ApiGet }> {
+  const settings = { kubeconfig: options.kubeconfig, context: options.context, env: options.env };
+  const light = await loadLightAccess(settings);
+  if (light !== undefined) return { namespace: light.namespace, context: light.context, get: apiGetterFromLight(light) };
+  const { loadClusterAccess } = await import('../cluster/kubeconfig.ts');
+  const access = loadClusterAccess(settings);
+  return { namespace: access.namespace, context: access.context, get: await apiGetter(access.kubeConfig) };
+}
+
+async function readPolicyText(get: ApiGet, namespace: string, name: string): Promise<{ text: string | undefined; note: string | undefined }> {
   const answer = await get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`);
   if (answer.status === 200 && isRecord(answer.body) && isRecord(answer.body['data']) && typeof answer.body['data']['policy.yaml'] === 'string') {
     return { text: answer.body['data']['policy.yaml'], note: undefined };

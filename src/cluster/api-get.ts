@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { LightAccess } from './kubeconfig-light.ts';
 
 /**
  * Plain JSON GETs against the API server with the kubeconfig's credentials and TLS settings.
@@ -24,10 +25,27 @@ export const API_GET_TIMEOUT_MS = 30_000;
 export async function apiGetter(kubeConfig: KubeConfig, options: { timeoutMs?: number } = {}): Promise<ApiGet> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const base = new URL(cluster.server);
   const requestOptions: https.RequestOptions = {};
   await kubeConfig.applyToHTTPSOptions(requestOptions);
-  const timeoutMs = options.timeoutMs ?? API_GET_TIMEOUT_MS;
+  return getter(cluster.server, requestOptions, options.timeoutMs ?? API_GET_TIMEOUT_MS);
+}
+
+/** The same GETs from a kubeconfig read by kubeconfig-light.ts (no client-node). */
+export function apiGetterFromLight(access: LightAccess, options: { timeoutMs?: number } = {}): ApiGet {
+  const requestOptions: https.RequestOptions = {
+    ...(access.caPem !== undefined ? { ca: access.caPem } : {}),
+    ...(access.cert !== undefined ? { cert: access.cert } : {}),
+    ...(access.key !== undefined ? { key: access.key } : {}),
+    ...(access.insecure ? { rejectUnauthorized: false } : {}),
+    ...(access.tlsServerName !== undefined ? { servername: access.tlsServerName } : {}),
+    ...(access.authorization !== undefined ? { headers: { Authorization: access.authorization } } : {}),
+    agent: new https.Agent({ keepAlive: true }),
+  };
+  return getter(access.server, requestOptions, options.timeoutMs ?? API_GET_TIMEOUT_MS);
+}
+
+function getter(server: string, requestOptions: https.RequestOptions, timeoutMs: number): ApiGet {
+  const base = new URL(server);
   const transport = base.protocol === 'http:' ? http : https;
   const prefix = base.pathname.replace(/\/$/, '');
   return (path) =>

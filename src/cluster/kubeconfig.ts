@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { configFiles, KubeconfigError, type ClusterAccessOptions } from './kubeconfig-files.ts';
+
+export { KubeconfigError, type ClusterAccessOptions } from './kubeconfig-files.ts';
 
 /**
  * How a command-line tool finds its cluster, the way kubectl does: `--kubeconfig FILE`, else the
@@ -13,19 +15,6 @@ import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/c
  * finding nothing is an error rather than a silent http://localhost:8080.
  */
 
-export interface ClusterAccessOptions {
-  /** `--kubeconfig FILE`. */
-  readonly kubeconfig?: string | undefined;
-  /** `--context NAME`. */
-  readonly context?: string | undefined;
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Seams for tests. */
-  readonly home?: string;
-  readonly fileExists?: (path: string) => boolean;
-  /** Prefix before /var/run/secrets/... (client-node's loadFromCluster pathPrefix). */
-  readonly inClusterRoot?: string;
-}
-
 export interface ClusterAccess {
   readonly kubeConfig: KubeConfig;
   /** The context's namespace, or `default`. */
@@ -33,14 +22,6 @@ export interface ClusterAccess {
   readonly context: string;
   /** Where the configuration came from, for messages: a file list or `in-cluster`. */
   readonly source: string;
-}
-
-/** A kubeconfig that cannot be found or used: the message says what was tried. */
-export class KubeconfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeconfigError';
-  }
 }
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -85,21 +66,6 @@ function inClusterServer(env: Readonly<Record<string, string | undefined>>): str
   const port = env['KUBERNETES_SERVICE_PORT'] ?? '443';
   const scheme = port === '80' || port === '8080' || port === '8001' ? 'http' : 'https';
   return `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
-}
-
-function configFiles(options: ClusterAccessOptions, env: Readonly<Record<string, string | undefined>>, exists: (path: string) => boolean): string[] {
-  if (options.kubeconfig !== undefined) {
-    if (!exists(options.kubeconfig)) throw new KubeconfigError(`--kubeconfig ${options.kubeconfig}: no such file`);
-    return [options.kubeconfig];
-  }
-  const listed = env['KUBECONFIG'];
-  if (listed !== undefined && listed !== '') {
-    const files = listed.split(delimiter).filter((file) => file !== '' && exists(file));
-    if (files.length === 0) throw new KubeconfigError(`KUBECONFIG=${listed}: none of its files exists`);
-    return files;
-  }
-  const home = join(options.home ?? homedir(), '.kube', 'config');
-  return exists(home) ? [home] : [];
 }
 
 /** kubectl's merge: for clusters, users and contexts the first definition of a name wins; so does the first current-context. */

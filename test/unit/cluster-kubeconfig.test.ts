@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import t from 'tap';
 import { KubeconfigError, loadClusterAccess } from '../../src/cluster/kubeconfig.ts';
+import { loadLightAccess } from '../../src/cluster/kubeconfig-light.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pullguard-kubeconfig-'));
 
@@ -79,4 +80,85 @@ t.test('in a pod: the ServiceAccount and its namespace', async (t) => {
 
 t.test('nothing found is an error, never a silent localhost:8080', async (t) => {
   t.throws(() => loadClusterAccess({ env: {}, home: join(dir, 'nohome'), inClusterRoot: join(dir, 'nowhere') }), { message: /no kubeconfig found/ });
+});
+
+// --- the direct reader (no client-node), which explain uses to start fast
+
+t.test('the direct reader merges like loadClusterAccess: first file wins, --context picks, the namespace defaults', async (t) => {
+  const merged = await loadLightAccess({ env: { KUBECONFIG: [first, second].join(delimiter) } });
+  t.equal(merged?.context, 'dev');
+  t.equal(merged?.namespace, 'shop');
+  t.equal(merged?.server, 'https://a.example:6443');
+  t.equal(merged?.authorization, 'Bearer not-a-real-token');
+  const prod = await loadLightAccess({ env: { KUBECONFIG: [first, second].join(delimiter) }, context: 'prod' });
+  t.equal(prod?.server, 'https://b.example:6443');
+  t.equal(prod?.namespace, 'default');
+  await t.rejects(loadLightAccess({ kubeconfig: first, context: 'nope' }), { name: 'KubeconfigError', message: /context "nope" not found/ });
+});
+
+t.test('the direct reader resolves relative CA, certificate and token files against the kubeconfig, and reads inline data', async (t) => {
+  const sub = join(dir, 'rel');
+  mkdirSync(sub, { recursive: true });
+  writeFileSync(join(sub, 'ca.pem'), 'CA-PEM');
+  writeFileSync(join(sub, 'token'), 'file-token\n');
+  const path = join(sub, 'config');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://k.example', 'certificate-authority': 'ca.pem', 'tls-server-name': 'api.k.example' } }],
+      users: [{ name: 'u', user: { tokenFile: 'token', 'client-certificate-data': Buffer.from('CERT').toString('base64'), 'client-key-data': Buffer.from('KEY').toString('base64') } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'team' } }],
+    }),
+  );
+  const access = await loadLightAccess({ kubeconfig: path });
+  t.equal(access?.caPem, 'CA-PEM');
+  t.equal(access?.authorization, 'Bearer file-token');
+  t.equal(access?.cert, 'CERT');
+  t.equal(access?.key, 'KEY');
+  t.equal(access?.tlsServerName, 'api.k.example');
+  t.equal(access?.namespace, 'team');
+});
+
+t.test('the direct reader runs an exec credential plugin with KUBERNETES_EXEC_INFO and uses its token', async (t) => {
+  const plugin = join(dir, 'plugin.mjs');
+  writeFileSync(
+    plugin,
+    `#!${process.execPath}\nconst info = JSON.parse(process.env.KUBERNETES_EXEC_INFO);\nprocess.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential', status: { token: 'exec-' + process.argv[2] + '-' + process.env.EXTRA } }));\n`,
+    { mode: 0o755 },
+  );
+  const path = join(dir, 'exec-config');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://k.example' } }],
+      users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, args: ['arg'], env: [{ name: 'EXTRA', value: 'env' }] } } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+    }),
+  );
+  const access = await loadLightAccess({ kubeconfig: path, env: { PATH: process.env['PATH'] } });
+  t.equal(access?.authorization, 'Bearer exec-arg-env');
+});
+
+t.test('the direct reader leaves legacy auth-provider users to client-node', async (t) => {
+  const path = join(dir, 'provider-config');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://k.example' } }],
+      users: [{ name: 'u', user: { 'auth-provider': { name: 'oidc', config: {} } } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+    }),
+  );
+  t.equal(await loadLightAccess({ kubeconfig: path }), undefined);
+});
+
+t.test('the direct reader in a pod: the ServiceAccount token, CA and namespace', async (t) => {
+  const root = join(dir, 'pod');
+  const access = await loadLightAccess({ env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, home: join(dir, 'nohome'), inClusterRoot: root });
+  t.equal(access?.server, 'https://10.0.0.1:443');
+  t.equal(access?.authorization, 'Bearer x');
+  t.equal(access?.namespace, 'pullguard');
 });
