@@ -357,3 +357,16 @@ function failureOf(error: Error, timeoutMs: number): Failure {
   if (TLS_ERROR_CODES.has(code) || /certificate|ssl|tls/i.test(error.message)) return { failure: 'tls', message: `${code !== '' ? `${code}: ` : ''}${error.message}` };
   return { failure: 'network', message: `${code !== '' ? `${code}: ` : ''}${error.message}` };
 }
+
+/**
+ * For `audit --probe-anonymous` (issue 15): the `registries:` access an anonymous probe of one
+ * image suggests for its registry: `public` when the manifest answered 200 without credentials,
+ * `secret` when the registry refused the anonymous pull, undefined when the probe cannot tell
+ * (not found, TLS, network, rate limit, a refused realm).
+ */
+export function suggestedAccess(result: ProbeResult): 'public' | 'secret' | undefined {
+  if (result.withCredential) return undefined;
+  if (result.verdict === 'ok') return 'public';
+  if (result.verdict === 'unauthorized') return 'secret';
+  return undefined;
+}

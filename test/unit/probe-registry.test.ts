@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { generateCertificates } from '../../src/certs/generate.ts';
 import { parseChallenges } from '../../src/probe/challenge.ts';
-import { MANIFEST_MEDIA_TYPES, probeRegistry } from '../../src/probe/registry-probe.ts';
+import { MANIFEST_MEDIA_TYPES, probeRegistry, suggestedAccess } from '../../src/probe/registry-probe.ts';
 
 /**
  * The probe against registries written in the test: a Basic-auth registry and a Bearer registry
@@ -214,4 +214,15 @@ t.test('parses registry challenges', async (t) => {
     { scheme: 'bearer', params: { realm: 'x' } },
   ]);
   t.same(parseChallenges(''), []);
+});
+
+t.test('an anonymous probe suggests the registries access for audit: public when it pulls, secret when refused, nothing when it cannot tell', async (t) => {
+  const open = await serve(bearerRegistry({ anonymousPulls: true }));
+  t.teardown(() => open.close());
+  const closed = await serve(basicRegistry);
+  t.teardown(() => closed.close());
+  t.equal(suggestedAccess(await probeRegistry({ registry: open.host, repository: 'team/app', reference: '1.0' }, { caPem: bundle.caCert })), 'public');
+  t.equal(suggestedAccess(await probeRegistry({ registry: closed.host, repository: 'team/app', reference: '1.0' }, { caPem: bundle.caCert })), 'secret');
+  t.equal(suggestedAccess(await probeRegistry({ registry: closed.host, repository: 'team/app', reference: '1.0' }, {})), undefined, 'an untrusted certificate tells nothing');
+  t.equal(suggestedAccess(await probeRegistry({ registry: closed.host, repository: 'team/app', reference: '1.0' }, { caPem: bundle.caCert, credential })), undefined, 'only anonymous probes suggest');
 });
