@@ -227,7 +227,7 @@ export function generateCertificates(options: GenerateOptions): CertificateBundl
  * Splits node:crypto's `subjectAltName` string ("DNS:a, IP Address:1.2.3.4"); values with
  * special characters come JSON-quoted since Node 17 (CVE-2021-44532), so a bare split on ", " is unsafe.
  */
-function parseSubjectAltNames(text: string | undefined): { type: string; value: string }[] {
+export function parseSubjectAltNames(text: string | undefined): { type: string; value: string }[] {
   if (text === undefined) return [];
   const entries: { type: string; value: string }[] = [];
   const entry = /([^:,]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/gy;

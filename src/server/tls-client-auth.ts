@@ -1,3 +1,5 @@
+import { parseSubjectAltNames } from '../certs/generate.ts';
+
 /**
  * Mutual TLS for the webhook routes (`--client-ca`, `--client-cn`). The TLS layer asks every
  * client for a certificate and verifies it against the client CA (tls-reload.ts), but lets the
@@ -46,10 +48,10 @@ export function certificateNames(certificate: PeerCertificateFields): string[] {
   const commonName = certificate.subject?.['CN'];
   if (typeof commonName === 'string') names.push(commonName);
   else if (Array.isArray(commonName)) names.push(...commonName);
-  // Node formats SANs as `DNS:a, DNS:b, IP Address:1.2.3.4` and quotes entries that hold a comma
-  // (JSON string syntax); a quoted entry is never a plain DNS name, so it is skipped.
-  for (const entry of (certificate.subjectaltname ?? '').split(', ')) {
-    if (entry.startsWith('DNS:')) names.push(entry.slice('DNS:'.length));
+  // Node formats SANs as `DNS:a, DNS:b, IP Address:1.2.3.4` and JSON-quotes a value that holds a
+  // comma, so a plain split on ", " would let `DNS:"x, DNS:kube-apiserver"` pass as two names.
+  for (const entry of parseSubjectAltNames(certificate.subjectaltname)) {
+    if (entry.type === 'DNS') names.push(entry.value);
   }
   return names;
 }
