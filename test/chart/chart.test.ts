@@ -657,6 +657,23 @@ if ('problem' in located) {
       t.match(options, { logAllows: true, logLevel: 'info' });
     });
 
+    t.test('reports.enabled passes --reports with its interval and API and adds its RBAC; off, neither exists', async (t) => {
+      const off = await render();
+      const offArgs = off.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.args ?? [];
+      t.match(parseServeArgs(offArgs.slice(1), { POD_NAMESPACE: NAMESPACE }), { reports: false });
+      t.notOk(off.objects.some((object) => object.metadata.name === `${FULLNAME}-reports`), 'no report RBAC by default');
+      const on = await render({ reports: { enabled: true, intervalSeconds: 120, api: 'wgpolicyk8s.io/v1alpha2' } });
+      const args = on.one<Deployment>('Deployment', FULLNAME).spec.template.spec.containers[0]?.args ?? [];
+      t.match(parseServeArgs(args.slice(1), { POD_NAMESPACE: NAMESPACE }), { reports: true, reportsIntervalSeconds: 120, reportApi: 'wgpolicyk8s.io/v1alpha2' });
+      const rules = on.one('ClusterRole', `${FULLNAME}-reports`)['rules'] as PolicyRule[];
+      t.ok(rules.some((rule) => rule.resources.includes('pods') && rule.verbs.join() === 'list'));
+      t.ok(rules.some((rule) => rule.apiGroups.includes('openreports.io') && rule.verbs.includes('patch') && rule.verbs.includes('delete')));
+      const lease = on.one('Role', `${FULLNAME}-reports`)['rules'] as PolicyRule[];
+      t.same(lease.find((rule) => rule.resourceNames !== undefined)?.resourceNames, ['pullguard-reports']);
+      const bad = await template({ reports: { enabled: true, intervalSeconds: 5 } });
+      t.not(bad.code, 0, 'an interval under 30 s is refused by the schema');
+    });
+
     t.test('renders no spreading with topologySpreadConstraints [] and no preStop sleep with 0', async (t) => {
       const rendered = await render({ topologySpreadConstraints: [], preStopSleepSeconds: 0 });
       const spec = rendered.one<Deployment>('Deployment', FULLNAME).spec.template.spec;
