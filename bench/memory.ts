@@ -14,14 +14,22 @@
  * It runs twice, each in a fresh child process with the same settings: the projection alone (the
  * goal's figure), then as `pullguard serve` runs, with @kubernetes/client-node loaded first (its
  * generated API, every model class, costs ~60 MiB RSS before any object arrives).
+ *
+ * A third run ('review') keeps that state with its informer caches and sends the webhook app the
+ * worst reviews the review limits allow (src/admission/review-limits.ts), one at a time, and
+ * reports the peak RSS of each (the kernel's high-water mark, reset before each review through
+ * /proc/self/clear_refs). The chart's memory limit is set from the highest peak.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { LIST_PAGE_SIZE } from '../src/cluster/limits.ts';
 import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, replaceScope, type SnapshotRecord } from '../src/cluster/projection.ts';
 import { DOCKER_CONFIG_JSON_TYPE } from '../src/credentials/types.ts';
 import type { MemorySnapshot } from '../src/snapshot/memory.ts';
+import { REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS, REVIEW_MAX_NAME_CHARS } from '../src/admission/review-limits.ts';
+import { BODY_LIMIT_BYTES } from '../src/server/limits.ts';
 
 const NAMESPACES = 10_000;
 const SECRETS = 50_000;
@@ -39,13 +47,14 @@ const childMode = process.argv[process.argv.indexOf(CHILD_FLAG) + 1];
 if (!process.argv.includes(CHILD_FLAG)) {
   // Parent: one fresh process per scenario, so neither inherits the other's heap.
   let failed = false;
-  for (const mode of ['projection', 'serve']) {
+  for (const mode of ['projection', 'serve', 'review']) {
     const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), CHILD_FLAG, mode], { stdio: 'inherit' });
     if (child.status !== 0) failed = true;
   }
   process.exit(failed ? 1 : 0);
 }
-const withClientNode = childMode === 'serve';
+const reviewMode = childMode === 'review';
+const withClientNode = childMode === 'serve' || reviewMode;
 if (withClientNode) await import('@kubernetes/client-node');
 const compiled = import.meta.url.endsWith('.js');
 const settings = [
@@ -177,6 +186,12 @@ for (let index = 0; index < EVENTS; index++) {
 const perEventUs = ((performance.now() - eventStarted) * 1000) / EVENTS;
 
 const withCaches = measure();
+if (reviewMode) {
+  await measureWorstReviews(snapshot, withCaches);
+  // Keep the caches reachable until the reviews are measured, as a running webhook does.
+  if (caches.length !== 3) process.exitCode = 1;
+  process.exit();
+}
 const youngGenerationMiB = (getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0) / MiB;
 const stats = snapshot.stats();
 // Drop the informer caches to see what the snapshot alone holds.
@@ -199,3 +214,112 @@ console.log(`  RSS ${withCaches.rssMiB.toFixed(1)} MiB: ${verdict} the ${RSS_GOA
 if (!withClientNode && withCaches.rssMiB > RSS_GOAL_MIB) process.exitCode = 1;
 // Keep the snapshot reachable until the measurements are printed.
 if (snapshot.secret(namespaceName(0), 'pull-0') === undefined) process.exitCode = 1;
+
+/** The kernel's peak RSS of this process (VmHWM), in MiB, or NaN where /proc does not have it. */
+function peakRssMiB(): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
+/** Resets the peak (VmHWM) to the current RSS (Linux: "5" > /proc/PID/clear_refs). */
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The worst reviews the limits allow, each at most BODY_LIMIT_BYTES: REVIEW_MAX_CONTAINERS
+ * containers with names and images of REVIEW_MAX_NAME_CHARS (or the longest valid images, where a
+ * decision has to match and inject them), REVIEW_MAX_IMAGE_PULL_SECRETS listed secrets that do not
+ * exist, as a Pod and as a Deployment, CREATE and UPDATE.
+ */
+function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: string }[] {
+  const namespace = namespaceName(0);
+  const pad = (prefix: string, index: number, length: number): string => {
+    const head = `${prefix}${index}-`;
+    return head + 'x'.repeat(Math.max(0, length - head.length));
+  };
+  const room = (count: number) => Math.floor((BODY_LIMIT_BYTES - 64 * 1024) / count);
+  // Uncovered images with the longest hosts the limits allow: every container is denied.
+  const uncoveredSpec = (nameChars: number, imageChars: number, secretChars: number) => ({
+    imagePullSecrets: Array.from({ length: REVIEW_MAX_IMAGE_PULL_SECRETS }, (_, index) => ({ name: pad('s', index, secretChars) })),
+    containers: Array.from({ length: REVIEW_MAX_CONTAINERS }, (_, index) => ({
+      name: pad('c', index, nameChars),
+      image: `${pad('h', index, imageChars - 12)}.io/app:1`,
+      imagePullPolicy: 'IfNotPresent',
+    })),
+  });
+  // Images a namespace secret covers (registry-0.example.com), with the longest valid paths: every
+  // container gets the secret injected.
+  const injectedSpec = (nameChars: number) => ({
+    containers: Array.from({ length: REVIEW_MAX_CONTAINERS }, (_, index) => ({
+      name: pad('c', index, nameChars),
+      image: `registry-0.example.com/${pad('p', index, 250)}:latest`,
+      imagePullPolicy: 'IfNotPresent',
+    })),
+  });
+  const thirds = Math.min(REVIEW_MAX_NAME_CHARS, Math.floor(room(REVIEW_MAX_CONTAINERS) / 3) - 40);
+  const halves = Math.min(REVIEW_MAX_NAME_CHARS, Math.floor(room(2 * REVIEW_MAX_CONTAINERS) / 3) - 40);
+  const podOf = (spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'worst', namespace }, spec });
+  const deploymentOf = (spec: object) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'worst', namespace }, spec: { template: { spec } } });
+  const review = (object: object, kind: string, resource: string, operation: string, oldObject?: object) =>
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'worst', kind: { group: '', version: 'v1', kind }, resource: { group: '', version: 'v1', resource }, name: 'worst', namespace, operation,
+        userInfo: { username: 'bench' }, object, ...(oldObject === undefined ? {} : { oldObject }),
+      },
+    });
+  const uncovered = uncoveredSpec(thirds, thirds, thirds);
+  const oldSpec = uncoveredSpec(halves, halves, halves);
+  const newSpec = uncoveredSpec(halves, halves + 1, halves);
+  const injected = injectedSpec(Math.min(REVIEW_MAX_NAME_CHARS, room(REVIEW_MAX_CONTAINERS) - 400));
+  return [
+    { name: 'Pod CREATE, uncovered images, missing secrets', route: '/validate', body: review(podOf(uncovered), 'Pod', 'pods', 'CREATE') },
+    { name: 'Pod CREATE, uncovered images, missing secrets', route: '/mutate', body: review(podOf(uncovered), 'Pod', 'pods', 'CREATE') },
+    { name: 'Pod CREATE, every container injected', route: '/mutate', body: review(podOf(injected), 'Pod', 'pods', 'CREATE') },
+    { name: 'Pod CREATE, every container injected', route: '/validate', body: review(podOf(injected), 'Pod', 'pods', 'CREATE') },
+    { name: 'Deployment CREATE, uncovered images', route: '/validate', body: review(deploymentOf(uncovered), 'Deployment', 'deployments', 'CREATE') },
+    { name: 'Pod UPDATE, every image changed', route: '/validate', body: review(podOf(newSpec), 'Pod', 'pods', 'UPDATE', podOf(oldSpec)) },
+  ];
+}
+
+async function measureWorstReviews(snapshot: MemorySnapshot, before: { heapMiB: number; rssMiB: number }): Promise<void> {
+  const { buildWebhookApp } = await import('../src/server/app.ts');
+  const { createMetrics } = await import('../src/server/metrics.ts');
+  const { StaticDecisionState } = await import('../src/server/state.ts');
+  const { PolicyResolver } = await import('../src/policy/resolve.ts');
+  const { parsePolicyObject } = await import('../src/policy/load.ts');
+  const { pino } = await import('pino');
+  const loaded = parsePolicyObject({});
+  if (!loaded.ok) throw new Error('default policy');
+  // The log at info, as serve runs it, into a sink that drops the lines (their cost is not memory).
+  const logger = pino({ level: 'info' }, { write: () => true });
+  const app = buildWebhookApp({ state: new StaticDecisionState(snapshot, new PolicyResolver(loaded.policy)), metrics: createMetrics(), logger });
+  await app.ready();
+  const reviews = worstReviews();
+  console.log(`\nthe worst reviews the limits allow (${REVIEW_MAX_CONTAINERS} containers, ${REVIEW_MAX_IMAGE_PULL_SECRETS} pull secrets, names up to ${REVIEW_MAX_NAME_CHARS} characters), one at a time, on this state:`);
+  show('  state + informer caches, before', before);
+  let worst = 0;
+  for (const { name, route, body } of reviews) {
+    gc?.();
+    if (!resetPeakRss()) {
+      console.log('  /proc/self/clear_refs is not writable here: peaks cannot be measured');
+      process.exitCode = 1;
+      return;
+    }
+    const reply = await app.inject({ method: 'POST', url: route, payload: body, headers: { 'content-type': 'application/json' } });
+    const peak = peakRssMiB();
+    worst = Math.max(worst, peak);
+    const answer = reply.statusCode === 200 ? (JSON.parse(reply.body) as { response: { allowed: boolean } }).response.allowed ? 'allowed' : 'denied' : `HTTP ${reply.statusCode}`;
+    console.log(`  ${`${name} ${route}`.padEnd(60)} body ${(body.length / MiB).toFixed(1)} MiB, ${answer.padEnd(8)} peak rss ${peak.toFixed(1).padStart(6)} MiB`);
+    if (reply.statusCode !== 200) process.exitCode = 1;
+  }
+  console.log(`  highest peak: ${worst.toFixed(0)} MiB RSS (${(worst - before.rssMiB).toFixed(0)} MiB over the state); the chart's memory limit is set from it`);
+  await app.close();
+}

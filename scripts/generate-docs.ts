@@ -6,18 +6,20 @@ import { FINDING_CODES, FINDING_DESCRIPTIONS, FINDING_SEVERITIES } from '../src/
 import { SERVE_HELP } from '../src/cli/serve.ts';
 import { CERTS_HELP } from '../src/cli/certs.ts';
 import * as limits from '../src/server/limits.ts';
+import * as reviewLimits from '../src/admission/review-limits.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { createClusterMetrics } from '../src/cluster/metrics.ts';
 import { EXPLAIN_HELP, runExplain } from '../src/cli/explain.ts';
 import { CAUSE_DESCRIPTIONS, PULL_EVENT_CAUSES } from '../src/pull-events/classify.ts';
 import { Readable } from 'node:stream';
 
-function limitsTable(): string {
-  const source = readFileSync(new URL('../src/server/limits.ts', import.meta.url), 'utf8');
+/** The constants of a limits module with their one-line reasons, as a Markdown table. */
+function limitsTable(file = '../src/server/limits.ts', module: Record<string, unknown> = limits): string {
+  const source = readFileSync(new URL(file, import.meta.url), 'utf8');
   const rows = ['| constant | value | reason |', '|---|---|---|'];
   for (const match of source.matchAll(/\/\*\* (.+?) \*\/\nexport const (\w+) = [^;]+;/gs)) {
     const [, comment, name] = match as unknown as [string, string, string];
-    const value = (limits as Record<string, unknown>)[name];
+    const value = module[name];
     rows.push(`| \`${name}\` | \`${String(value)}\` | ${comment.replace(/\s*\n\s*\*?\s*/g, ' ')} |`);
   }
   return rows.join('\n');
@@ -89,6 +91,7 @@ export async function generatedSections(): Promise<Record<string, string>> {
     'serve-flags': helpBlock(SERVE_HELP),
     'certs-flags': helpBlock(CERTS_HELP),
     'limits-table': limitsTable(),
+    'review-limits-table': limitsTable('../src/admission/review-limits.ts', reviewLimits),
     'metrics-table': await metricsTable(),
     'explain-flags': helpBlock(EXPLAIN_HELP),
     'explain-causes': causesTable(),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { admit, type Phase } from '../admission/admit.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
+import { checkReviewLimits } from '../admission/review-limits.ts';
 import { readStdin } from '../manifests/read.ts';
 import { EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
@@ -47,6 +48,8 @@ export async function runReview(args: readonly string[], io: CommandIo): Promise
   let request;
   try {
     request = decodeAdmissionReview(body);
+    // The webhook refuses what is over a review limit (HTTP 400); review says so too.
+    checkReviewLimits(request);
   } catch (error) {
     if (error instanceof MalformedReviewError) throw new UsageError(`malformed AdmissionReview: ${error.message}`);
     throw error;

@@ -5,6 +5,7 @@ import type { Phase } from '../admission/admit.ts';
 import { AdmissionMemo, DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
 import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
+import { checkReviewLimits, ReviewLimitError } from '../admission/review-limits.ts';
 import { shorten } from '../decide/messages.ts';
 import { DecisionLog } from './decision-log.ts';
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, ERROR_MESSAGE_MAX_CHARS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_CHECK_INTERVAL_MS } from './limits.ts';
@@ -92,13 +93,15 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       let admissionRequest;
       try {
         admissionRequest = decodeAdmissionReview(request.body);
+        checkReviewLimits(admissionRequest);
       } catch (error) {
         if (error instanceof MalformedReviewError) {
           metrics.malformed.inc(webhookLabels);
           metrics.countRequest(phase, 'malformed');
           // The message quotes at most ECHOED_VALUE_MAX_CHARS of any field (review.ts).
-          logger.warn({ webhook: phase, error: error.message }, 'malformed AdmissionReview');
-          return reply.code(400).send({ error: 'Bad Request', message: `malformed AdmissionReview: ${error.message}` });
+          const what = error instanceof ReviewLimitError ? 'AdmissionReview over a review limit' : 'malformed AdmissionReview';
+          logger.warn({ webhook: phase, error: error.message }, what);
+          return reply.code(400).send({ error: 'Bad Request', message: `${what}: ${error.message}` });
         }
         throw error;
       }

@@ -63,7 +63,7 @@ export function createMetrics(options: { defaultMetrics: boolean } = { defaultMe
     }),
     malformed: new Counter({
       name: 'pullguard_malformed_reviews_total',
-      help: 'Requests rejected with HTTP 400 because the body was not a valid AdmissionReview v1.',
+      help: 'Requests rejected with HTTP 400 because the body was not a valid AdmissionReview v1 or held more than a review may (review limits).',
       labelNames: ['webhook'],
       registers: [registry],
     }),

@@ -102,19 +102,24 @@ export function identify(object: unknown): WorkloadIdentity | undefined {
   };
 }
 
-/** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
-export function extractPodSpec(object: unknown): PodSpecRef | undefined {
+/** The raw pod spec object of a workload and its dotted path, or undefined when the kind has none or the shape is wrong. */
+export function podSpecOf(object: unknown): { readonly kind: WorkloadKind; readonly spec: Record<string, unknown>; readonly path: string } | undefined {
   if (!isRecord(object)) return undefined;
   const kind = object['kind'];
   if (!isWorkloadKind(kind)) return undefined;
-  const segments = SPEC_PATHS[kind];
   let cursor: unknown = object;
-  for (const segment of segments) {
+  for (const segment of SPEC_PATHS[kind]) {
     if (!isRecord(cursor)) return undefined;
     cursor = cursor[segment];
   }
   if (!isRecord(cursor)) return undefined;
-  return describePodSpec(kind, cursor, segments);
+  return { kind, spec: cursor, path: WORKLOAD_SPEC_FIELDS[kind] };
+}
+
+/** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
+export function extractPodSpec(object: unknown): PodSpecRef | undefined {
+  const found = podSpecOf(object);
+  return found === undefined ? undefined : describePodSpec(found.kind, found.spec, SPEC_PATHS[found.kind]);
 }
 
 export function describePodSpec(kind: WorkloadKind, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {

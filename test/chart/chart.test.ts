@@ -73,6 +73,7 @@ interface Container {
   startupProbe?: Probe;
   lifecycle?: { preStop?: { sleep?: { seconds: number } } };
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface PodSpec {
   serviceAccountName: string;
@@ -318,6 +319,10 @@ if ('problem' in located) {
         dev: false,
       });
       t.same(container.env?.find((variable) => variable.name === 'POD_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
+    });
+
+    t.test('sizes memory from the measured figures: the 50k-secret state as request, its worst-review peak (250 MiB) plus headroom as limit', async (t) => {
+      t.same(container.resources, { requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '384Mi' } });
     });
 
     t.test('mounts the whole serving Secret read-only, so rotated files reach the server', async (t) => {

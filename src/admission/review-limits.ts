@@ -1,0 +1,76 @@
+/**
+ * What one review may hold. The body limit (7 MiB) bounds the bytes, not what a decision builds
+ * from them: 120,000 one-line containers fit in 7 MiB and made a 386 MB peak. Beyond these limits a
+ * review is refused with HTTP 400 before anything is decided, so the peak memory of the worst
+ * review the limits allow is known (README: Memory) and the chart's memory limit is set from it.
+ * The README's review-limits table reads these same constants.
+ */
+import { isRecord, podSpecOf, CONTAINER_GROUPS } from '../workloads/extract.ts';
+import { MalformedReviewError, type AdmissionRequest } from './review.ts';
+
+/** Containers of one pod spec, init and ephemeral included: Kubernetes sets no limit, real pods have tens (ephemeral containers from `kubectl debug` accumulate, but not by hundreds); 120,000 made a 386 MB peak. */
+export const REVIEW_MAX_CONTAINERS = 1_000;
+
+/** imagePullSecrets entries of one pod spec: real pods list a handful; each entry is resolved against the snapshot and may become a finding. */
+export const REVIEW_MAX_IMAGE_PULL_SECRETS = 1_000;
+
+/** Characters of an image, a container name, a pull-secret name or a ServiceAccount name: names are at most 253 characters (DNS subdomain) and no valid image reference is longer than about 800 (253-character host, port, 255-character path, 128-character tag, sha512 digest). */
+export const REVIEW_MAX_NAME_CHARS = 2_048;
+
+/** A review over a limit: still a 400 (the API server never sends one), with what was over and by how much. */
+export class ReviewLimitError extends MalformedReviewError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReviewLimitError';
+  }
+}
+
+/**
+ * Throws ReviewLimitError when the object or oldObject of `request` holds more than a review may.
+ * Reads array lengths before anything else, so an oversized list costs nothing to refuse.
+ */
+export function checkReviewLimits(request: AdmissionRequest): void {
+  checkObject(request.object, 'request.object');
+  checkObject(request.oldObject, 'request.oldObject');
+}
+
+function checkObject(object: unknown, where: string): void {
+  const found = podSpecOf(object);
+  if (found === undefined) return;
+  const { spec, path } = found;
+  const field = `${where}.${path}`;
+  let containers = 0;
+  for (const group of CONTAINER_GROUPS) {
+    const list = spec[group];
+    if (Array.isArray(list)) containers += list.length;
+  }
+  if (containers > REVIEW_MAX_CONTAINERS) {
+    throw new ReviewLimitError(`${field} has ${containers} containers; pullguard reviews pod specs of at most ${REVIEW_MAX_CONTAINERS} (REVIEW_MAX_CONTAINERS)`);
+  }
+  const secrets = spec['imagePullSecrets'];
+  if (Array.isArray(secrets)) {
+    if (secrets.length > REVIEW_MAX_IMAGE_PULL_SECRETS) {
+      throw new ReviewLimitError(`${field}.imagePullSecrets has ${secrets.length} entries; pullguard reviews at most ${REVIEW_MAX_IMAGE_PULL_SECRETS} (REVIEW_MAX_IMAGE_PULL_SECRETS)`);
+    }
+    secrets.forEach((entry: unknown, index) => {
+      if (isRecord(entry)) checkName(entry['name'], `${field}.imagePullSecrets[${index}].name`);
+    });
+  }
+  checkName(spec['serviceAccountName'], `${field}.serviceAccountName`);
+  checkName(spec['serviceAccount'], `${field}.serviceAccount`);
+  for (const group of CONTAINER_GROUPS) {
+    const list = spec[group];
+    if (!Array.isArray(list)) continue;
+    list.forEach((entry: unknown, index) => {
+      if (!isRecord(entry)) return;
+      checkName(entry['name'], `${field}.${group}[${index}].name`);
+      checkName(entry['image'], `${field}.${group}[${index}].image`);
+    });
+  }
+}
+
+function checkName(value: unknown, field: string): void {
+  if (typeof value === 'string' && value.length > REVIEW_MAX_NAME_CHARS) {
+    throw new ReviewLimitError(`${field} is ${value.length} characters; pullguard reviews names and images of at most ${REVIEW_MAX_NAME_CHARS} (REVIEW_MAX_NAME_CHARS)`);
+  }
+}
