@@ -14,6 +14,7 @@ import { parsePolicyObject } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { buildWebhookApp } from '../../src/server/app.ts';
 import { BODY_LIMIT_BYTES } from '../../src/server/limits.ts';
+import { REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS, REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
 import { createMetrics } from '../../src/server/metrics.ts';
 import { StaticDecisionState } from '../../src/server/state.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
@@ -105,7 +106,27 @@ function isWellFormedReview(body: unknown): boolean {
     const value = request[field];
     if (value !== undefined && !(isRecord(value) && Object.values(value).every((part) => typeof part === 'string'))) return false;
   }
-  return true;
+  return !mayExceedReviewLimits(request['object']) && !mayExceedReviewLimits(request['oldObject']);
+}
+
+/**
+ * The README's review limits, over-approximated without knowing where a pod spec sits: a string
+ * longer than REVIEW_MAX_NAME_CHARS or more than REVIEW_MAX_CONTAINERS array elements anywhere in
+ * the object may be over a limit, and such a review may be refused with 400.
+ */
+function mayExceedReviewLimits(object: unknown): boolean {
+  const pending: unknown[] = [object];
+  let elements = 0;
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string' && value.length > REVIEW_MAX_NAME_CHARS) return true;
+    if (Array.isArray(value)) {
+      elements += value.length;
+      if (elements > Math.min(REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS)) return true;
+      pending.push(...value);
+    } else if (isRecord(value)) pending.push(...Object.values(value));
+  }
+  return false;
 }
 
 /** RFC 6902 `add` (the only operation the webhook emits), strict: a patch the API server would reject throws. */
@@ -507,8 +528,13 @@ const edgeCases: Record<string, EdgeCase> = {
     status: 200,
     allowed: true,
   },
-  'denies a pod whose image is a 1 MiB string, without crashing': {
+  'refuses a pod whose image is a 1 MiB string with 400 (over REVIEW_MAX_NAME_CHARS), without crashing': {
     payload: () => JSON.stringify(admissionReview(pod({ containers: [{ name: 'app', image: huge(1 << 20) }] }))),
+    status: 400,
+    answerable: false,
+  },
+  'denies a pod whose image is as long as the review limits allow': {
+    payload: () => JSON.stringify(admissionReview(pod({ containers: [{ name: 'app', image: huge(REVIEW_MAX_NAME_CHARS) }] }))),
     status: 200,
     allowed: false,
   },
