@@ -175,6 +175,11 @@ state = "${paths.state}"
   stream_server_address = "${LOOPBACK}"
   stream_server_port = "0"
   disable_apparmor = true
+  # The kubelet asks for oom_score_adj -998 for every sandbox. Lowering it needs CAP_SYS_RESOURCE,
+  # which these machines' capability bounding set lacks (even for root): runc then fails with
+  # "can't get final child's PID from pipe: EOF" (its debug log: "failed to update
+  # /proc/self/oom_score_adj: Permission denied"). Clamp to containerd's own score instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
