@@ -8,7 +8,8 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateCertificates } from '../../../src/certs/generate.ts';
-import { describeExit, freeLoopbackPorts, hasExited, spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from './processes.ts';
+import { registerEmergencyCleanup } from './control-plane.ts';
+import { describeExit, freeLoopbackPorts, hasExited, killNow, spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from './processes.ts';
 
 const execFileAsync = promisify(execFile);
 const LOOPBACK = '127.0.0.1';
@@ -58,8 +59,8 @@ export interface Registry {
   readonly port: number;
   readonly logPath: string;
   pid(): number | undefined;
+  /** SIGTERM by PID (SIGKILL after 5 s); storage stays in `dir` for the caller to remove. */
   stop(): Promise<void>;
-  killNow(): void;
 }
 
 /** `htpasswd -Bbn user password`: one bcrypt line (the password is an argument of a local process only). */
@@ -119,6 +120,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REGISTRY_'))),
   });
   const started = proc;
+  const unregister = registerEmergencyCleanup(() => killNow(started));
   const host = `${LOOPBACK}:${port}`;
   try {
     // /v2/ without credentials answers 401 once the registry serves TLS with its htpasswd realm.
@@ -129,6 +131,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     });
   } catch (error) {
     await stopProcess(started, 2_000);
+    unregister();
     throw new Error(`${(error as Error).message}\n--- ${logPath}\n${tailFile(logPath)}`, { cause: error });
   }
   return {
@@ -140,9 +143,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     async stop() {
       if (proc) await stopProcess(proc, 5_000);
       proc = undefined;
-    },
-    killNow() {
-      if (proc && !hasExited(proc)) proc.child.kill('SIGKILL');
+      unregister();
     },
   };
 }
