@@ -66,8 +66,17 @@ export function diagnose(facts: ContainerFacts, decision: PodDecision, context: 
         : facts.credential !== null
           ? `${facts.image} is covered by secret ${facts.credential.secret} (key ${facts.credential.key})`
           : `nothing is wrong with ${facts.image}`;
-  const waiting = kubelet === 'backoff' ? ['the kubelet is backing off, but no event says why: run `kubectl describe pod` again after the next retry, or use --probe'] : [];
-  return { code: 'ok', summary, fix: '', agreement: kubelet === null || kubelet === 'pulling' ? 'no-kubelet-data' : 'agree', notes: waiting };
+  if (kubelet === 'backoff') {
+    // The kubelet failed and says only that it is waiting: the error event is gone (events expire after an hour) or not read.
+    return {
+      code: 'backoff',
+      summary: `pullguard sees no problem (${summary}), but the kubelet is backing off and no event left says why`,
+      fix: 'ask the registry: `pullguard explain --probe` (with the same credential); or wait for the next retry and look again: its Failed event names the error',
+      agreement: 'disagree',
+      notes: [],
+    };
+  }
+  return { code: 'ok', summary, fix: '', agreement: kubelet === null || kubelet === 'pulling' ? 'no-kubelet-data' : 'agree', notes: [] };
 }
 
 type Problem = Omit<Diagnosis, 'agreement'>;

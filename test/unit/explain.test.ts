@@ -316,3 +316,11 @@ t.test('the text rendering names each part and escapes control characters from t
   t.notMatch(text, /\u001b/, 'no escape sequence reaches the terminal');
   t.match(text, /\\x1b\[2J/);
 });
+
+t.test('a back-off with no event left that says why is a problem, not ok: the probe is the next step', async (t) => {
+  const explanation = explain({ object: livePod({ containers: app, imagePullSecrets: ['regcred'] }, waitingBackOff), state: [pullSecret(NS, 'regcred', 'registry.example.com')] });
+  const diagnosis = explanation.containers[0]?.diagnosis;
+  t.equal(diagnosis?.code, 'backoff');
+  t.equal(diagnosis?.agreement, 'disagree');
+  t.match(diagnosis?.fix, /--probe/);
+});
