@@ -1,30 +1,69 @@
 import { parseArgs } from 'node:util';
-import { auditObjects } from '../report/audit.ts';
-import { renderTable } from '../report/table.ts';
-import { snapshotFromObjects } from '../snapshot/from-objects.ts';
-import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
-import { loadPolicyResolver, readObjects } from './inputs.ts';
+import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
+import { readInputs, type InputEvent } from '../manifests/read.ts';
+import { Renderers } from '../manifests/render.ts';
+import { buildReport, decideObjects, filterResults, ONLY_FILTERS, type AuditInput, type NotAuditedEntry, type OnlyFilter, type SkippedEntry } from '../report/audit.ts';
+import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
+import { clean, plural, renderTable } from '../report/table.ts';
+import { DEFAULT_NAMESPACE, snapshotFromObjects } from '../snapshot/from-objects.ts';
+import { isWorkloadKind } from '../workloads/extract.ts';
+import { EXIT_USAGE, UsageError } from './errors.ts';
+import { formatColumns } from './help.ts';
+import { loadPolicyResolver } from './inputs.ts';
 import type { CommandIo } from './io.ts';
+import { ProgressLine } from './progress.ts';
 import { parseNow } from './review.ts';
 
-export const AUDIT_HELP = `Usage: pullguard audit [FILE|DIR|-]... [-o table|json] [--state FILE...] [--policy FILE]
+export const AUDIT_HELP = `Usage: pullguard audit [FILE|DIR|-]... [options]
 
 Reports, for every workload in the manifests, what pullguard would decide for each container.
 Secrets, ServiceAccounts and Namespaces among the manifests (and in --state files) are the cluster
-state. Directories are read recursively (*.yaml, *.yml, *.json); '-' reads stdin (the default).
+state. Directories are read recursively (*.yaml, *.yml, *.json; symlinks followed; node_modules
+and dot-directories skipped); a directory holding kustomization.yaml is rendered with 'kubectl
+kustomize' (or 'kustomize build'), one holding Chart.yaml with 'helm template'. Files that are not
+Kubernetes objects are skipped with a warning. '-' reads stdin (the default when stdin is a pipe).
 
-  -o, --output table|json   report format (default table; colour when stdout is a terminal)
-  --state FILE|DIR          extra cluster state; repeatable
-  --policy FILE             policy.yaml (default: built-in policy)
-  --now RFC3339             evaluate token expiry at this time (default: now)
-  --no-color                never colour the table
+${formatColumns([
+  ['-o, --output table|json', 'report format (default table; colour when stdout is a terminal)'],
+  ['--only deny|warn|inject', 'list only these results (repeatable or comma-separated); the summary counts all'],
+  ['-n, --namespace NS', 'namespace of objects that name none (default default), as kubectl apply -n'],
+  ['--state FILE|DIR', 'extra cluster state; repeatable'],
+  ['--policy FILE', 'policy.yaml (default: built-in policy)'],
+  ['--helm-values FILE', "values file for every 'helm template'; repeatable"],
+  ['--strict', 'exit 2 when any input was skipped'],
+  ['--now RFC3339', 'evaluate token expiry at this time (default: now)'],
+  ['--no-color', 'never colour the table'],
+  ['-h, --help', 'show this help'],
+  ['-v, --version', 'print the version'],
+])}
 
 With --cluster, reads a live cluster instead: see pullguard audit --cluster --help.
 
-Exit status: 0 nothing would be denied, 1 something would be denied, 2 usage or unreadable input.
-A denial counts whatever the namespace's mode: exit 1 also when the only denials are in dry-run or
-warn namespaces (the report's mode column says where the webhook would only warn).
+Exit status (the first that applies):
+${formatColumns([
+  [String(AUDIT_EXIT.usage), 'usage error or unreadable command-line input; with --strict, also any skipped input'],
+  [String(AUDIT_EXIT.denied), 'something would be denied (in any namespace mode: the mode column says where the'],
+  ['', 'webhook would only warn today)'],
+  [String(AUDIT_EXIT.incomplete), 'incomplete: a chart or overlay was NOT AUDITED (its tool is missing or failed)'],
+  [String(AUDIT_EXIT.ok), 'everything was audited and nothing would be denied'],
+])}
 `;
+
+const STATE_KINDS: ReadonlySet<string> = new Set(['Secret', 'ServiceAccount', 'Namespace']);
+
+function parseOnly(values: readonly string[]): Set<OnlyFilter> {
+  const only = new Set<OnlyFilter>();
+  for (const value of values.flatMap((text) => text.split(','))) {
+    const filter = value.trim();
+    if (!(ONLY_FILTERS as readonly string[]).includes(filter)) throw new UsageError(`--only must be ${ONLY_FILTERS.join(', ')} (or several, comma-separated), got ${value}`);
+    only.add(filter as OnlyFilter);
+  }
+  return only;
+}
+
+function formatSource(entry: { readonly source: string; readonly line: number }): string {
+  return entry.line > 0 ? `${entry.source}:${entry.line}` : entry.source;
+}
 
 export async function runAudit(args: readonly string[], io: CommandIo): Promise<number> {
   // The live cluster is its own front door (src/cli/audit-cluster.ts): same decision, report and exit codes.
@@ -33,8 +72,12 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     args: [...args],
     options: {
       output: { type: 'string', short: 'o', default: 'table' },
+      only: { type: 'string', multiple: true, default: [] },
+      namespace: { type: 'string', short: 'n' },
       state: { type: 'string', multiple: true, default: [] },
       policy: { type: 'string' },
+      'helm-values': { type: 'string', multiple: true, default: [] },
+      strict: { type: 'boolean' },
       now: { type: 'string' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -43,25 +86,75 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   });
   if (values.help === true) {
     io.stdout.write(AUDIT_HELP);
-    return EXIT_OK;
+    return AUDIT_EXIT.ok;
+  }
+  // With nothing to read and a person at the keyboard, waiting on stdin would look like a hang.
+  if (positionals.length === 0 && io.stdin.isTTY === true) {
+    io.stderr.write(AUDIT_HELP);
+    return EXIT_USAGE;
   }
   if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`-o must be table or json, got ${values.output}`);
+  const only = parseOnly(values.only);
+  if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace)) {
+    throw new UsageError(`--namespace must be a namespace name (lower-case letters, digits and '-'), got ${values.namespace}`);
+  }
+  if (values.state.includes('-')) throw new UsageError('--state - is not supported: stdin carries the manifests; give a file or directory');
   const now = parseNow(values.now);
   const policy = await loadPolicyResolver(values.policy);
-  const manifests = await readObjects(positionals.length === 0 ? ['-'] : positionals, io.stdin);
-  if (values.state.includes('-')) throw new UsageError('--state - is not supported: stdin carries the manifests; give a file or directory');
-  const state = values.state.length === 0 ? [] : await readObjects(values.state);
-  const snapshot = snapshotFromObjects([...state, ...manifests].map((entry) => entry.object));
-  const report = auditObjects(
-    manifests.map((entry) => ({ object: entry.object, source: `${entry.source}:${entry.line}` })),
-    snapshot,
-    policy,
-    now,
-  );
-  if (values.output === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  const defaultNamespace = values.namespace ?? DEFAULT_NAMESPACE;
+
+  const progress = new ProgressLine(io.stderr, io.stderr.isTTY === true);
+  const stateObjects: Record<string, unknown>[] = [];
+  const workloads: AuditInput[] = [];
+  const skipped: SkippedEntry[] = [];
+  const notAudited: NotAuditedEntry[] = [];
+  let files = 0;
+  let objects = 0;
+  const readOptions = {
+    stdin: io.stdin,
+    renderers: new Renderers(io.env['PATH']),
+    env: io.env,
+    helmValues: values['helm-values'],
+    namespace: values.namespace,
+  };
+  const take = (event: InputEvent, asState: boolean): void => {
+    if (event.kind === 'objects') {
+      files += 1;
+      for (const entry of event.objects as readonly SourcedObject[]) {
+        objects += 1;
+        const kind = entry.object['kind'];
+        if (typeof kind === 'string' && STATE_KINDS.has(kind)) stateObjects.push(entry.object);
+        else if (!asState && isWorkloadKind(kind)) workloads.push({ object: entry.object, source: formatSource(entry) });
+      }
+    } else if (event.kind === 'skipped') {
+      skipped.push(event.entry);
+      progress.clear();
+      io.stderr.write(`pullguard audit: skipped ${clean(formatSource(event.entry))}: ${clean(event.entry.reason)}\n`);
+    } else {
+      notAudited.push(event.entry);
+      progress.clear();
+      io.stderr.write(`pullguard audit: NOT AUDITED ${clean(event.entry.source)}: ${clean(event.entry.reason)}; run: ${clean(event.entry.command)}\n`);
+    }
+    progress.update(() => `reading: ${plural(files, 'source')}, ${plural(objects, 'object')}, ${plural(workloads.length, 'workload')}`);
+  };
+  try {
+    for await (const event of readInputs(values.state, readOptions)) take(event, true);
+    for await (const event of readInputs(positionals.length === 0 ? ['-'] : positionals, readOptions)) take(event, false);
+  } catch (error) {
+    progress.clear();
+    if (error instanceof ManifestError) throw new UsageError(error.message);
+    throw error;
+  }
+  progress.update(() => `deciding ${plural(workloads.length, 'workload')}`);
+  const snapshot = snapshotFromObjects(stateObjects, defaultNamespace);
+  const results = decideObjects(workloads, snapshot, policy, now, { defaultNamespace });
+  progress.clear();
+  const report = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
+  const shown = filterResults(report, only);
+  if (values.output === 'json') io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
   else {
     const color = values['no-color'] !== true && io.stdout.isTTY === true && io.env['NO_COLOR'] === undefined;
-    io.stdout.write(renderTable(report, { color }));
+    io.stdout.write(renderTable(shown, { color }));
   }
-  return report.summary.deny > 0 ? EXIT_DENIED : EXIT_OK;
+  return auditExitStatus(report, { strict: values.strict === true });
 }

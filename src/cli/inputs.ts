@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText } from '../policy/load.ts';
 import { PolicyResolver } from '../policy/resolve.ts';
 import type { Policy } from '../policy/schema.ts';
-import { readManifests } from '../manifests/read.ts';
+import { readInputs } from '../manifests/read.ts';
+import { Renderers } from '../manifests/render.ts';
 import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
 import { snapshotFromObjects } from '../snapshot/from-objects.ts';
 import type { MemorySnapshot } from '../snapshot/memory.ts';
@@ -26,14 +27,24 @@ export async function loadPolicyResolver(path: string | undefined): Promise<Poli
   return new PolicyResolver(await loadPolicyFile(path));
 }
 
-/** Reads manifests, turning read and parse errors into usage errors with file and line. */
+/**
+ * Reads state files whole: a file that is not Kubernetes objects, or a chart or overlay, is a usage
+ * error with file and line (the state of a webhook must not be silently partial).
+ */
 export async function readObjects(paths: readonly string[], stdin?: NodeJS.ReadableStream): Promise<SourcedObject[]> {
+  const objects: SourcedObject[] = [];
   try {
-    return await readManifests(paths, stdin);
+    // No rendering tools for state: a chart or overlay given as state is refused.
+    for await (const event of readInputs(paths, { stdin, renderers: new Renderers(''), env: {}, helmValues: [], namespace: undefined })) {
+      if (event.kind === 'objects') objects.push(...event.objects);
+      else if (event.kind === 'skipped') throw new ManifestError(event.entry.source, event.entry.line, event.entry.reason);
+      else throw new ManifestError(event.entry.source, 0, `${event.entry.reason}; render it and pass the output`);
+    }
   } catch (error) {
     if (error instanceof ManifestError) throw new UsageError(error.message);
     throw error;
   }
+  return objects;
 }
 
 /** `--state FILE...`: Secrets, ServiceAccounts and Namespaces as the cluster state. */

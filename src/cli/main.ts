@@ -1,60 +1,131 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { EXIT_USAGE, UsageError } from './errors.ts';
+import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
+import { formatColumns } from './help.ts';
 import { processIo, type CommandIo } from './io.ts';
+
+type Command = (args: readonly string[], io: CommandIo) => Promise<number>;
+
+interface CommandEntry {
+  /** One line for `pullguard --help`. */
+  readonly summary: string;
+  /** Commands load lazily: `review` and `audit` stay quick to start without the server's dependencies. */
+  readonly load: () => Promise<{ readonly run: Command; readonly help: string }>;
+}
+
+/** Every command: adding one here adds it to dispatch, `pullguard --help`, and the shared flag handling. */
+const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  serve: { summary: 'run the admission webhook (HTTPS)', load: async () => { const m = await import('./serve.ts'); return { run: m.runServe, help: m.SERVE_HELP }; } },
+  review: { summary: 'answer one AdmissionReview from stdin', load: async () => { const m = await import('./review.ts'); return { run: m.runReview, help: m.REVIEW_HELP }; } },
+  audit: { summary: 'report what would be decided for manifests', load: async () => { const m = await import('./audit.ts'); return { run: m.runAudit, help: m.AUDIT_HELP }; } },
+  explain: { summary: "why a pod's image does not pull, and the fix", load: async () => { const m = await import('./explain.ts'); return { run: m.runExplain, help: m.EXPLAIN_HELP }; } },
+  certs: { summary: 'create a CA and serving certificate', load: async () => { const m = await import('./certs.ts'); return { run: m.runCerts, help: m.CERTS_HELP }; } },
+};
 
 export const MAIN_HELP = `Usage: pullguard <command> [options]
 
 Commands:
-  serve     run the admission webhook (HTTPS)            pullguard serve --help
-  review    answer one AdmissionReview from stdin         pullguard review --help
-  audit     report what would be decided for manifests    pullguard audit --help
-  explain   why a pod's image does not pull, and the fix  pullguard explain --help
-  certs     create a CA and serving certificate          pullguard certs --help
+${formatColumns(Object.entries(COMMANDS).map(([name, entry]) => [name, entry.summary, `pullguard ${name} --help`]))}
 
-Options: --version, --help
+Options:
+${formatColumns([['-h, --help', 'show this help (every command has its own)'], ['-v, --version', 'print the version']])}
 `;
-
-type Command = (args: readonly string[], io: CommandIo) => Promise<number>;
-
-// Commands load lazily: `review` and `audit` stay quick to start without the server's dependencies.
-const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
-  review: async () => (await import('./review.ts')).runReview,
-  audit: async () => (await import('./audit.ts')).runAudit,
-  explain: async () => (await import('./explain.ts')).runExplain,
-  serve: async () => (await import('./serve.ts')).runServe,
-  certs: async () => (await import('./certs.ts')).runCerts,
-};
 
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** `-v`/`--version` anywhere before `--` prints the version, whatever the command. */
+function asksForVersion(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false;
+    if (arg === '-v' || arg === '--version') return true;
+  }
+  return false;
+}
+
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.stdout.write(MAIN_HELP);
-    return command === undefined ? EXIT_USAGE : 0;
+    (command === undefined ? io.stderr : io.stdout).write(MAIN_HELP);
+    return command === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  if (command === '--version' || command === 'version') {
+  if (command === '--version' || command === '-v' || command === 'version') {
     io.stdout.write(`pullguard ${packageVersion()}\n`);
-    return 0;
+    return EXIT_OK;
   }
-  const load = COMMANDS[command];
-  if (load === undefined) {
-    io.stderr.write(`pullguard: unknown command "${command}"\n\n${MAIN_HELP}`);
+  const entry = COMMANDS[command];
+  if (entry === undefined) {
+    const hint = command.startsWith('-') ? `unknown flag ${command}` : `unknown command "${command}"`;
+    io.stderr.write(`pullguard: ${hint}\n\n${MAIN_HELP}`);
     return EXIT_USAGE;
   }
-  try {
-    return await (await load())(rest, io);
-  } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      io.stderr.write(`pullguard ${command}: ${(error as Error).message}\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
+  if (asksForVersion(rest)) {
+    io.stdout.write(`pullguard ${packageVersion()}\n`);
+    return EXIT_OK;
   }
+  const loaded = await entry.load();
+  try {
+    return await loaded.run(rest, io);
+  } catch (error) {
+    const message = usageMessage(error, loaded.help);
+    if (message === undefined) throw error;
+    io.stderr.write(`pullguard ${command}: ${message.text}\n${message.withUsage ? `\n${loaded.help}` : `Run 'pullguard ${command} --help' for usage.\n`}`);
+    return EXIT_USAGE;
+  }
+}
+
+/**
+ * Our own words for command-line mistakes: Node's parseArgs errors are rewritten (with a "did you
+ * mean" from the command's help), and a flag mistake prints the command's usage.
+ */
+function usageMessage(error: unknown, help: string): { text: string; withUsage: boolean } | undefined {
+  if (error instanceof UsageError) return { text: error.message, withUsage: false };
+  const code = (error as { code?: unknown }).code;
+  const message = (error as Error).message ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flag = /'([^']+)'/.exec(message)?.[1] ?? message;
+    const suggestion = closestFlag(flag.split('=')[0] ?? flag, help);
+    return { text: `unknown flag ${flag}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`, withUsage: true };
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+    const text = message.includes('argument missing') ? `${flag} needs a value` : message.includes('does not take an argument') ? `${flag} takes no value` : message;
+    return { text, withUsage: true };
+  }
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const argument = /'([^']*)'/.exec(message)?.[1] ?? '';
+    return { text: `unexpected argument ${JSON.stringify(argument)}: this command takes flags only`, withUsage: true };
+  }
+  return undefined;
+}
+
+/** The flag of the help text nearest to `flag` (at most 2 edits), for "did you mean". */
+function closestFlag(flag: string, help: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of new Set(help.match(/--[a-z][a-z0-9-]*/g) ?? [])) {
+    const distance = editDistance(flag, known);
+    if (distance < bestDistance) {
+      best = known;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return 99;
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1]);

@@ -369,7 +369,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   // and nothing the pod will have provides one.
   const choice = chooseInjection(context, reference, access.preferredSecrets, ownMatches);
   const injecting = choice?.kind === 'inject' && effective.injectionEnabled;
-  const cause = uncoveredCause(container, reference, context, expired, injecting, accessNow);
+  const cause = uncoveredCause(container, reference, context, expired, injecting, accessNow, access.matchedPattern !== undefined);
   if (cause !== undefined) {
     // A denial says everything that led to it: why a public registry counted as private, and why
     // the namespace secret that would cover the image could not be injected.
@@ -504,6 +504,8 @@ function uncoveredCause(
   expired: boolean,
   injecting: boolean,
   access: Access,
+  /** False when defaultAccess decided (no policy rule names the registry): the fix may be a rule. */
+  ruleNamesRegistry: boolean,
 ): Finding | undefined {
   const { input, effective } = context;
   const imagePath = `${container.path}.image`;
@@ -553,11 +555,15 @@ function uncoveredCause(
     };
   }
   const lookedAt = context.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.names)}`;
+  // A registry no rule names may simply be public: offer the policy route next to the secret.
+  const orRule = ruleNamesRegistry
+    ? ''
+    : `, or, if ${registry} needs no pull secret, add a policy registries rule for it (access: public, or access: node when nodes pull with their own identity)`;
   return {
     code: 'NoMatchingCredential',
     severity: 'deny',
     path: imagePath,
-    message: `${container.name}: no pull secret has a key for ${registry} (${lookedAt}); create a docker-registry secret for ${registry} and list it in imagePullSecrets`,
+    message: `${container.name}: no pull secret has a key for ${registry} (${lookedAt}); create a docker-registry secret for ${registry} and list it in imagePullSecrets${orRule}`,
   };
 }
 

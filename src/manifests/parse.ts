@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { isRecord } from '../workloads/extract.ts';
 
 /** One Kubernetes object read from a source, with where it came from (for messages). */
@@ -8,51 +8,237 @@ export interface SourcedObject {
   readonly line: number;
 }
 
+/** Input that is not a Kubernetes object: named with why, counted, and the audit goes on. */
+export interface SkippedInput {
+  /** The file (or `<stdin>`, or a directory). */
+  readonly source: string;
+  /** 1-based line of the problem, or 0 when it concerns the whole file. */
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface ParsedText {
+  readonly objects: SourcedObject[];
+  /** At most one entry per text: one warning line per file, however many documents are bad. */
+  readonly skipped: SkippedInput[];
+}
+
 export class ManifestError extends Error {
   readonly source: string;
   readonly line: number;
   constructor(source: string, line: number, message: string) {
-    super(`${source}:${line}: ${message}`);
+    super(line > 0 ? `${source}:${line}: ${message}` : `${source}: ${message}`);
     this.name = 'ManifestError';
     this.source = source;
     this.line = line;
   }
 }
 
+/**
+ * YAML 1.2 core schema (what kubectl's parser agrees with for every field a decision reads) plus
+ * merge keys (`<<: *defaults`), which kubectl honours and real manifests use with anchors.
+ */
+const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
+/**
+ * Aliases per document. js-yaml shares the aliased object instead of copying it, so an alias costs
+ * no memory; the cap only refuses documents built to make every later walk repeat itself.
+ */
+export const MAX_ALIASES_PER_DOCUMENT = 10_000;
+/** A NUL in the first bytes means a binary file (the test git and grep use). */
+const BINARY_SNIFF_CHARS = 8000;
+
 /** Kinds that wrap other objects (`kubectl get -o yaml` output, `List`, `PodList`, ...). */
 function isListKind(object: Record<string, unknown>): boolean {
   return typeof object['kind'] === 'string' && object['kind'].endsWith('List') && Array.isArray(object['items']);
 }
 
-function flatten(object: Record<string, unknown>, source: string, line: number, out: SourcedObject[]): void {
-  if (isListKind(object)) {
-    for (const item of object['items'] as unknown[]) if (isRecord(item)) flatten(item, source, line, out);
+/** Collects the documents that are not Kubernetes objects of one text into a single skip entry. */
+class NotObjects {
+  private first: SkippedInput | undefined;
+  private count = 0;
+  private readonly source: string;
+  constructor(source: string) {
+    this.source = source;
+  }
+  add(line: number, reason: string): void {
+    this.count += 1;
+    this.first ??= { source: this.source, line, reason };
+  }
+  entry(): SkippedInput | undefined {
+    if (this.first === undefined) return undefined;
+    const more = this.count - 1;
+    return more === 0 ? this.first : { ...this.first, reason: `${this.first.reason} (and ${more} more document${more === 1 ? '' : 's'})` };
+  }
+}
+
+function describeNonObject(value: unknown): string {
+  if (Array.isArray(value)) {
+    const looksLikePatch = value.length > 0 && value.every((entry) => isRecord(entry) && typeof entry['op'] === 'string' && typeof entry['path'] === 'string');
+    return looksLikePatch ? 'a JSON patch (a list of op/path operations), not a Kubernetes object' : 'a list, not a Kubernetes object';
+  }
+  if (isRecord(value)) return 'a mapping without kind, not a Kubernetes object';
+  return `a ${typeof value === 'string' ? 'string' : 'scalar'}, not a Kubernetes object`;
+}
+
+function addDocument(value: unknown, source: string, line: number, out: SourcedObject[], bad: NotObjects): void {
+  if (value === null || value === undefined) return; // an empty document
+  if (!isRecord(value) || typeof value['kind'] !== 'string' || value['kind'] === '') {
+    bad.add(line, describeNonObject(value));
     return;
   }
-  out.push({ object, source, line });
+  if (isListKind(value)) {
+    const items = value['items'] as unknown[];
+    for (const item of items) addDocument(item, source, line, out, bad);
+    return;
+  }
+  out.push({ object: value, source, line });
+}
+
+/** 1-based line of `offset` in `text`, counting from `fromOffset` (at `fromLine`): linear over the whole file. */
+function lineAt(text: string, offset: number, fromOffset: number, fromLine: number): number {
+  let line = fromLine;
+  let index = text.indexOf('\n', fromOffset);
+  while (index !== -1 && index < offset) {
+    line += 1;
+    index = text.indexOf('\n', index + 1);
+  }
+  return line;
+}
+
+/** Offsets where a document starts: 0, and every line that begins with the `---` marker. */
+function documentStarts(text: string): number[] {
+  const starts = [0];
+  let index = text.indexOf('\n---');
+  while (index !== -1) {
+    const after = text.charCodeAt(index + 4);
+    // `---` followed by a space, a tab, a line break or the end: a document marker (YAML 1.2 §9.1.4).
+    if (Number.isNaN(after) || after === 0x20 || after === 0x09 || after === 0x0a || after === 0x0d) starts.push(index + 1);
+    index = text.indexOf('\n---', index + 4);
+  }
+  return starts;
+}
+
+/** A chunk holding only directives (`%YAML 1.2`), comments and blank lines belongs to the next document. */
+function onlyPreamble(chunk: string): boolean {
+  for (const raw of chunk.split('\n')) {
+    const line = raw.trim();
+    if (line !== '' && !line.startsWith('#') && !line.startsWith('%')) return false;
+  }
+  return true;
+}
+
+/** The line of a document's first content (after its `---`, blank lines and comments), for messages. */
+function contentLine(chunk: string, chunkLine: number): number {
+  let line = chunkLine;
+  let start = 0;
+  while (start < chunk.length) {
+    const end = chunk.indexOf('\n', start);
+    const text = chunk.slice(start, end === -1 ? chunk.length : end).trim();
+    if (text !== '' && !text.startsWith('#') && !text.startsWith('%') && text !== '---') return line;
+    if (end === -1) break;
+    start = end + 1;
+    line += 1;
+  }
+  return chunkLine;
+}
+
+function firstLine(message: string): string {
+  const cut = message.indexOf('\n');
+  return cut === -1 ? message : message.slice(0, cut);
+}
+
+/** Why YAML did not parse, with a hint when the text is a Go template (a Helm chart's file). */
+function yamlReason(text: string, message: string): string {
+  const reason = `invalid YAML: ${firstLine(message).replace(/ \(\d+:\d+\)$/, '')}`;
+  return text.includes('{{') ? `${reason}; it looks like a Go/Helm template ({{ ... }}): audit the chart directory so helm renders it` : reason;
+}
+
+function parseYaml(text: string, source: string): ParsedText {
+  const objects: SourcedObject[] = [];
+  const bad = new NotObjects(source);
+  const starts = documentStarts(text);
+  let lineOfStart = 1;
+  let previousStart = 0;
+  let pending = '';
+  let pendingLine = 1;
+  for (let index = 0; index < starts.length; index += 1) {
+    const start = starts[index] as number;
+    const end = starts[index + 1] ?? text.length;
+    lineOfStart = lineAt(text, start, previousStart, lineOfStart);
+    previousStart = start;
+    let chunk = text.slice(start, end);
+    let chunkLine = lineOfStart;
+    if (pending !== '') {
+      chunk = pending + chunk;
+      chunkLine = pendingLine;
+      pending = '';
+    }
+    if (index + 1 < starts.length && onlyPreamble(chunk) && chunk.includes('%')) {
+      pending = chunk;
+      pendingLine = chunkLine;
+      continue;
+    }
+    let documents: unknown[];
+    try {
+      documents = loadAll(chunk, { schema: SCHEMA, json: true, maxAliases: MAX_ALIASES_PER_DOCUMENT });
+    } catch (error) {
+      const mark = (error as { mark?: { line?: number } }).mark;
+      const line = chunkLine + (typeof mark?.line === 'number' ? mark.line : 0);
+      // One syntax error makes the whole file untrustworthy (a template, a truncated file): skip it all.
+      return { objects: [], skipped: [{ source, line, reason: yamlReason(text, (error as Error).message) }] };
+    }
+    const line = documents.length > 0 ? contentLine(chunk, chunkLine) : chunkLine;
+    for (const document of documents) addDocument(document, source, line, objects, bad);
+  }
+  const entry = bad.entry();
+  return { objects, skipped: entry === undefined ? [] : [entry] };
+}
+
+/** The line V8 names in a JSON.parse error ("... (line 3 column 1)"), or the line of its position. */
+function jsonErrorLine(text: string, message: string): number {
+  const named = /\(line (\d+) column \d+\)/.exec(message);
+  if (named !== null) return Number(named[1]);
+  const position = /at position (\d+)/.exec(message);
+  return position === null ? 1 : lineAt(text, Number(position[1]), 0, 1);
 }
 
 /**
- * Parses multi-document YAML (JSON is YAML) into objects. Empty documents are skipped; a syntax
- * error or a document that is not a mapping is a ManifestError naming the source and line.
+ * Parses one file's text into Kubernetes objects. JSON goes through `JSON.parse` (many times faster
+ * than a YAML parser); everything else is multi-document YAML. Nothing here throws on bad input:
+ * a binary, a syntax error (the whole text), and documents that are not Kubernetes objects (a
+ * mapping without `kind`, a list such as a JSON patch, a scalar) come back as one skip entry with
+ * the line and the reason, and the good documents of the text are kept.
  */
-export function parseManifestText(text: string, source: string): SourcedObject[] {
-  const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
-  const out: SourcedObject[] = [];
-  const list = Array.isArray(documents) ? documents : [documents];
-  for (const document of list) {
-    const start = document.range?.[0] ?? 0;
-    const line = lineCounter.linePos(start).line;
-    const firstError = document.errors[0];
-    if (firstError !== undefined) {
-      const errorLine = firstError.linePos?.[0]?.line ?? lineCounter.linePos(firstError.pos[0]).line;
-      throw new ManifestError(source, errorLine, `invalid YAML: ${firstError.message.split('\n')[0]}`);
-    }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
-    if (value === null || value === undefined) continue;
-    if (!isRecord(value)) throw new ManifestError(source, line, 'expected a Kubernetes object (a mapping with apiVersion and kind)');
-    flatten(value, source, line, out);
+export function parseManifestText(input: string, source: string): ParsedText {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  if (text.slice(0, BINARY_SNIFF_CHARS).includes('\u0000')) {
+    return { objects: [], skipped: [{ source, line: 0, reason: 'a binary file, not YAML or JSON' }] };
   }
-  return out;
+  const first = /\S/.exec(text)?.[0];
+  if (first === '{' || first === '[') {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      // Not JSON: in a .yaml file or on stdin, perhaps YAML flow style (`{a: 1}`) or several
+      // documents, so YAML decides. A .json file must be JSON, as for kubectl.
+      if (!/\.json$/i.test(source)) return parseYaml(text, source);
+      const message = (error as Error).message;
+      return { objects: [], skipped: [{ source, line: jsonErrorLine(text, message), reason: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` }] };
+    }
+    const objects: SourcedObject[] = [];
+    const bad = new NotObjects(source);
+    addDocument(value, source, 1, objects, bad);
+    const entry = bad.entry();
+    return { objects, skipped: entry === undefined ? [] : [entry] };
+  }
+  return parseYaml(text, source);
+}
+
+/** Like parseManifestText, but the first skipped document is an error: for inputs that must be whole (`--state` of serve and review). */
+export function parseManifestTextStrict(text: string, source: string): SourcedObject[] {
+  const { objects, skipped } = parseManifestText(text, source);
+  const first = skipped[0];
+  if (first !== undefined) throw new ManifestError(first.source, first.line, first.reason);
+  return objects;
 }

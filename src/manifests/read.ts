@@ -1,8 +1,36 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ManifestError, parseManifestText, type SourcedObject } from './parse.ts';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ManifestError, parseManifestText, type SkippedInput, type SourcedObject } from './parse.ts';
+import { displayCommand, Renderers, runRender, suggestedCommand, type RenderOptions, type RenderTool } from './render.ts';
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+const CHART_FILE = 'Chart.yaml';
+/** Never entered while walking: dependencies, and dot-directories (.git, .github, ...). */
+const IGNORED_DIRECTORY = 'node_modules';
+
+/** A directory that needs a tool to become manifests, and was not audited (tool missing or failing). */
+export interface NotAudited {
+  /** The directory, with a trailing slash. */
+  readonly source: string;
+  readonly tool: RenderTool;
+  readonly reason: string;
+  /** What to run to audit it by hand. */
+  readonly command: string;
+}
+
+export type InputEvent =
+  | { readonly kind: 'objects'; readonly source: string; readonly objects: readonly SourcedObject[] }
+  | { readonly kind: 'skipped'; readonly entry: SkippedInput }
+  | { readonly kind: 'notAudited'; readonly entry: NotAudited };
+
+export interface ReadOptions extends RenderOptions {
+  readonly stdin?: NodeJS.ReadableStream;
+  /** Where kubectl, kustomize and helm are looked up. */
+  readonly renderers: Renderers;
+  /** Environment for the rendering tools. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -10,48 +38,193 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function collectFiles(path: string, out: string[]): Promise<void> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (error) {
-    throw new ManifestError(path, 0, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  if (info.isDirectory()) {
-    const entries = await readdir(path, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const child = join(path, entry.name);
-      if (entry.isDirectory()) await collectFiles(child, out);
-      else if (MANIFEST_EXTENSIONS.test(entry.name)) out.push(child);
-    }
-    return;
-  }
-  out.push(path);
+function errnoText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR') return 'not a directory';
+  return code ?? String(error);
 }
 
-/** Reads files, directories (recursively, *.yaml|*.yml|*.json) and `-` (stdin) in argument order. */
-export async function readManifests(paths: readonly string[], stdin: NodeJS.ReadableStream = process.stdin): Promise<SourcedObject[]> {
-  const objects: SourcedObject[] = [];
+function asDirectory(path: string): string {
+  return path.endsWith('/') ? path : `${path}/`;
+}
+
+interface WalkState {
+  readonly options: ReadOptions;
+  /** Real paths of the directories read so far: a directory reached twice (symlinks) is read once. */
+  readonly visited: Set<string>;
+}
+
+/**
+ * Reads files, directories and `-` (stdin) in argument order, one file at a time, so a large
+ * repository is never held in memory as text. Nothing a file contains ends the run: bad files come
+ * back as `skipped` events, directories that need a missing tool as `notAudited`. Only a path named
+ * on the command line that cannot be read is an error (ManifestError), checked before any reading.
+ */
+export async function* readInputs(paths: readonly string[], options: ReadOptions): AsyncGenerator<InputEvent> {
   for (const path of paths) {
-    if (path === '-') {
-      objects.push(...parseManifestText(await readStdin(stdin), '<stdin>'));
-      continue;
-    }
-    const files: string[] = [];
-    await collectFiles(path, files);
-    for (const file of files) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        throw new ManifestError(file, 0, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-      }
-      objects.push(...parseManifestText(text, file));
+    if (path === '-') continue;
+    try {
+      await stat(path);
+    } catch (error) {
+      throw new ManifestError(path, 0, errnoText(error));
     }
   }
-  return objects;
+  const state: WalkState = { options, visited: new Set() };
+  for (const path of paths) {
+    if (path === '-') {
+      const parsed = parseManifestText(await readStdin(options.stdin ?? process.stdin), '<stdin>');
+      yield* parsedEvents('<stdin>', parsed.objects, parsed.skipped);
+      continue;
+    }
+    const info = await stat(path);
+    if (info.isDirectory()) {
+      yield* walkDirectory(path, state, []);
+      continue;
+    }
+    // A kustomization or Chart.yaml named on the command line means its directory.
+    const name = basename(path);
+    if (KUSTOMIZATION_FILES.includes(name) || name === CHART_FILE) {
+      yield* walkDirectory(dirname(path), state, []);
+      continue;
+    }
+    yield* readOneFile(path);
+  }
+}
+
+function* parsedEvents(source: string, objects: readonly SourcedObject[], skipped: readonly SkippedInput[]): Generator<InputEvent> {
+  for (const entry of skipped) yield { kind: 'skipped', entry };
+  if (objects.length > 0) yield { kind: 'objects', source, objects };
+}
+
+async function* readOneFile(path: string): AsyncGenerator<InputEvent> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    yield { kind: 'skipped', entry: { source: path, line: 0, reason: `cannot read: ${errnoText(error)}` } };
+    return;
+  }
+  const parsed = parseManifestText(text, path);
+  yield* parsedEvents(path, parsed.objects, parsed.skipped);
+}
+
+async function* walkDirectory(path: string, state: WalkState, ancestors: readonly string[]): AsyncGenerator<InputEvent> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (error) {
+    yield { kind: 'skipped', entry: { source: asDirectory(path), line: 0, reason: `cannot read: ${errnoText(error)}` } };
+    return;
+  }
+  if (ancestors.includes(real)) {
+    yield { kind: 'skipped', entry: { source: asDirectory(path), line: 0, reason: 'a symlink loop (it leads back to a directory being read); not entered' } };
+    return;
+  }
+  if (state.visited.has(real)) return; // reached again through a symlink: its objects are already in
+  state.visited.add(real);
+  let entries;
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    yield { kind: 'skipped', entry: { source: asDirectory(path), line: 0, reason: `cannot read: ${errnoText(error)}` } };
+    return;
+  }
+  const names = new Set(entries.map((entry) => entry.name));
+  const kustomization = KUSTOMIZATION_FILES.find((name) => names.has(name));
+  if (kustomization !== undefined) {
+    // A component (kind: Component) cannot be built alone; the overlays that use it render it.
+    if (!(await isKustomizeComponent(join(path, kustomization)))) yield* render('kustomize', path, state);
+    return;
+  }
+  if (names.has(CHART_FILE)) {
+    yield* render('helm', path, state);
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const chain = [...ancestors, real];
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const child = join(path, entry.name);
+    let isDirectory = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      try {
+        const target = await stat(child);
+        isDirectory = target.isDirectory();
+        isFile = target.isFile();
+      } catch (error) {
+        if (MANIFEST_EXTENSIONS.test(entry.name) || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          const dangling = (error as NodeJS.ErrnoException).code === 'ENOENT';
+          yield { kind: 'skipped', entry: { source: child, line: 0, reason: dangling ? 'a dangling symlink (its target does not exist)' : `cannot read: ${errnoText(error)}` } };
+        }
+        continue;
+      }
+    }
+    if (isDirectory) {
+      if (entry.name === IGNORED_DIRECTORY) continue;
+      yield* walkDirectory(child, state, chain);
+    } else if (isFile && MANIFEST_EXTENSIONS.test(entry.name)) {
+      yield* readOneFile(child);
+    }
+  }
+}
+
+async function isKustomizeComponent(file: string): Promise<boolean> {
+  try {
+    return /^kind:\s*["']?Component["']?\s*$/m.test(await readFile(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function* render(tool: RenderTool, path: string, state: WalkState): AsyncGenerator<InputEvent> {
+  const { options } = state;
+  const source = `${asDirectory(path)} (${tool})`;
+  const command = tool === 'kustomize' ? await options.renderers.kustomize(path) : await options.renderers.helm(path, options);
+  const manual = suggestedCommand(tool, path, options);
+  if (command === undefined) {
+    const missing = tool === 'kustomize' ? 'neither kubectl nor kustomize is on PATH' : 'helm is not on PATH';
+    const what = tool === 'kustomize' ? 'a Kustomize directory' : 'a Helm chart';
+    yield { kind: 'notAudited', entry: { source: asDirectory(path), tool, reason: `${what}, and ${missing}`, command: manual } };
+    return;
+  }
+  const result = await runRender(command, options.env);
+  if (!result.ok) {
+    yield { kind: 'notAudited', entry: { source: asDirectory(path), tool, reason: result.reason, command: manual } };
+    return;
+  }
+  const parsed = parseManifestText(result.text, source);
+  // Rendered output has no lines the user wrote; Helm names each document's template.
+  const objects = tool === 'helm' ? withHelmSources(result.text, source, parsed.objects) : parsed.objects.map((entry) => ({ ...entry, line: 0 }));
+  const skipped = parsed.skipped.map((entry) => ({ ...entry, reason: `${entry.reason} (in the output of ${displayCommand(command)})` }));
+  yield* parsedEvents(source, objects, skipped);
+}
+
+/** `helm template` puts `# Source: chart/templates/x.yaml` before each document: name it in the source. */
+function withHelmSources(text: string, source: string, objects: readonly SourcedObject[]): SourcedObject[] {
+  const markers: Array<{ line: number; template: string }> = [];
+  let line = 1;
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    const stop = end === -1 ? text.length : end;
+    if (text.startsWith('# Source: ', start)) markers.push({ line, template: text.slice(start + 10, stop).trim() });
+    if (end === -1) break;
+    start = end + 1;
+    line += 1;
+  }
+  // Objects come in text order, so one pass over the markers serves them all.
+  let next = 0;
+  let template: string | undefined;
+  return objects.map((entry) => {
+    while (next < markers.length && (markers[next] as { line: number }).line <= entry.line) {
+      template = (markers[next] as { template: string }).template;
+      next += 1;
+    }
+    return { ...entry, source: template === undefined ? source : `${source} ${template}`, line: 0 };
+  });
 }
 
 export { readStdin };

@@ -46,9 +46,10 @@ export function sameServiceAccountPullSecrets(a: ServiceAccountPullSecrets, b: S
 /**
  * Builds a snapshot from Kubernetes objects (state files, manifests): Secrets of every type,
  * ServiceAccounts and Namespaces; other kinds are ignored. Secrets are projected at once and the
- * raw objects are not kept.
+ * raw objects are not kept. Namespaced objects that name no namespace are in `defaultNamespace`
+ * (`audit --namespace`, as `kubectl apply -n`).
  */
-export function snapshotFromObjects(objects: Iterable<unknown>): MemorySnapshot {
+export function snapshotFromObjects(objects: Iterable<unknown>, defaultNamespace: string = DEFAULT_NAMESPACE): MemorySnapshot {
   const namespaces = new Map<string, NamespaceView>();
   const secrets = new Map<string, PullSecretView[]>();
   const serviceAccounts = new Map<string, Array<readonly [string, ServiceAccountPullSecrets]>>();
@@ -62,7 +63,7 @@ export function snapshotFromObjects(objects: Iterable<unknown>): MemorySnapshot 
     const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
     const name = typeof metadata['name'] === 'string' ? metadata['name'] : undefined;
     if (name === undefined) continue;
-    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : DEFAULT_NAMESPACE;
+    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : defaultNamespace;
     switch (object['kind']) {
       case 'Namespace':
         namespaces.set(name, Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }));

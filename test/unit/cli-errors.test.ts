@@ -11,12 +11,19 @@ interface Case {
 }
 
 const cases: Record<string, Case> = {
-  'audit exits 2 naming the file and line of a YAML syntax error': {
-    args: ['audit', 'test/fixtures/broken.yaml'],
-    code: 2,
-    stderr: /test\/fixtures\/broken\.yaml:\d+: invalid YAML/,
+  'audit skips a file with a YAML syntax error with one warning naming file and line, and goes on': {
+    args: ['audit', 'test/fixtures/broken.yaml', 'examples/manifests', 'examples/cluster'],
+    code: 1,
+    stderr: /^pullguard audit: skipped test\/fixtures\/broken\.yaml:10: invalid YAML: [^\n]+\n$/,
+    stdout: /7 workloads, 10 containers: .*; 1 input skipped/,
   },
-  'audit exits 2 for a path that does not exist': { args: ['audit', 'no/such/dir'], code: 2, stderr: /no\/such\/dir:0: cannot read: ENOENT/ },
+  'audit --strict exits 2 when a file was skipped, after printing the whole report': {
+    args: ['audit', '--strict', 'test/fixtures/broken.yaml', 'examples/manifests', 'examples/cluster'],
+    code: 2,
+    stderr: /skipped test\/fixtures\/broken\.yaml:10: invalid YAML/,
+    stdout: /7 workloads/,
+  },
+  'audit exits 2 saying no such file for a path that does not exist': { args: ['audit', 'no/such/dir'], code: 2, stderr: /^pullguard audit: no\/such\/dir: no such file\n/ },
   'audit exits 2 for an unknown output format': { args: ['audit', '-o', 'xml', 'examples/manifests'], code: 2, stderr: /-o must be table or json/ },
   'audit exits 2 for an invalid policy and lists every error with its path': {
     args: ['audit', '--policy', 'test/fixtures/bad-policy.yaml', 'examples/manifests'],
@@ -27,7 +34,7 @@ const cases: Record<string, Case> = {
     args: ['audit', '-'],
     stdin: 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\nspec:\n  containers: [{name: web, image: "registry.k8s.io/pause:3.10"}]\n',
     code: 0,
-    stdout: /1 workloads, 1 containers: 0 would be denied/,
+    stdout: /^1 workload, 1 container: 0 would be denied/m,
   },
   'audit expands List kinds': {
     args: ['audit', '-o', 'json', '-'],
@@ -89,7 +96,20 @@ const cases: Record<string, Case> = {
   'review exits 2 when stdin is not JSON': { args: ['review'], stdin: 'nope', code: 2, stderr: /stdin is not JSON/ },
   'review exits 2 for a malformed AdmissionReview': { args: ['review'], stdin: '{"kind":"AdmissionReview"}', code: 2, stderr: /malformed AdmissionReview: apiVersion must be/ },
   'review rejects an unknown phase': { args: ['review', '--phase', 'both'], stdin: '{}', code: 2, stderr: /--phase must be mutate or validate/ },
-  'unknown flags are usage errors': { args: ['audit', '--frobnicate'], code: 2, stderr: /Unknown option '--frobnicate'/ },
+  'an unknown flag is answered in our words with the command usage': {
+    args: ['audit', '--frobnicate'],
+    code: 2,
+    stderr: /^pullguard audit: unknown flag --frobnicate\n\nUsage: pullguard audit /,
+  },
+  'a mistyped flag gets a suggestion': { args: ['audit', '--outptu', 'json'], code: 2, stderr: /^pullguard audit: unknown flag --outptu \(did you mean --output\?\)\n/ },
+  'a flag without its value names the flag': { args: ['audit', '--policy'], code: 2, stderr: /^pullguard audit: --policy needs a value\n\nUsage: pullguard audit/ },
+  'a boolean flag given a value is refused': { args: ['audit', '--strict=yes', '-'], code: 2, stderr: /^pullguard audit: --strict takes no value\n/ },
+  'an argument to a command without arguments is refused in our words': { args: ['review', 'extra'], code: 2, stderr: /^pullguard review: unexpected argument "extra": this command takes flags only\n\nUsage: pullguard review/ },
+  'an unknown flag of serve prints serve usage': { args: ['serve', '--prot', '1'], code: 2, stderr: /unknown flag --prot \(did you mean --port\?\)\n\nUsage: pullguard serve/ },
+  'an unknown flag before any command is named as a flag': { args: ['--frobnicate'], code: 2, stderr: /^pullguard: unknown flag --frobnicate\n\nUsage: pullguard <command>/ },
+  'audit --only refuses an unknown filter': { args: ['audit', '--only', 'deny,oops', '-'], code: 2, stderr: /--only must be deny, warn, inject/ },
+  'audit --namespace refuses a name that is not a namespace': { args: ['audit', '--namespace', 'Team_A', '-'], code: 2, stderr: /--namespace must be a namespace name/ },
+  'pullguard with no command prints the usage on stderr and exits 2': { args: [], code: 2, stderr: /^Usage: pullguard <command>/ },
   'unknown commands print the help and exit 2': { args: ['deploy'], code: 2, stderr: /unknown command "deploy"[\s\S]*Usage: pullguard/ },
   '--version prints the package version': { args: ['--version'], code: 0, stdout: /^pullguard \d+\.\d+\.\d+\n$/ },
   'certs needs at least one host': { args: ['certs', '--out', ''], code: 2, stderr: /at least one --host/ },

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { parsePolicyObject } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
-import { auditObjects } from '../../src/report/audit.ts';
+import { auditObjects, filterResults, type OnlyFilter } from '../../src/report/audit.ts';
 import { renderTable } from '../../src/report/table.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
-import { deployment, pod } from '../helpers/objects.ts';
+import { deployment, pod, pullSecret } from '../helpers/objects.ts';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 
@@ -39,4 +39,109 @@ t.test('the table shows control characters of names and images escaped, so a man
   t.notMatch(table, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'no control character but newlines');
   t.match(table, 'Pod/evil\\x1b[2J');
   t.match(table, 'nginx:1.27\\x07');
+});
+
+const LONG_IMAGE = `registry.example.com/${'very-long-team-name/'.repeat(8)}service:1.0.0-build.20261122`;
+
+t.test('the table prints image names whole, however long', async (t) => {
+  const report = audit([pod({ containers: [{ name: 'app', image: LONG_IMAGE }] })]);
+  t.ok(LONG_IMAGE.length > 170);
+  t.match(renderTable(report, { color: false }), `    app  ${LONG_IMAGE}  deny`);
+});
+
+t.test('plurals follow the counts in the summary line', async (t) => {
+  t.match(renderTable(audit([pod({ containers: [{ name: 'a', image: 'registry.k8s.io/pause:3.10' }] })]), { color: false }), /^1 workload, 1 container: 0 would be denied/m);
+  const two = audit([pod({ name: 'x', containers: [{ name: 'a', image: 'registry.k8s.io/pause:3.10' }, { name: 'b', image: 'registry.k8s.io/pause:3.10' }] }), pod({ name: 'y' })]);
+  t.match(renderTable(two, { color: false }), /^2 workloads, 3 containers: /m);
+});
+
+t.test('the roll-up counts findings by code, images by registry, and lists registries no rule names and no secret covers', async (t) => {
+  const report = audit([
+    pod({ name: 'a', containers: [{ name: 'app', image: 'gitlab.internal.example:5050/team/app:1' }, { name: 'side', image: 'nginx:1.27' }] }),
+    pod({ name: 'b', containers: [{ name: 'app', image: 'gitlab.internal.example:5050/team/worker:2' }] }),
+    pod({ name: 'c', containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:3' }] }),
+  ]);
+  t.same(report.rollup.findings.map((entry) => [entry.code, entry.count, entry.deny]), [['NoMatchingCredential', 3, 3], ['AnonymousPullRateLimited', 1, 0]]);
+  t.same(report.rollup.registries.map((entry) => [entry.registry, entry.images, entry.rule]), [
+    ['gitlab.internal.example:5050', 2, null],
+    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', 1, null],
+    ['docker.io', 1, 'docker.io'],
+  ]);
+  t.same(report.rollup.uncovered.map((entry) => [entry.registry, entry.images, entry.workloads, entry.suggestedAccess]), [
+    ['gitlab.internal.example:5050', 2, 2, 'public'],
+    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', 1, 1, 'node'],
+  ]);
+  const table = renderTable(report, { color: false });
+  t.match(table, /Registries that no rule names and no secret covers\n {2}gitlab\.internal\.example:5050 +2 images in 2 workloads, e\.g\. gitlab\.internal\.example:5050\/team\/app:1\n/);
+  t.match(table, /Suggested policy block[^\n]*\n {2}registries:\n {4}# gitlab\.internal\.example:5050: 2 images in 2 workloads/);
+});
+
+t.test('pasting the suggested registries block into the policy clears the denials it is about', async (t) => {
+  const objects = [pod({ name: 'a', containers: [{ name: 'app', image: 'gitlab.internal.example:5050/team/app:1' }] })];
+  const before = audit(objects);
+  t.equal(before.summary.deny, 1);
+  const { loadPolicyText } = await import('../../src/policy/load.ts');
+  const loaded = loadPolicyText(before.rollup.suggestedPolicy);
+  if (!loaded.ok) throw new Error(`suggested block does not load: ${JSON.stringify(loaded.errors)}`);
+  const after = auditObjects(objects.map((object) => ({ object, source: 'm.yaml:1' })), snapshotFromObjects([]), new PolicyResolver(loaded.policy), NOW);
+  t.equal(after.summary.deny, 0);
+  t.same(after.rollup.uncovered, []);
+  t.equal(after.rollup.suggestedPolicy, '');
+});
+
+t.test('a denial for a registry no rule names offers both fixes: a pull secret, or a registries rule', async (t) => {
+  const report = audit([pod({ containers: [{ name: 'app', image: 'gitlab.internal.example/team/app:1' }] })]);
+  const message = report.results[0]?.containers[0]?.findings[0]?.message ?? '';
+  t.match(message, /create a docker-registry secret for gitlab\.internal\.example and list it in imagePullSecrets, or, if gitlab\.internal\.example needs no pull secret, add a policy registries rule for it \(access: public, or access: node/);
+});
+
+t.test('a denial for a registry a rule marks secret-only offers the pull secret alone', async (t) => {
+  const loaded = parsePolicyObject({ registries: [{ hosts: ['gitlab.internal.example'], access: 'secret' }] });
+  if (!loaded.ok) throw new Error('policy must load');
+  const report = auditObjects([{ object: pod({ containers: [{ name: 'app', image: 'gitlab.internal.example/team/app:1' }] }), source: 'm.yaml:1' }], snapshotFromObjects([]), new PolicyResolver(loaded.policy), NOW);
+  const message = report.results[0]?.containers[0]?.findings[0]?.message ?? '';
+  t.match(message, /list it in imagePullSecrets$/);
+  t.same(report.rollup.uncovered, [], 'a rule names it');
+});
+
+t.test('the same object in several files is reported once with every source; differing copies are flagged and the worst is shown', async (t) => {
+  const good = pod({ name: 'web', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+  const bad = pod({ name: 'web', containers: [{ name: 'app', image: 'private.example.net/app:1' }] });
+  const reordered = JSON.parse(JSON.stringify({ spec: good['spec'], metadata: good['metadata'], kind: 'Pod', apiVersion: 'v1' })) as Record<string, unknown>;
+  const same = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: reordered, source: 'b.yaml:3' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(same.results.length, 1);
+  t.same(same.results[0]?.sources, ['a.yaml:1', 'b.yaml:3']);
+  t.equal(same.results[0]?.copiesDiffer, false, 'key order does not make copies differ');
+  const differ = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: bad, source: 'b.yaml:3' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(differ.results.length, 1);
+  t.equal(differ.results[0]?.decision, 'deny', 'the copy with the worst verdict is shown');
+  t.same(differ.results[0]?.sources, ['b.yaml:3', 'a.yaml:1']);
+  t.equal(differ.results[0]?.copiesDiffer, true);
+  t.match(renderTable(differ, { color: false }), /copies differ; shown: the copy with the worst verdict; also in: a\.yaml:1/);
+  const otherNamespace = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: pod({ name: 'web', namespace: 'other' }), source: 'b.yaml:1' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(otherNamespace.results.length, 2, 'the same name in another namespace is another object');
+});
+
+t.test('--only keeps the matching results and the summary still counts everything', async (t) => {
+  const report = audit([
+    pod({ name: 'denied', containers: [{ name: 'a', image: 'private.example.net/a:1' }] }),
+    pod({ name: 'warned', containers: [{ name: 'a', image: 'quay.io/x/y', imagePullPolicy: 'IfNotPresent' }] }),
+    pod({ name: 'fine', containers: [{ name: 'a', image: 'registry.k8s.io/pause:3.10' }] }),
+  ]);
+  const names = (only: readonly OnlyFilter[]): string[] => filterResults(report, new Set(only)).results.map((result) => result.name);
+  t.same(names(['deny']), ['denied']);
+  t.same(names(['warn']), ['warned']);
+  t.same(names(['deny', 'warn']), ['denied', 'warned']);
+  t.same(names([]), ['denied', 'fine', 'warned']);
+  t.equal(filterResults(report, new Set(['deny'])).summary.objects, 3);
+});
+
+t.test('--namespace puts objects without a namespace, and the secrets they use, where kubectl apply -n would', async (t) => {
+  const secret = pullSecret('team', 'regcred', 'private.example.net');
+  delete (secret['metadata'] as Record<string, unknown>)['namespace'];
+  const workload = pod({ containers: [{ name: 'a', image: 'private.example.net/a:1' }], imagePullSecrets: ['regcred'] });
+  delete (workload['metadata'] as Record<string, unknown>)['namespace'];
+  const report = auditObjects([{ object: workload, source: 'm.yaml:1' }], snapshotFromObjects([secret], 'team-a'), policy(), NOW, { defaultNamespace: 'team-a' });
+  t.equal(report.results[0]?.namespace, 'team-a');
+  t.equal(report.results[0]?.decision, 'allow', 'the secret was found in the same namespace');
 });

@@ -1,0 +1,128 @@
+import type { ContainerDecision } from '../decide/types.ts';
+import type { FindingCode, Severity } from '../findings/catalogue.ts';
+import type { Access } from '../policy/schema.ts';
+
+/** What a large report boils down to: which problems, which registries, and what policy is missing. */
+export interface Rollup {
+  /** Findings by code, most frequent first. */
+  readonly findings: readonly { readonly code: FindingCode; readonly count: number; readonly deny: number; readonly warn: number; readonly info: number }[];
+  /** Distinct images by registry, most used first; `access` and `rule` as decided for the first image seen. */
+  readonly registries: readonly {
+    readonly registry: string;
+    readonly images: number;
+    readonly containers: number;
+    readonly access: Access | null;
+    readonly rule: string | null;
+  }[];
+  /** Registries that no policy rule names and no pull secret covers (for some of their images). */
+  readonly uncovered: readonly UncoveredRegistry[];
+  /** A `registries:` block for the uncovered registries, to paste into the policy (empty when none). */
+  readonly suggestedPolicy: string;
+}
+
+export interface UncoveredRegistry {
+  readonly registry: string;
+  /** Distinct images of this registry that nothing covers. */
+  readonly images: number;
+  readonly workloads: number;
+  readonly example: string;
+  /** What the suggestion proposes: `node` for the clouds' registries whose nodes pull with their own identity, else `public`. */
+  readonly suggestedAccess: Access;
+}
+
+export interface RollupWorkload {
+  readonly containers: readonly ContainerDecision[];
+  readonly findings: readonly { readonly code: FindingCode; readonly severity: Severity }[];
+}
+
+/** Registries whose images the nodes of the cloud's own clusters pull with their identity. */
+const NODE_IDENTITY_REGISTRIES: readonly RegExp[] = [
+  /^\d+\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/, // ECR from EKS nodes
+  /^[a-z0-9-]+\.azurecr\.(io|cn|us)$/, // ACR from AKS nodes
+  /^([a-z0-9-]+-)?docker\.pkg\.dev$/, // Artifact Registry from GKE nodes
+];
+
+/** An image that nothing in the policy names and no pull secret covers. */
+export function isUncovered(container: ContainerDecision): boolean {
+  return container.reference.valid && container.access !== null && container.accessRule === null && container.credential === null;
+}
+
+export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
+  const findings = new Map<FindingCode, { code: FindingCode; count: number; deny: number; warn: number; info: number }>();
+  const registries = new Map<string, { registry: string; images: Set<string>; containers: number; access: Access | null; rule: string | null }>();
+  const uncovered = new Map<string, { images: Set<string>; workloads: number; example: string }>();
+  for (const workload of workloads) {
+    const uncoveredHere = new Set<string>();
+    const all = [...workload.findings, ...workload.containers.flatMap((container) => container.findings)];
+    for (const finding of all) {
+      let entry = findings.get(finding.code);
+      if (entry === undefined) findings.set(finding.code, (entry = { code: finding.code, count: 0, deny: 0, warn: 0, info: 0 }));
+      entry.count += 1;
+      entry[finding.severity] += 1;
+    }
+    for (const container of workload.containers) {
+      const registry = container.reference.registry;
+      const image = container.reference.normalized;
+      if (registry === null || image === null) continue;
+      let entry = registries.get(registry);
+      if (entry === undefined) {
+        registries.set(registry, (entry = { registry, images: new Set(), containers: 0, access: container.access, rule: container.accessRule }));
+      }
+      entry.images.add(image);
+      entry.containers += 1;
+      if (!isUncovered(container)) continue;
+      let gap = uncovered.get(registry);
+      if (gap === undefined) uncovered.set(registry, (gap = { images: new Set(), workloads: 0, example: image }));
+      gap.images.add(image);
+      if (!uncoveredHere.has(registry)) {
+        uncoveredHere.add(registry);
+        gap.workloads += 1;
+      }
+    }
+  }
+  const byCountThenName = <T>(count: (item: T) => number, name: (item: T) => string) => (a: T, b: T): number =>
+    count(b) - count(a) || (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
+  const uncoveredList: UncoveredRegistry[] = [...uncovered.entries()]
+    .map(([registry, gap]) => ({
+      registry,
+      images: gap.images.size,
+      workloads: gap.workloads,
+      example: gap.example,
+      suggestedAccess: suggestAccess(registry),
+    }))
+    .sort(byCountThenName((item) => item.images, (item) => item.registry));
+  return {
+    findings: [...findings.values()].sort(byCountThenName((item) => item.count, (item) => item.code)),
+    registries: [...registries.values()]
+      .map((entry) => ({ registry: entry.registry, images: entry.images.size, containers: entry.containers, access: entry.access, rule: entry.rule }))
+      .sort(byCountThenName((item) => item.images, (item) => item.registry)),
+    uncovered: uncoveredList,
+    suggestedPolicy: suggestedRegistriesBlock(uncoveredList),
+  };
+}
+
+export function suggestAccess(registry: string): Access {
+  return NODE_IDENTITY_REGISTRIES.some((pattern) => pattern.test(registry)) ? 'node' : 'public';
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * The `registries:` block for the uncovered registries. Each entry says how many images use it, and
+ * what to check before pasting: `public` is right only when anonymous pulls work.
+ */
+export function suggestedRegistriesBlock(uncovered: readonly UncoveredRegistry[]): string {
+  if (uncovered.length === 0) return '';
+  const lines = ['registries:'];
+  for (const entry of uncovered) {
+    lines.push(`  # ${entry.registry}: ${plural(entry.images, 'image')} in ${plural(entry.workloads, 'workload')}, e.g. ${entry.example}`);
+    lines.push(`  - hosts: [${JSON.stringify(entry.registry)}]`);
+    const check = entry.suggestedAccess === 'node'
+      ? 'nodes pull with their cloud identity; if not, use a pull secret instead'
+      : "only if anonymous pulls work; else 'node' (node identity) or a pull secret";
+    lines.push(`    access: ${entry.suggestedAccess}  # ${check}`);
+  }
+  return lines.join('\n') + '\n';
+}
