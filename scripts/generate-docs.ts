@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { FINDING_CODES, FINDING_DESCRIPTIONS, FINDING_SEVERITIES } from '../src/findings/catalogue.ts';
 import { SERVE_HELP } from '../src/cli/serve.ts';
 import { CERTS_HELP } from '../src/cli/certs.ts';
+import { AUDIT_HELP } from '../src/cli/audit.ts';
+import { auditRollupExample } from './audit-example.ts';
 import * as limits from '../src/server/limits.ts';
 import * as reviewLimits from '../src/admission/review-limits.ts';
 import { createMetrics } from '../src/server/metrics.ts';
@@ -90,6 +92,8 @@ export async function generatedSections(): Promise<Record<string, string>> {
     'findings-table': findingsTable(),
     'serve-flags': helpBlock(SERVE_HELP),
     'certs-flags': helpBlock(CERTS_HELP),
+    'audit-flags': helpBlock(AUDIT_HELP),
+    'audit-rollup': helpBlock(await auditRollupExample()),
     'limits-table': limitsTable(),
     'review-limits-table': limitsTable('../src/admission/review-limits.ts', reviewLimits),
     'metrics-table': await metricsTable(),
