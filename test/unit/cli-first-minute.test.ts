@@ -5,10 +5,11 @@ import { AUDIT_HELP } from '../../src/cli/audit.ts';
 import { REVIEW_HELP } from '../../src/cli/review.ts';
 import { SERVE_HELP } from '../../src/cli/serve.ts';
 import { CERTS_HELP } from '../../src/cli/certs.ts';
+import { EXPLAIN_HELP } from '../../src/cli/explain.ts';
 import { ProgressLine } from '../../src/cli/progress.ts';
 import { runCli } from '../helpers/cli.ts';
 
-const COMMANDS = ['audit', 'review', 'serve', 'certs'] as const;
+const COMMANDS = ['audit', 'review', 'explain', 'serve', 'certs'] as const;
 
 for (const command of COMMANDS) {
   for (const flag of ['-h', '--help']) {
@@ -75,7 +76,7 @@ function descriptionColumns(help: string): Map<string, Set<number>> {
   return blocks;
 }
 
-for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, review: REVIEW_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
+for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
   t.test(`the ${name} help starts every description of a block at the same column`, async (t) => {
     const blocks = descriptionColumns(help);
     t.ok(blocks.size > 0, 'found option rows');
