@@ -115,19 +115,22 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const kind = request.kind.kind || identity?.kind || '';
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(request, `operation ${request.operation} is not checked`, kind);
   if (!isRecord(request.object)) return skip(request, 'no object in the request', kind);
-  if (!isWorkloadKind(kind) || !isWorkloadKind(identity?.kind)) return skip(request, `kind ${kind || '(none)'} is not a workload`, kind);
+  // Custom resources carrying a pod template count when the policy's workloads.podTemplates names them.
+  const custom = !isWorkloadKind(kind) && identity?.kind === kind && context.policy.podTemplates.specField(request.object) !== undefined;
+  if (!custom && (!isWorkloadKind(kind) || !isWorkloadKind(identity?.kind))) return skip(request, `kind ${kind || '(none)'} is not a workload`, kind);
+  const extract = (object: unknown): PodSpecRef | undefined => (custom ? (isRecord(object) ? context.policy.podTemplates.extract(object) : undefined) : extractPodSpec(object));
 
   const isPod = kind === 'Pod';
   const sub = request.subResource;
   if (sub !== '' && !(isPod && sub === 'ephemeralcontainers')) return skip(request, `subresource ${sub} is not checked`, kind);
-  const spec = extractPodSpec(request.object);
+  const spec = extract(request.object);
   if (spec === undefined) return skip(request, `${kind} has no pod spec`, kind);
 
   let onlyContainers: Set<string> | undefined;
   if (request.operation === 'UPDATE') {
     // Pull secrets of a pod cannot change after creation: on UPDATE only new or changed images are
     // checked, and nothing is mutated. Templates are re-checked whole when their secrets or SA change.
-    const oldSpec = extractPodSpec(request.oldObject);
+    const oldSpec = extract(request.oldObject);
     const credentialsChanged =
       !isPod && oldSpec !== undefined &&
       (!sameStrings(oldSpec.imagePullSecrets, spec.imagePullSecrets) || oldSpec.serviceAccountName !== spec.serviceAccountName);

@@ -124,7 +124,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
         objects += 1;
         const kind = entry.object['kind'];
         if (typeof kind === 'string' && STATE_KINDS.has(kind)) stateObjects.push(entry.object);
-        else if (!asState && isWorkloadKind(kind)) workloads.push({ object: entry.object, source: formatSource(entry) });
+        else if (!asState && (isWorkloadKind(kind) || policy.podTemplates.specField(entry.object) !== undefined)) workloads.push({ object: entry.object, source: formatSource(entry) });
       }
     } else if (event.kind === 'skipped') {
       skipped.push(event.entry);
@@ -147,7 +147,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   }
   progress.update(() => `deciding ${plural(workloads.length, 'workload')}`);
   const snapshot = snapshotFromObjects(stateObjects, defaultNamespace);
-  const results = decideObjects(workloads, snapshot, policy, now, { defaultNamespace });
+  const results = decideObjects(workloads, snapshot, policy, now, { defaultNamespace, podTemplates: policy.podTemplates });
   progress.clear();
   const report = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
   const shown = filterResults(report, only);

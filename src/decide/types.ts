@@ -1,6 +1,5 @@
 import type { Finding, Severity } from '../findings/catalogue.ts';
 import type { Access, EffectiveMode } from '../policy/schema.ts';
-import type { WorkloadKind } from '../workloads/extract.ts';
 
 export type Verdict = 'allow' | 'inject' | 'deny';
 export type CredentialSource = 'pod' | 'serviceAccount' | 'injected';
@@ -45,7 +44,8 @@ export interface ContainerDecision {
 }
 
 export interface PodDecision {
-  readonly kind: WorkloadKind;
+  /** A built-in workload kind, or a custom resource kind (workloads.podTemplates). */
+  readonly kind: string;
   readonly namespace: string;
   readonly mode: EffectiveMode;
   readonly modeSource: string;

@@ -4,6 +4,7 @@ import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
 import { MODES } from './schema.ts';
 import { keyMatchesImage, parseKeyringKey } from '../credentials/keyring.ts';
 import { StringMemo } from '../image/string-memo.ts';
+import { BUILTIN_POD_TEMPLATES, PodTemplateKinds } from '../workloads/pod-templates.ts';
 
 /** A registry rule with its host patterns normalised once, the way the kubelet normalises auths keys. */
 interface CompiledRule {
@@ -82,9 +83,13 @@ export class PolicyResolver {
   private readonly cache = new WeakMap<NamespaceView, EffectivePolicy>();
   private readonly byName = new Map<string, EffectivePolicy>();
 
+  /** Custom resources carrying a pod template: the policy's entries, then the built-in ones. */
+  readonly podTemplates: PodTemplateKinds;
+
   constructor(policy: Policy, scope: ResolverScope = {}) {
     this.policy = policy;
     this.secretNamespaces = scope.secretNamespaces;
+    this.podTemplates = new PodTemplateKinds([...policy.workloads.podTemplates, ...(policy.workloads.builtinPodTemplates ? BUILTIN_POD_TEMPLATES : [])]);
     const all: ReadonlyArray<RegistryRule & { privateWhenKeyed?: boolean }> = [
       ...policy.registries,
       ...(policy.builtinRegistries ? BUILTIN_PUBLIC_REGISTRIES : []),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { unmatchablePatternReason } from './pattern-check.ts';
+import { API_VERSION_PATTERN, FIELD_PATH_PATTERN } from '../workloads/pod-templates.ts';
 
 /**
  * The policy: the text platform teams keep in the ConfigMap key `policy.yaml` (and in the chart's
@@ -92,6 +93,26 @@ export const policySchema = z.strictObject({
       /** A namespace label whose value (enforce | warn | dry-run | off) sets the namespace's mode. */
       modeLabel: z.string().min(1).default('pullguard.io/mode'),
       overrides: z.array(namespaceOverrideSchema).default([]),
+    })
+    .prefault({}),
+  /** Custom resources that carry a pod template, checked like Deployments (audit and webhook). */
+  workloads: z
+    .strictObject({
+      /** Where a custom resource kind keeps its pod spec: `{apiVersion: group/version or group/*, kind, path: spec.template.spec}`; first match wins. */
+      podTemplates: z
+        .array(
+          z.strictObject({
+            /** `group/version`, or `group/*` for every version. */
+            apiVersion: z.string().regex(API_VERSION_PATTERN, 'must be group/version or group/* (custom resources have a group), like argoproj.io/v1alpha1'),
+            /** The custom resource's kind. */
+            kind: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be a kind like Rollout (starts with an upper-case letter)'),
+            /** Dotted path of the pod spec in the object. */
+            path: z.string().regex(FIELD_PATH_PATTERN, 'must be a dotted field path like spec.template.spec'),
+          }),
+        )
+        .default([]),
+      /** Append the built-in entries (Argo Rollouts, Knative, KEDA ScaledJob) after `podTemplates`. */
+      builtinPodTemplates: z.boolean().default(true),
     })
     .prefault({}),
 });

@@ -6,6 +6,7 @@ import type { Mode, EffectiveMode } from '../policy/schema.ts';
 import { DEFAULT_NAMESPACE } from '../snapshot/from-objects.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type PodSpecRef } from '../workloads/extract.ts';
+import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
 import { buildRollup, type Rollup } from './rollup.ts';
 
 /**
@@ -77,10 +78,8 @@ export interface AuditInput {
 export interface DecideObjectsOptions {
   /** Namespace of namespaced objects that name none (`--namespace`, as `kubectl apply -n`). */
   readonly defaultNamespace?: string | undefined;
-  /** Finds the pod spec of an object; the default knows the built-in workload kinds. */
-  readonly extract?: ((object: Record<string, unknown>) => PodSpecRef | undefined) | undefined;
-  /** Says whether a kind without a pod spec should be reported as unchecked, and where its spec belongs. */
-  readonly specField?: ((object: Record<string, unknown>) => string | undefined) | undefined;
+  /** Custom resources carrying pod templates (the policy's `workloads`), besides the built-in kinds. */
+  readonly podTemplates?: PodTemplateKinds | undefined;
 }
 
 /** Distinct copies of one object compared against each new copy. */
@@ -105,14 +104,15 @@ export function decideObjects(
   options: DecideObjectsOptions = {},
 ): AuditResult[] {
   const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE;
-  const extract = options.extract ?? extractPodSpec;
-  const specField = options.specField ?? builtinSpecField;
+  const custom = options.podTemplates;
+  const extract = (object: Record<string, unknown>): PodSpecRef | undefined => extractPodSpec(object) ?? custom?.extract(object);
+  const specField = (object: Record<string, unknown>): string | undefined => builtinSpecField(object) ?? custom?.specField(object);
   const groups = new Map<string, Variant[]>();
   let unnamed = 0;
   for (const { object, source } of inputs) {
     const identity = identify(object);
     if (identity === undefined) continue;
-    if (specField(object) === undefined && extract(object) === undefined) continue; // not a workload
+    if (specField(object) === undefined) continue; // not a workload
     const namespace = identity.namespace || defaultNamespace;
     const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
     const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
@@ -260,7 +260,7 @@ export function filterResults(report: AuditReport, only: ReadonlySet<OnlyFilter>
 
 /** Decides `objects` and builds the report: the whole offline audit of already-read objects. */
 export function auditObjects(objects: readonly AuditInput[], snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, options: DecideObjectsOptions = {}): AuditReport {
-  return buildReport({ mode: policy.policy.mode, results: decideObjects(objects, snapshot, policy, now, options) });
+  return buildReport({ mode: policy.policy.mode, results: decideObjects(objects, snapshot, policy, now, { podTemplates: policy.podTemplates, ...options }) });
 }
 
 function compare(a: string, b: string): number {

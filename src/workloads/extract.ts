@@ -50,7 +50,8 @@ export interface ContainerRef {
 }
 
 export interface PodSpecRef {
-  readonly kind: WorkloadKind;
+  /** A built-in workload kind, or a custom resource kind from the policy's workloads.podTemplates. */
+  readonly kind: string;
   readonly isTemplate: boolean;
   /** Dotted path of the pod spec: `spec` for a Pod, `spec.template.spec` for a Deployment. */
   readonly specPath: string;
@@ -122,7 +123,7 @@ export function extractPodSpec(object: unknown): PodSpecRef | undefined {
   return found === undefined ? undefined : describePodSpec(found.kind, found.spec, SPEC_PATHS[found.kind]);
 }
 
-export function describePodSpec(kind: WorkloadKind, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {
+export function describePodSpec(kind: string, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {
   const specPath = segments.join('.');
   const containers: ContainerRef[] = [];
   for (const group of CONTAINER_GROUPS) {

@@ -548,6 +548,16 @@ if ('problem' in located) {
       t.same(workloads?.clientConfig.service?.path, '/mutate');
     });
 
+    t.test('registers the custom resources of webhooks.customWorkloads with the workload rules (any version unless given)', async (t) => {
+      const rendered = await render({ webhooks: { customWorkloads: [{ apiGroups: ['argoproj.io'], resources: ['rollouts'] }, { apiGroups: ['keda.sh'], apiVersions: ['v1alpha1'], resources: ['scaledjobs'] }] } });
+      const workloads = rendered.webhooks('ValidatingWebhookConfiguration').find((webhook) => webhook.name === 'workloads.validate.pullguard.io');
+      t.same(workloads?.rules, [
+        ...workloadRules(['CREATE', 'UPDATE']),
+        { apiGroups: ['argoproj.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['rollouts'], scope: 'Namespaced' },
+        { apiGroups: ['keda.sh'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['scaledjobs'], scope: 'Namespaced' },
+      ]);
+    });
+
     t.test('drops workload validation when validateWorkloads is false', async (t) => {
       const rendered = await render({ webhooks: { validateWorkloads: false } });
       t.same(rendered.webhooks('ValidatingWebhookConfiguration').map((webhook) => webhook.name), ['pods.validate.pullguard.io']);

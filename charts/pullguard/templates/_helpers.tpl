@@ -237,6 +237,13 @@ matchPolicy: Equivalent
   operations: {{ .operations | toJson }}
   resources: ["replicationcontrollers", "podtemplates"]
   scope: Namespaced
+{{- range .custom }}
+- apiGroups: {{ .apiGroups | toJson }}
+  apiVersions: {{ .apiVersions | default (list "*") | toJson }}
+  operations: {{ $.operations | toJson }}
+  resources: {{ .resources | toJson }}
+  scope: Namespaced
+{{- end }}
 {{- end }}
 
 {{/* Pods ----------------------------------------------------------------------------------------- */}}
