@@ -2,11 +2,10 @@ import { parseArgs } from 'node:util';
 import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
 import { readInputs, type InputEvent } from '../manifests/read.ts';
 import { Renderers } from '../manifests/render.ts';
-import { buildReport, decideObjects, filterResults, ONLY_FILTERS, type AuditInput, type NotAuditedEntry, type OnlyFilter, type SkippedEntry } from '../report/audit.ts';
+import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, prepareWorkload, type NotAuditedEntry, type OnlyFilter, type PreparedWorkload, type SkippedEntry } from '../report/audit.ts';
 import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
 import { clean, plural, renderTable } from '../report/table.ts';
-import { DEFAULT_NAMESPACE, snapshotFromObjects } from '../snapshot/from-objects.ts';
-import { isWorkloadKind } from '../workloads/extract.ts';
+import { DEFAULT_NAMESPACE, SnapshotBuilder } from '../snapshot/from-objects.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { formatColumns } from './help.ts';
 import { loadPolicyResolver } from './inputs.ts';
@@ -104,12 +103,23 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const defaultNamespace = values.namespace ?? DEFAULT_NAMESPACE;
 
   const progress = new ProgressLine(io.stderr, io.stderr.isTTY === true);
-  const stateObjects: Record<string, unknown>[] = [];
-  const workloads: AuditInput[] = [];
+  const state = new SnapshotBuilder(defaultNamespace);
+  const workloads: PreparedWorkload[] = [];
   const skipped: SkippedEntry[] = [];
   const notAudited: NotAuditedEntry[] = [];
   let files = 0;
   let objects = 0;
+  // What is kept of each object as it is parsed: State objects whole (projected per file, once
+  // the file parsed), workloads as identity, pod spec and fingerprint; everything else is dropped.
+  type Kept = { readonly state: Record<string, unknown> } | { readonly workload: PreparedWorkload };
+  const keeper = (asState: boolean) => (entry: SourcedObject): Kept | undefined => {
+    objects += 1;
+    const kind = entry.object['kind'];
+    if (typeof kind === 'string' && STATE_KINDS.has(kind)) return { state: entry.object };
+    if (asState) return undefined;
+    const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates);
+    return workload === undefined ? undefined : { workload };
+  };
   const readOptions = {
     stdin: io.stdin,
     renderers: new Renderers(io.env['PATH']),
@@ -117,14 +127,12 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     helmValues: values['helm-values'],
     namespace: values.namespace,
   };
-  const take = (event: InputEvent, asState: boolean): void => {
+  const take = (event: InputEvent<Kept>): void => {
     if (event.kind === 'objects') {
       files += 1;
-      for (const entry of event.objects as readonly SourcedObject[]) {
-        objects += 1;
-        const kind = entry.object['kind'];
-        if (typeof kind === 'string' && STATE_KINDS.has(kind)) stateObjects.push(entry.object);
-        else if (!asState && (isWorkloadKind(kind) || policy.podTemplates.specField(entry.object) !== undefined)) workloads.push({ object: entry.object, source: formatSource(entry) });
+      for (const kept of event.objects) {
+        if ('state' in kept) state.add(kept.state);
+        else workloads.push(kept.workload);
       }
     } else if (event.kind === 'skipped') {
       skipped.push(event.entry);
@@ -138,16 +146,16 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     progress.update(() => `reading: ${plural(files, 'source')}, ${plural(objects, 'object')}, ${plural(workloads.length, 'workload')}`);
   };
   try {
-    for await (const event of readInputs(values.state, readOptions)) take(event, true);
-    for await (const event of readInputs(positionals.length === 0 ? ['-'] : positionals, readOptions)) take(event, false);
+    for await (const event of readInputs(values.state, { ...readOptions, keep: keeper(true) })) take(event);
+    for await (const event of readInputs(positionals.length === 0 ? ['-'] : positionals, { ...readOptions, keep: keeper(false) })) take(event);
   } catch (error) {
     progress.clear();
     if (error instanceof ManifestError) throw new UsageError(error.message);
     throw error;
   }
   progress.update(() => `deciding ${plural(workloads.length, 'workload')}`);
-  const snapshot = snapshotFromObjects(stateObjects, defaultNamespace);
-  const results = decideObjects(workloads, snapshot, policy, now, { defaultNamespace, podTemplates: policy.podTemplates });
+  const snapshot = state.build();
+  const results = decideWorkloads(workloads, snapshot, policy, now, { defaultNamespace });
   progress.clear();
   const report = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
   const shown = filterResults(report, only);

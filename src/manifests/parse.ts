@@ -17,8 +17,9 @@ export interface SkippedInput {
   readonly reason: string;
 }
 
-export interface ParsedText {
-  readonly objects: SourcedObject[];
+export interface ParsedText<T = SourcedObject> {
+  /** The objects read, each as `keep` made it (the object itself by default). */
+  readonly objects: T[];
   /** At most one entry per text: one warning line per file, however many documents are bad. */
   readonly skipped: SkippedInput[];
 }
@@ -80,7 +81,10 @@ function describeNonObject(value: unknown): string {
   return `a ${typeof value === 'string' ? 'string' : 'scalar'}, not a Kubernetes object`;
 }
 
-function addDocument(value: unknown, source: string, line: number, out: SourcedObject[], bad: NotObjects): void {
+/** What a reader keeps of each object (undefined: nothing); the raw object can then be dropped. */
+export type Keep<T> = (entry: SourcedObject) => T | undefined;
+
+function addDocument<T>(value: unknown, source: string, line: number, out: T[], bad: NotObjects, keep: Keep<T>): void {
   if (value === null || value === undefined) return; // an empty document
   if (!isRecord(value) || typeof value['kind'] !== 'string' || value['kind'] === '') {
     bad.add(line, describeNonObject(value));
@@ -88,10 +92,11 @@ function addDocument(value: unknown, source: string, line: number, out: SourcedO
   }
   if (isListKind(value)) {
     const items = value['items'] as unknown[];
-    for (const item of items) addDocument(item, source, line, out, bad);
+    for (const item of items) addDocument(item, source, line, out, bad, keep);
     return;
   }
-  out.push({ object: value, source, line });
+  const kept = keep({ object: value, source, line });
+  if (kept !== undefined) out.push(kept);
 }
 
 /** 1-based line of `offset` in `text`, counting from `fromOffset` (at `fromLine`): linear over the whole file. */
@@ -153,8 +158,8 @@ function yamlReason(text: string, message: string): string {
   return text.includes('{{') ? `${reason}; it looks like a Go/Helm template ({{ ... }}): audit the chart directory so helm renders it` : reason;
 }
 
-function parseYaml(text: string, source: string): ParsedText {
-  const objects: SourcedObject[] = [];
+function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T> {
+  const objects: T[] = [];
   const bad = new NotObjects(source);
   const starts = documentStarts(text);
   let lineOfStart = 1;
@@ -188,7 +193,7 @@ function parseYaml(text: string, source: string): ParsedText {
       return { objects: [], skipped: [{ source, line, reason: yamlReason(text, (error as Error).message) }] };
     }
     const line = documents.length > 0 ? contentLine(chunk, chunkLine) : chunkLine;
-    for (const document of documents) addDocument(document, source, line, objects, bad);
+    for (const document of documents) addDocument(document, source, line, objects, bad, keep);
   }
   const entry = bad.entry();
   return { objects, skipped: entry === undefined ? [] : [entry] };
@@ -207,9 +212,13 @@ function jsonErrorLine(text: string, message: string): number {
  * than a YAML parser); everything else is multi-document YAML. Nothing here throws on bad input:
  * a binary, a syntax error (the whole text), and documents that are not Kubernetes objects (a
  * mapping without `kind`, a list such as a JSON patch, a scalar) come back as one skip entry with
- * the line and the reason, and the good documents of the text are kept.
+ * the line and the reason, and the good documents of the text are kept. `keep` turns each object
+ * into what the caller holds on to as soon as it is parsed, so a large file's objects need not
+ * all be alive at once.
  */
-export function parseManifestText(input: string, source: string): ParsedText {
+export function parseManifestText(input: string, source: string): ParsedText;
+export function parseManifestText<T>(input: string, source: string, keep: Keep<T>): ParsedText<T>;
+export function parseManifestText<T>(input: string, source: string, keep: Keep<T> = (entry) => entry as T): ParsedText<T> {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (text.slice(0, BINARY_SNIFF_CHARS).includes('\u0000')) {
     return { objects: [], skipped: [{ source, line: 0, reason: 'a binary file, not YAML or JSON' }] };
@@ -222,17 +231,17 @@ export function parseManifestText(input: string, source: string): ParsedText {
     } catch (error) {
       // Not JSON: in a .yaml file or on stdin, perhaps YAML flow style (`{a: 1}`) or several
       // documents, so YAML decides. A .json file must be JSON, as for kubectl.
-      if (!/\.json$/i.test(source)) return parseYaml(text, source);
+      if (!/\.json$/i.test(source)) return parseYaml(text, source, keep);
       const message = (error as Error).message;
       return { objects: [], skipped: [{ source, line: jsonErrorLine(text, message), reason: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` }] };
     }
-    const objects: SourcedObject[] = [];
+    const objects: T[] = [];
     const bad = new NotObjects(source);
-    addDocument(value, source, 1, objects, bad);
+    addDocument(value, source, 1, objects, bad, keep);
     const entry = bad.entry();
     return { objects, skipped: entry === undefined ? [] : [entry] };
   }
-  return parseYaml(text, source);
+  return parseYaml(text, source, keep);
 }
 
 /** Like parseManifestText, but the first skipped document is an error: for inputs that must be whole (`--state` of serve and review). */

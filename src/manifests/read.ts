@@ -1,6 +1,6 @@
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ManifestError, parseManifestText, type SkippedInput, type SourcedObject } from './parse.ts';
+import { ManifestError, parseManifestText, type Keep, type SkippedInput, type SourcedObject } from './parse.ts';
 import { displayCommand, Renderers, runRender, suggestedCommand, type RenderOptions, type RenderTool } from './render.ts';
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -19,12 +19,14 @@ export interface NotAudited {
   readonly command: string;
 }
 
-export type InputEvent =
-  | { readonly kind: 'objects'; readonly source: string; readonly objects: readonly SourcedObject[] }
+export type InputEvent<T = SourcedObject> =
+  | { readonly kind: 'objects'; readonly source: string; readonly objects: readonly T[] }
   | { readonly kind: 'skipped'; readonly entry: SkippedInput }
   | { readonly kind: 'notAudited'; readonly entry: NotAudited };
 
-export interface ReadOptions extends RenderOptions {
+export interface ReadOptions<T = SourcedObject> extends RenderOptions {
+  /** What to keep of each object as it is parsed (default: the object). */
+  readonly keep?: Keep<T> | undefined;
   readonly stdin?: NodeJS.ReadableStream;
   /** Where kubectl, kustomize and helm are looked up. */
   readonly renderers: Renderers;
@@ -50,8 +52,9 @@ function asDirectory(path: string): string {
   return path.endsWith('/') ? path : `${path}/`;
 }
 
-interface WalkState {
-  readonly options: ReadOptions;
+interface WalkState<T> {
+  readonly options: ReadOptions<T>;
+  readonly keep: Keep<T>;
   /** Real paths of the directories read so far: a directory reached twice (symlinks) is read once. */
   readonly visited: Set<string>;
 }
@@ -62,7 +65,7 @@ interface WalkState {
  * back as `skipped` events, directories that need a missing tool as `notAudited`. Only a path named
  * on the command line that cannot be read is an error (ManifestError), checked before any reading.
  */
-export async function* readInputs(paths: readonly string[], options: ReadOptions): AsyncGenerator<InputEvent> {
+export async function* readInputs<T = SourcedObject>(paths: readonly string[], options: ReadOptions<T>): AsyncGenerator<InputEvent<T>> {
   for (const path of paths) {
     if (path === '-') continue;
     try {
@@ -71,10 +74,11 @@ export async function* readInputs(paths: readonly string[], options: ReadOptions
       throw new ManifestError(path, 0, errnoText(error));
     }
   }
-  const state: WalkState = { options, visited: new Set() };
+  const keep = options.keep ?? ((entry: SourcedObject) => entry as T);
+  const state: WalkState<T> = { options, keep, visited: new Set() };
   for (const path of paths) {
     if (path === '-') {
-      const parsed = parseManifestText(await readStdin(options.stdin ?? process.stdin), '<stdin>');
+      const parsed = parseManifestText(await readStdin(options.stdin ?? process.stdin), '<stdin>', keep);
       yield* parsedEvents('<stdin>', parsed.objects, parsed.skipped);
       continue;
     }
@@ -89,16 +93,16 @@ export async function* readInputs(paths: readonly string[], options: ReadOptions
       yield* walkDirectory(dirname(path), state, []);
       continue;
     }
-    yield* readOneFile(path);
+    yield* readOneFile(path, keep);
   }
 }
 
-function* parsedEvents(source: string, objects: readonly SourcedObject[], skipped: readonly SkippedInput[]): Generator<InputEvent> {
+function* parsedEvents<T>(source: string, objects: readonly T[], skipped: readonly SkippedInput[]): Generator<InputEvent<T>> {
   for (const entry of skipped) yield { kind: 'skipped', entry };
   if (objects.length > 0) yield { kind: 'objects', source, objects };
 }
 
-async function* readOneFile(path: string): AsyncGenerator<InputEvent> {
+async function* readOneFile<T>(path: string, keep: Keep<T>): AsyncGenerator<InputEvent<T>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -106,11 +110,11 @@ async function* readOneFile(path: string): AsyncGenerator<InputEvent> {
     yield { kind: 'skipped', entry: { source: path, line: 0, reason: `cannot read: ${errnoText(error)}` } };
     return;
   }
-  const parsed = parseManifestText(text, path);
+  const parsed = parseManifestText(text, path, keep);
   yield* parsedEvents(path, parsed.objects, parsed.skipped);
 }
 
-async function* walkDirectory(path: string, state: WalkState, ancestors: readonly string[]): AsyncGenerator<InputEvent> {
+async function* walkDirectory<T>(path: string, state: WalkState<T>, ancestors: readonly string[]): AsyncGenerator<InputEvent<T>> {
   let real: string;
   try {
     real = await realpath(path);
@@ -166,7 +170,7 @@ async function* walkDirectory(path: string, state: WalkState, ancestors: readonl
       if (entry.name === IGNORED_DIRECTORY) continue;
       yield* walkDirectory(child, state, chain);
     } else if (isFile && MANIFEST_EXTENSIONS.test(entry.name)) {
-      yield* readOneFile(child);
+      yield* readOneFile(child, state.keep);
     }
   }
 }
@@ -179,7 +183,7 @@ async function isKustomizeComponent(file: string): Promise<boolean> {
   }
 }
 
-async function* render(tool: RenderTool, path: string, state: WalkState): AsyncGenerator<InputEvent> {
+async function* render<T>(tool: RenderTool, path: string, state: WalkState<T>): AsyncGenerator<InputEvent<T>> {
   const { options } = state;
   const source = `${asDirectory(path)} (${tool})`;
   const command = tool === 'kustomize' ? await options.renderers.kustomize(path) : await options.renderers.helm(path, options);
@@ -195,15 +199,19 @@ async function* render(tool: RenderTool, path: string, state: WalkState): AsyncG
     yield { kind: 'notAudited', entry: { source: asDirectory(path), tool, reason: result.reason, command: manual } };
     return;
   }
-  const parsed = parseManifestText(result.text, source);
   // Rendered output has no lines the user wrote; Helm names each document's template.
-  const objects = tool === 'helm' ? withHelmSources(result.text, source, parsed.objects) : parsed.objects.map((entry) => ({ ...entry, line: 0 }));
+  const relabel = tool === 'helm' ? helmSources(result.text, source) : (entry: SourcedObject): SourcedObject => ({ ...entry, line: 0 });
+  const parsed = parseManifestText(result.text, source, (entry) => state.keep(relabel(entry)));
+  const objects = parsed.objects;
   const skipped = parsed.skipped.map((entry) => ({ ...entry, reason: `${entry.reason} (in the output of ${displayCommand(command)})` }));
   yield* parsedEvents(source, objects, skipped);
 }
 
-/** `helm template` puts `# Source: chart/templates/x.yaml` before each document: name it in the source. */
-function withHelmSources(text: string, source: string, objects: readonly SourcedObject[]): SourcedObject[] {
+/**
+ * `helm template` puts `# Source: chart/templates/x.yaml` before each document: each object is
+ * named after its template. Objects arrive in text order, so one pass over the markers serves all.
+ */
+function helmSources(text: string, source: string): (entry: SourcedObject) => SourcedObject {
   const markers: Array<{ line: number; template: string }> = [];
   let line = 1;
   let start = 0;
@@ -215,16 +223,15 @@ function withHelmSources(text: string, source: string, objects: readonly Sourced
     start = end + 1;
     line += 1;
   }
-  // Objects come in text order, so one pass over the markers serves them all.
   let next = 0;
   let template: string | undefined;
-  return objects.map((entry) => {
+  return (entry) => {
     while (next < markers.length && (markers[next] as { line: number }).line <= entry.line) {
       template = (markers[next] as { template: string }).template;
       next += 1;
     }
     return { ...entry, source: template === undefined ? source : `${source} ${template}`, line: 0 };
-  });
+  };
 }
 
 export { readStdin };

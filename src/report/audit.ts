@@ -5,6 +5,7 @@ import type { PolicyResolver } from '../policy/resolve.ts';
 import type { Mode, EffectiveMode } from '../policy/schema.ts';
 import { DEFAULT_NAMESPACE } from '../snapshot/from-objects.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
+import { hash } from 'node:crypto';
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type PodSpecRef } from '../workloads/extract.ts';
 import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
 import { buildRollup, type Rollup } from './rollup.ts';
@@ -75,6 +76,109 @@ export interface AuditInput {
   readonly source: string;
 }
 
+
+/** Distinct copies of one object compared against each new copy. */
+const MAX_COMPARED_COPIES = 8;
+
+const VERDICT_RANK: Readonly<Record<Verdict, number>> = { allow: 0, inject: 1, deny: 2 };
+
+/**
+ * What the audit keeps of a workload object while reading: its identity, its pod spec and a
+ * fingerprint of the whole object, so the object itself can be dropped as soon as it is parsed.
+ */
+export interface PreparedWorkload {
+  readonly kind: string;
+  readonly name: string;
+  /** As written; undefined or '' means the default namespace. */
+  readonly namespace: string | undefined;
+  /** API group, kind and name (the namespace is added once defaulted): generateName objects have none. */
+  readonly key: string | undefined;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly spec: PodSpecRef | undefined;
+  /** The dotted field the pod spec belongs in, for the "not checked" note. */
+  readonly specField: string;
+  readonly source: string;
+  /** sha1 of the object as written: equal copies have equal fingerprints. */
+  readonly fingerprint: string;
+}
+
+/** The prepared workload of `object`, or undefined when it is not a workload (built-in kind or policy pod template). */
+export function prepareWorkload(object: Record<string, unknown>, source: string, podTemplates?: PodTemplateKinds): PreparedWorkload | undefined {
+  const specField = builtinSpecField(object) ?? podTemplates?.specField(object);
+  if (specField === undefined) return undefined;
+  const identity = identify(object);
+  if (identity === undefined) return undefined;
+  const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
+  const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
+  let fingerprint: string;
+  try {
+    fingerprint = hash('sha1', JSON.stringify(object), 'base64');
+  } catch {
+    fingerprint = `unserializable:${source}`; // a YAML alias cycle: never equal to another copy
+  }
+  return {
+    kind: identity.kind,
+    name: identity.name,
+    namespace: identity.namespace,
+    key: named ? `${group}\u0000${identity.kind}\u0000${identity.name}` : undefined,
+    annotations: identity.annotations,
+    spec: extractPodSpec(object) ?? podTemplates?.extract(object),
+    specField,
+    source,
+    fingerprint,
+  };
+}
+
+interface Variant {
+  readonly workload: PreparedWorkload;
+  readonly sources: string[];
+}
+
+/**
+ * Decides prepared workloads. The same object (API group, kind, namespace, name) read from several
+ * places is decided once per distinct copy and reported once with all its sources.
+ */
+export function decideWorkloads(
+  workloads: Iterable<PreparedWorkload>,
+  snapshot: ClusterSnapshot,
+  policy: PolicyResolver,
+  now: number,
+  options: { readonly defaultNamespace?: string | undefined } = {},
+): AuditResult[] {
+  const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE;
+  const groups = new Map<string, Variant[]>();
+  const unnamed: Variant[][] = [];
+  for (const workload of workloads) {
+    // An empty namespace is the default namespace, as kubectl applies it: the key says so too.
+    const key = workload.key === undefined ? undefined : `${workload.key}\u0000${workload.namespace || defaultNamespace}`;
+    const variants = key === undefined ? undefined : groups.get(key);
+    if (variants === undefined) {
+      const fresh = [{ workload, sources: [workload.source] }];
+      if (key === undefined) unnamed.push(fresh);
+      else groups.set(key, fresh);
+      continue;
+    }
+    // Compared with a bounded number of copies, so a file holding thousands of versions of one
+    // object stays linear (the extra copies are reported as differing).
+    const same = variants.slice(0, MAX_COMPARED_COPIES).find((variant) => variant.workload.fingerprint === workload.fingerprint);
+    if (same !== undefined) same.sources.push(workload.source);
+    else variants.push({ workload, sources: [workload.source] });
+  }
+  const results: AuditResult[] = [];
+  for (const variants of [...groups.values(), ...unnamed]) {
+    let shown: AuditResult | undefined;
+    for (const variant of variants) {
+      const result = decideOne(variant.workload, snapshot, policy, now, defaultNamespace);
+      if (shown === undefined || VERDICT_RANK[result.decision] > VERDICT_RANK[shown.decision]) shown = result;
+    }
+    if (shown === undefined) continue;
+    const first = shown.source;
+    const sources = variants.flatMap((variant) => variant.sources);
+    results.push({ ...shown, sources: [first, ...sources.filter((source) => source !== first)], copiesDiffer: variants.length > 1 });
+  }
+  return results;
+}
+
 export interface DecideObjectsOptions {
   /** Namespace of namespaced objects that name none (`--namespace`, as `kubectl apply -n`). */
   readonly defaultNamespace?: string | undefined;
@@ -82,20 +186,7 @@ export interface DecideObjectsOptions {
   readonly podTemplates?: PodTemplateKinds | undefined;
 }
 
-/** Distinct copies of one object compared against each new copy. */
-const MAX_COMPARED_COPIES = 8;
-
-const VERDICT_RANK: Readonly<Record<Verdict, number>> = { allow: 0, inject: 1, deny: 2 };
-
-interface Variant {
-  readonly object: Record<string, unknown>;
-  readonly sources: string[];
-}
-
-/**
- * Decides every workload among `inputs`. The same object (API group, kind, namespace, name) read
- * from several places is decided once per distinct copy and reported once with all its sources.
- */
+/** Decides every workload among already-parsed objects (see decideWorkloads). */
 export function decideObjects(
   inputs: Iterable<AuditInput>,
   snapshot: ClusterSnapshot,
@@ -103,44 +194,12 @@ export function decideObjects(
   now: number,
   options: DecideObjectsOptions = {},
 ): AuditResult[] {
-  const defaultNamespace = options.defaultNamespace ?? DEFAULT_NAMESPACE;
-  const custom = options.podTemplates;
-  const extract = (object: Record<string, unknown>): PodSpecRef | undefined => extractPodSpec(object) ?? custom?.extract(object);
-  const specField = (object: Record<string, unknown>): string | undefined => builtinSpecField(object) ?? custom?.specField(object);
-  const groups = new Map<string, Variant[]>();
-  let unnamed = 0;
+  const prepared: PreparedWorkload[] = [];
   for (const { object, source } of inputs) {
-    const identity = identify(object);
-    if (identity === undefined) continue;
-    if (specField(object) === undefined) continue; // not a workload
-    const namespace = identity.namespace || defaultNamespace;
-    const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
-    const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
-    // generateName objects are distinct on every create: never merged.
-    const key = named ? `${group}\u0000${identity.kind}\u0000${namespace}\u0000${identity.name}` : `\u0001${(unnamed += 1)}`;
-    const variants = groups.get(key);
-    if (variants === undefined) {
-      groups.set(key, [{ object, sources: [source] }]);
-      continue;
-    }
-    // Compared with a bounded number of copies, so a file holding thousands of versions of one
-    // object stays linear (the extra copies are reported as differing).
-    const same = variants.slice(0, MAX_COMPARED_COPIES).find((variant) => sameObject(variant.object, object));
-    if (same !== undefined) same.sources.push(source);
-    else variants.push({ object, sources: [source] });
+    const workload = prepareWorkload(object, source, options.podTemplates);
+    if (workload !== undefined) prepared.push(workload);
   }
-  const results: AuditResult[] = [];
-  for (const variants of groups.values()) {
-    let shown: AuditResult | undefined;
-    for (const variant of variants) {
-      const result = decideOne(variant.object, variant.sources[0] as string, snapshot, policy, now, defaultNamespace, extract, specField);
-      if (shown === undefined || VERDICT_RANK[result.decision] > VERDICT_RANK[shown.decision]) shown = result;
-    }
-    if (shown === undefined) continue;
-    const sources = variants.flatMap((variant) => variant.sources);
-    results.push({ ...shown, source: shown.source, sources: [shown.source, ...sources.filter((source) => source !== shown.source)], copiesDiffer: variants.length > 1 });
-  }
-  return results;
+  return decideWorkloads(prepared, snapshot, policy, now, options);
 }
 
 function builtinSpecField(object: Record<string, unknown>): string | undefined {
@@ -148,23 +207,10 @@ function builtinSpecField(object: Record<string, unknown>): string | undefined {
   return isWorkloadKind(kind) ? WORKLOAD_SPEC_FIELDS[kind] : undefined;
 }
 
-function decideOne(
-  object: Record<string, unknown>,
-  source: string,
-  snapshot: ClusterSnapshot,
-  policy: PolicyResolver,
-  now: number,
-  defaultNamespace: string,
-  extract: (object: Record<string, unknown>) => PodSpecRef | undefined,
-  specField: (object: Record<string, unknown>) => string | undefined,
-): AuditResult {
-  const identity = identify(object);
-  const kind = identity?.kind ?? '';
-  const name = identity?.name ?? '';
-  // An empty namespace is the default namespace, as kubectl applies it.
-  const namespace = identity?.namespace || defaultNamespace;
+function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, defaultNamespace: string): AuditResult {
+  const { kind, name, source, spec } = workload;
+  const namespace = workload.namespace || defaultNamespace;
   const base = { namespace, kind, name, source, sources: [source], copiesDiffer: false };
-  const spec = extract(object);
   if (spec === undefined) {
     // A workload without a pod spec is not silently dropped: the report says it was not checked.
     return {
@@ -174,7 +220,7 @@ function decideOne(
       inject: [],
       containers: [],
       findings: [],
-      skipped: `${specField(object) ?? 'spec'} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
+      skipped: `${workload.specField} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
     };
   }
   const decision: PodDecision = decide({
@@ -184,7 +230,7 @@ function decideOne(
     policy,
     now,
     secretsFinal: false, // manifests: the ServiceAccount plugin has not run yet
-    annotations: identity?.annotations,
+    annotations: workload.annotations,
   });
   return {
     ...base,
@@ -195,22 +241,6 @@ function decideOne(
     findings: decision.findings,
     ...(decision.skipped !== undefined ? { skipped: decision.skipped } : {}),
   };
-}
-
-/** Deep equality of two parsed objects (key order ignored); cycles (YAML aliases) compare unequal. */
-function sameObject(a: unknown, b: unknown, depth = 0): boolean {
-  if (a === b) return true;
-  if (depth > 200 || typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const other = b as unknown[];
-    return a.length === other.length && a.every((item, index) => sameObject(item, other[index], depth + 1));
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  const keys = Object.keys(left);
-  if (keys.length !== Object.keys(right).length) return false;
-  return keys.every((key) => Object.hasOwn(right, key) && sameObject(left[key], right[key], depth + 1));
 }
 
 export interface ReportParts {
@@ -225,17 +255,19 @@ export function buildReport(parts: ReportParts): AuditReport {
   const results = [...parts.results].sort((a, b) => compare(a.namespace, b.namespace) || compare(a.kind, b.kind) || compare(a.name, b.name));
   const skipped = parts.skipped ?? [];
   const notAudited = parts.notAudited ?? [];
+  let containers = 0;
+  let deny = 0;
+  let inject = 0;
+  let warn = 0;
+  for (const result of results) {
+    containers += result.containers.length;
+    if (result.decision === 'deny') deny += 1;
+    else if (result.decision === 'inject') inject += 1;
+    if (hasWarning(result)) warn += 1;
+  }
   return {
     mode: parts.mode,
-    summary: {
-      objects: results.length,
-      containers: results.reduce((sum, result) => sum + result.containers.length, 0),
-      deny: results.filter((result) => result.decision === 'deny').length,
-      inject: results.filter((result) => result.decision === 'inject').length,
-      warn: results.filter(hasWarning).length,
-      skipped: skipped.length,
-      notAudited: notAudited.length,
-    },
+    summary: { objects: results.length, containers, deny, inject, warn, skipped: skipped.length, notAudited: notAudited.length },
     results,
     skipped,
     notAudited,
@@ -244,7 +276,8 @@ export function buildReport(parts: ReportParts): AuditReport {
 }
 
 export function hasWarning(result: AuditResult): boolean {
-  return [...result.findings, ...result.containers.flatMap((container) => container.findings)].some((finding) => finding.severity === 'warn');
+  const warns = (finding: Finding): boolean => finding.severity === 'warn';
+  return result.findings.some(warns) || result.containers.some((container) => container.findings.some(warns));
 }
 
 export const ONLY_FILTERS = ['deny', 'warn', 'inject'] as const;

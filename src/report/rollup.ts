@@ -53,13 +53,14 @@ export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
   const uncovered = new Map<string, { images: Set<string>; workloads: number; example: string }>();
   for (const workload of workloads) {
     const uncoveredHere = new Set<string>();
-    const all = [...workload.findings, ...workload.containers.flatMap((container) => container.findings)];
-    for (const finding of all) {
+    const count = (finding: { readonly code: FindingCode; readonly severity: Severity }): void => {
       let entry = findings.get(finding.code);
       if (entry === undefined) findings.set(finding.code, (entry = { code: finding.code, count: 0, deny: 0, warn: 0, info: 0 }));
       entry.count += 1;
       entry[finding.severity] += 1;
-    }
+    };
+    workload.findings.forEach(count);
+    for (const container of workload.containers) container.findings.forEach(count);
     for (const container of workload.containers) {
       const registry = container.reference.registry;
       const image = container.reference.normalized;

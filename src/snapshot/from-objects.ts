@@ -50,37 +50,58 @@ export function sameServiceAccountPullSecrets(a: ServiceAccountPullSecrets, b: S
  * (`audit --namespace`, as `kubectl apply -n`).
  */
 export function snapshotFromObjects(objects: Iterable<unknown>, defaultNamespace: string = DEFAULT_NAMESPACE): MemorySnapshot {
-  const namespaces = new Map<string, NamespaceView>();
-  const secrets = new Map<string, PullSecretView[]>();
-  const serviceAccounts = new Map<string, Array<readonly [string, ServiceAccountPullSecrets]>>();
-  const push = <T>(map: Map<string, T[]>, key: string, value: T): void => {
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [value]);
-    else list.push(value);
-  };
-  for (const object of objects) {
-    if (!isRecord(object)) continue;
+  const builder = new SnapshotBuilder(defaultNamespace);
+  for (const object of objects) builder.add(object);
+  return builder.build();
+}
+
+/**
+ * The same, one object at a time, so a reader can drop each object once added (`audit` of a large
+ * repository keeps only the projections, never the raw Secrets).
+ */
+export class SnapshotBuilder {
+  private readonly namespaces = new Map<string, NamespaceView>();
+  private readonly secrets = new Map<string, PullSecretView[]>();
+  private readonly serviceAccounts = new Map<string, Array<readonly [string, ServiceAccountPullSecrets]>>();
+  private readonly defaultNamespace: string;
+
+  constructor(defaultNamespace: string = DEFAULT_NAMESPACE) {
+    this.defaultNamespace = defaultNamespace;
+  }
+
+  /** Adds a Namespace, Secret or ServiceAccount; anything else is ignored. */
+  add(object: unknown): void {
+    if (!isRecord(object)) return;
     const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
     const name = typeof metadata['name'] === 'string' ? metadata['name'] : undefined;
-    if (name === undefined) continue;
-    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : defaultNamespace;
+    if (name === undefined) return;
+    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : this.defaultNamespace;
     switch (object['kind']) {
       case 'Namespace':
-        namespaces.set(name, Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }));
+        this.namespaces.set(name, Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }));
         break;
       case 'Secret':
-        push(secrets, namespace, projectPullSecret(object));
+        push(this.secrets, namespace, projectPullSecret(object));
         break;
       case 'ServiceAccount':
-        push(serviceAccounts, namespace, [name, serviceAccountPullSecrets(object)] as const);
+        push(this.serviceAccounts, namespace, [name, serviceAccountPullSecrets(object)] as const);
         break;
       default:
         break;
     }
   }
-  const states = new Map<string, NamespaceState>();
-  for (const namespace of new Set([...secrets.keys(), ...serviceAccounts.keys()])) {
-    states.set(namespace, buildNamespaceState(secrets.get(namespace) ?? [], serviceAccounts.get(namespace) ?? []));
+
+  build(): MemorySnapshot {
+    const states = new Map<string, NamespaceState>();
+    for (const namespace of new Set([...this.secrets.keys(), ...this.serviceAccounts.keys()])) {
+      states.set(namespace, buildNamespaceState(this.secrets.get(namespace) ?? [], this.serviceAccounts.get(namespace) ?? []));
+    }
+    return new MemorySnapshot(this.namespaces, states, true);
   }
-  return new MemorySnapshot(namespaces, states, true);
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }

@@ -107,11 +107,16 @@ t.test('a denial for a registry a rule marks secret-only offers the pull secret 
 t.test('the same object in several files is reported once with every source; differing copies are flagged and the worst is shown', async (t) => {
   const good = pod({ name: 'web', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
   const bad = pod({ name: 'web', containers: [{ name: 'app', image: 'private.example.net/app:1' }] });
-  const reordered = JSON.parse(JSON.stringify({ spec: good['spec'], metadata: good['metadata'], kind: 'Pod', apiVersion: 'v1' })) as Record<string, unknown>;
-  const same = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: reordered, source: 'b.yaml:3' }], snapshotFromObjects([]), policy(), NOW);
+  const copy = JSON.parse(JSON.stringify(good)) as Record<string, unknown>;
+  const same = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: copy, source: 'b.yaml:3' }], snapshotFromObjects([]), policy(), NOW);
   t.equal(same.results.length, 1);
   t.same(same.results[0]?.sources, ['a.yaml:1', 'b.yaml:3']);
-  t.equal(same.results[0]?.copiesDiffer, false, 'key order does not make copies differ');
+  t.equal(same.results[0]?.copiesDiffer, false, 'identical copies');
+  const defaulted = pod({ name: 'web', namespace: '', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+  const explicit = pod({ name: 'web', namespace: 'default', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+  const namespaces = auditObjects([{ object: defaulted, source: 'a.yaml:1' }, { object: explicit, source: 'b.yaml:1' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(namespaces.results.length, 1, 'no namespace and the default namespace name the same object');
+  t.equal(namespaces.results[0]?.copiesDiffer, true, 'but the copies are not written the same');
   const differ = auditObjects([{ object: good, source: 'a.yaml:1' }, { object: bad, source: 'b.yaml:3' }], snapshotFromObjects([]), policy(), NOW);
   t.equal(differ.results.length, 1);
   t.equal(differ.results[0]?.decision, 'deny', 'the copy with the worst verdict is shown');
