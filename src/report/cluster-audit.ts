@@ -5,6 +5,7 @@ import type { PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type WorkloadKind } from '../workloads/extract.ts';
 import type { AuditReport, AuditResult } from './audit.ts';
+import { buildRollup } from './rollup.ts';
 import { controllerOf, isReportedWorkload, OwnerIndex, uidOf } from './owners.ts';
 
 /**
@@ -184,7 +185,7 @@ export class ClusterAuditBuilder {
     }
     results.push(...this.standalonePods);
     results.sort((a, b) => compare(a.namespace, b.namespace) || compare(a.kind, b.kind) || compare(a.name, b.name));
-    return { mode: this.options.policy.policy.mode, summary: clusterSummary(results), results };
+    return { mode: this.options.policy.policy.mode, summary: clusterSummary(results), results, skipped: [], notAudited: [], rollup: buildRollup(results) };
   }
 
   private decideObject(object: unknown, kind: WorkloadKind, secretsFinal: boolean): ClusterAuditResult {
@@ -193,7 +194,7 @@ export class ClusterAuditBuilder {
     const name = identity?.name ?? '';
     const uid = uidOf(object);
     const spec = extractPodSpec(object);
-    const base = { namespace, kind, name, source: this.options.source, ...(uid !== undefined ? { uid } : {}) };
+    const base = { namespace, kind, name, source: this.options.source, sources: [this.options.source], copiesDiffer: false, ...(uid !== undefined ? { uid } : {}) };
     if (spec === undefined) {
       return {
         ...base,
@@ -257,5 +258,5 @@ export function clusterSummary(results: readonly ClusterAuditResult[]): AuditRep
       (pods?.outcomes.some((outcome) => hasWarning(outcome.findings)) ?? false);
     if (warned) warn += 1;
   }
-  return { objects: results.length, containers, deny, inject, warn };
+  return { objects: results.length, containers, deny, inject, warn, skipped: 0, notAudited: 0 };
 }

@@ -6,13 +6,13 @@ import type { Access } from '../policy/schema.ts';
 export interface Rollup {
   /** Findings by code, most frequent first. */
   readonly findings: readonly { readonly code: FindingCode; readonly count: number; readonly deny: number; readonly warn: number; readonly info: number }[];
-  /** Distinct images by registry, most used first; `access` and `rule` as decided for the first image seen. */
+  /** Distinct images by registry, most used first, with every access decided for them and the rules that decided (null: defaultAccess). */
   readonly registries: readonly {
     readonly registry: string;
     readonly images: number;
     readonly containers: number;
-    readonly access: Access | null;
-    readonly rule: string | null;
+    readonly access: readonly (Access | 'exempt')[];
+    readonly rules: readonly (string | null)[];
   }[];
   /** Registries that no policy rule names and no pull secret covers (for some of their images). */
   readonly uncovered: readonly UncoveredRegistry[];
@@ -49,7 +49,7 @@ export function isUncovered(container: ContainerDecision): boolean {
 
 export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
   const findings = new Map<FindingCode, { code: FindingCode; count: number; deny: number; warn: number; info: number }>();
-  const registries = new Map<string, { registry: string; images: Set<string>; containers: number; access: Access | null; rule: string | null }>();
+  const registries = new Map<string, { registry: string; images: Set<string>; containers: number; access: Set<Access | 'exempt'>; rules: Set<string | null> }>();
   const uncovered = new Map<string, { images: Set<string>; workloads: number; example: string }>();
   for (const workload of workloads) {
     const uncoveredHere = new Set<string>();
@@ -67,8 +67,10 @@ export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
       if (registry === null || image === null) continue;
       let entry = registries.get(registry);
       if (entry === undefined) {
-        registries.set(registry, (entry = { registry, images: new Set(), containers: 0, access: container.access, rule: container.accessRule }));
+        registries.set(registry, (entry = { registry, images: new Set(), containers: 0, access: new Set(), rules: new Set() }));
       }
+      entry.access.add(container.access ?? 'exempt');
+      if (container.access !== null) entry.rules.add(container.accessRule);
       entry.images.add(image);
       entry.containers += 1;
       if (!isUncovered(container)) continue;
@@ -95,7 +97,7 @@ export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
   return {
     findings: [...findings.values()].sort(byCountThenName((item) => item.count, (item) => item.code)),
     registries: [...registries.values()]
-      .map((entry) => ({ registry: entry.registry, images: entry.images.size, containers: entry.containers, access: entry.access, rule: entry.rule }))
+      .map((entry) => ({ registry: entry.registry, images: entry.images.size, containers: entry.containers, access: [...entry.access].sort(), rules: [...entry.rules] }))
       .sort(byCountThenName((item) => item.images, (item) => item.registry)),
     uncovered: uncoveredList,
     suggestedPolicy: suggestedRegistriesBlock(uncoveredList),

@@ -103,7 +103,8 @@ function renderRollup(report: AuditReport): string[] {
   if (rollup.registries.length > 0) {
     lines.push('', 'Images by registry');
     lines.push(...aligned(rollup.registries.map((entry) => {
-      const how = entry.access === null ? 'exempt' : `access ${entry.access}${entry.rule === null ? ' (defaultAccess: no rule names it)' : ` (rule ${entry.rule})`}`;
+      const rules = entry.rules.map((rule) => (rule === null ? 'defaultAccess: no rule names it' : `rule ${rule}`));
+      const how = `access ${entry.access.join(', ')}${rules.length > 0 ? ` (${rules.join('; ')})` : ''}`;
       return [clean(entry.registry), `${plural(entry.images, 'image').padStart(12)}  ${how}`] as const;
     })));
   }

@@ -62,10 +62,10 @@ t.test('the roll-up counts findings by code, images by registry, and lists regis
     pod({ name: 'c', containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:3' }] }),
   ]);
   t.same(report.rollup.findings.map((entry) => [entry.code, entry.count, entry.deny]), [['NoMatchingCredential', 3, 3], ['AnonymousPullRateLimited', 1, 0]]);
-  t.same(report.rollup.registries.map((entry) => [entry.registry, entry.images, entry.rule]), [
-    ['gitlab.internal.example:5050', 2, null],
-    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', 1, null],
-    ['docker.io', 1, 'docker.io'],
+  t.same(report.rollup.registries.map((entry) => [entry.registry, entry.images, entry.access, entry.rules]), [
+    ['gitlab.internal.example:5050', 2, ['secret'], [null]],
+    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', 1, ['secret'], [null]],
+    ['docker.io', 1, ['public'], ['docker.io']],
   ]);
   t.same(report.rollup.uncovered.map((entry) => [entry.registry, entry.images, entry.workloads, entry.suggestedAccess]), [
     ['gitlab.internal.example:5050', 2, 2, 'public'],

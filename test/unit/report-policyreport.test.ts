@@ -24,6 +24,8 @@ function result(namespace: string, name: string, overrides: Partial<ClusterAudit
     kind: 'Deployment',
     name,
     source: 'cluster:test',
+    sources: ['cluster:test'],
+    copiesDiffer: false,
     mode: 'dry-run',
     decision: 'allow',
     inject: [],
@@ -70,7 +72,14 @@ const denied = result('team', 'web', {
 const warned = result('team', 'cache', { containers: [container('redis', 'redis', [finding('LatestWithIfNotPresent', 'warn', 'spec.template.spec.containers[0].imagePullPolicy'), finding('AnonymousPullRateLimited', 'info', 'spec.template.spec.containers[0].image')])] });
 const clean = result('quiet', 'api', { containers: [container('app', 'registry.k8s.io/pause:3.10', [])] });
 const skipped = result('kube-system', 'dns', { skipped: 'namespace kube-system is not checked' });
-const report: ClusterAuditReport = { mode: 'dry-run', summary: { objects: 4, containers: 3, deny: 1, inject: 0, warn: 1 }, results: [skipped, clean, warned, denied] };
+const report: ClusterAuditReport = {
+  mode: 'dry-run',
+  summary: { objects: 4, containers: 3, deny: 1, inject: 0, warn: 1, skipped: 0, notAudited: 0 },
+  results: [skipped, clean, warned, denied],
+  skipped: [],
+  notAudited: [],
+  rollup: { findings: [], registries: [], uncovered: [], suggestedPolicy: '' },
+};
 
 function summed(object: PolicyReportObject): number {
   return Object.values(object.summary).reduce((sum, count) => sum + count, 0);
