@@ -65,7 +65,7 @@ t.test('the roll-up counts findings by code, images by registry, and lists regis
   t.same(report.rollup.registries.map((entry) => [entry.registry, entry.images, entry.access, entry.rules]), [
     ['gitlab.internal.example:5050', 2, ['secret'], [null]],
     ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', 1, ['secret'], [null]],
-    ['docker.io', 1, ['public'], ['docker.io']],
+    ['docker.io', 1, ['public'], ['docker.io/library']],
   ]);
   t.same(report.rollup.uncovered.map((entry) => [entry.registry, entry.images, entry.workloads, entry.suggestedAccess]), [
     ['gitlab.internal.example:5050', 2, 2, 'public'],
