@@ -259,6 +259,16 @@ t.test('explain deployment/web: the template and its newest pod', async (t) => {
   t.match(result.stderr, /no policy ConfigMap pullguard\/pullguard-policy: using the built-in policy/);
 });
 
+t.test('explain --probe against the cluster takes the credential from the live secret (the .test registry does not resolve: network)', async (t) => {
+  const result = await explain(['pod', 'revoked', '--probe', '--probe-timeout', '3000']);
+  const container = result.output.explanations[0]?.containers[0];
+  t.equal(container?.probe?.withCredential, true, 'the secret regcred was read for its credential');
+  t.equal(container?.probe?.verdict, 'network');
+  t.equal(container?.probe?.timeoutMs, 3000);
+  t.match(container?.diagnosis.notes.join('\n'), /probe \(with regcred\): network/);
+  t.notMatch(JSON.stringify(result.output), /not-a-real-password|cm9ib3Q6/, 'no credential in the output');
+});
+
 t.test('a pod that does not exist is a usage error naming it', async (t) => {
   let stderr = '';
   await t.rejects(
