@@ -107,3 +107,22 @@ t.test('the progress line shows objects, namespaces and an ETA from the fraction
     'reading pods: 12,345 objects read, 40/200 namespaces done, ETA 4s',
   );
 });
+
+t.test('the table shows each workload\'s live pods under it, with the outcomes that differ', async (t) => {
+  const fake = fakeCluster();
+  const owner = fake.objects('apis/apps/v1/deployments')[0] as { metadata: { uid?: string } };
+  owner.metadata.uid = 'd-web';
+  for (const [name, image] of [['web-1', 'vault.example.com/app:1'], ['web-2', 'registry.k8s.io/pause:3.10']] as const) {
+    fake.add({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'team', uid: `p-${name}`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd-web', controller: true }] },
+      spec: { containers: [{ name: 'app', image }] },
+    });
+  }
+  const { stdout } = await run(['--cluster', '--kubeconfig', kubeconfig, '--no-color'], fake);
+  t.match(stdout, /Deployment\/web  DENY/);
+  t.match(stdout, /live pods: 2 \(1 allow, 0 inject, 1 deny\)/);
+  t.match(stdout, /1 pod deny \(e\.g\. web-1\)\n\s+deny NoMatchingCredential/);
+  t.notMatch(stdout, /Pod\/web-1/, 'the pods are not results of their own');
+});
