@@ -7,7 +7,7 @@ import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
 import { checkReviewLimits, ReviewLimitError } from '../admission/review-limits.ts';
 import { shorten } from '../decide/messages.ts';
-import { DecisionLog } from './decision-log.ts';
+import { DecisionLog, LOG_FIELD_MAX_CHARS } from './decision-log.ts';
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, ERROR_MESSAGE_MAX_CHARS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_CHECK_INTERVAL_MS } from './limits.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { DecisionState } from './state.ts';
@@ -112,7 +112,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
         metrics.decisionErrors.inc(webhookLabels);
         metrics.countRequest(phase, 'error');
         logger.error(
-          { webhook: phase, uid: admissionRequest.uid, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
+          { webhook: phase, uid: shorten(admissionRequest.uid, LOG_FIELD_MAX_CHARS), err: error instanceof Error ? { message: shorten(error.message, ERROR_MESSAGE_MAX_CHARS), stack: error.stack } : String(error) },
           'could not decide; answering 500 so the API server applies failurePolicy',
         );
         return reply.code(500).send({ error: 'Internal Server Error', message: 'pullguard could not decide this review; see the webhook logs' });

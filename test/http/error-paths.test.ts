@@ -125,3 +125,22 @@ t.test('the request timeout covers headers and body: a stalled request is answer
   t.ok(logs.filter((line) => line['msg'] === 'request timed out: headers and body did not arrive within --request-timeout').length >= 2, 'each timeout is logged');
   await app.close();
 });
+
+t.test('a review that cannot be decided is logged with its uid shortened: a 1 MB uid makes no 1 MB line', async (t) => {
+  const broken = {
+    snapshot: () => {
+      throw new Error('snapshot exploded');
+    },
+    policy: () => {
+      throw new Error('unreachable');
+    },
+    readiness: () => ({ ready: true, missing: [] }),
+  };
+  const { app, logs } = testServer(STATE, {}, { decisionState: broken });
+  const reply = await app.inject({ method: 'POST', url: '/validate', payload: admissionReview(pod(), { uid: 'u'.repeat(1_000_000) }) });
+  t.equal(reply.statusCode, 500);
+  const line = logs.find((entry) => entry['level'] === 50);
+  t.ok(line !== undefined, 'logged at error');
+  t.ok(JSON.stringify(line).length < 4096, `a short line (${JSON.stringify(line).length} characters)`);
+  await app.close();
+});
