@@ -1,10 +1,10 @@
-import { decide } from '../decide/decide.ts';
+import { decide, recreateAdvice } from '../decide/decide.ts';
 import { denySubject } from '../decide/messages.ts';
 import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import { extractPodSpec, identify, isRecord, isWorkloadKind, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
+import { extractPodSpec, identify, isRecord, isWorkloadKind, type ContainerRef, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
 import { encodePatch, imagePullSecretsPatch } from './patch.ts';
 import type { AdmissionRequest, AdmissionResponseBody } from './review.ts';
 import { boundWarnings } from './warnings.ts';
@@ -80,14 +80,18 @@ function skip(request: AdmissionRequest, reason: string, kind: string): Admissio
   };
 }
 
-/** Container paths whose image is new or changed between the old and new object. */
+/**
+ * Container paths whose image or pull policy is new or changed between the old and new object:
+ * switching `nginx:latest` from Always to IfNotPresent changes what the node does as much as a
+ * new image does.
+ */
 function changedContainers(spec: PodSpecRef, oldSpec: PodSpecRef | undefined): Set<string> {
   const changed = new Set<string>();
-  const before = new Map<string, string | undefined>();
-  for (const container of oldSpec?.containers ?? []) before.set(`${container.group}/${container.name}`, container.image);
+  const before = new Map<string, ContainerRef>();
+  for (const container of oldSpec?.containers ?? []) before.set(`${container.group}/${container.name}`, container);
   for (const container of spec.containers) {
-    const key = `${container.group}/${container.name}`;
-    if (!before.has(key) || before.get(key) !== container.image) changed.add(container.path);
+    const old = before.get(`${container.group}/${container.name}`);
+    if (old === undefined || old.image !== container.image || old.imagePullPolicy !== container.imagePullPolicy) changed.add(container.path);
   }
   return changed;
 }
@@ -135,7 +139,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       !isPod && oldSpec !== undefined &&
       (!sameStrings(oldSpec.imagePullSecrets, spec.imagePullSecrets) || oldSpec.serviceAccountName !== spec.serviceAccountName);
     if (!credentialsChanged) onlyContainers = changedContainers(spec, oldSpec);
-    if (onlyContainers !== undefined && onlyContainers.size === 0) return skip(request, 'no image changed', kind);
+    if (onlyContainers !== undefined && onlyContainers.size === 0) return skip(request, 'no image or pull policy changed', kind);
   }
 
   const namespace = admissionNamespace(request, identity);
@@ -150,6 +154,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     // Only a kubelet creates mirror pods; anyone else setting the annotation gets no exemption.
     annotations: request.username.startsWith(NODE_USER_PREFIX) ? identity?.annotations : undefined,
     templatePatchAllowed: request.operation === 'CREATE',
+    podUpdate: isPod && request.operation === 'UPDATE',
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
@@ -232,7 +237,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         path: `${container.path}.image`,
         message:
           request.operation === 'UPDATE'
-            ? `${container.name}: no pull secret of this pod covers ${registry}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: recreate the pod with imagePullSecrets: [${container.credential.secret}]`
+            ? `${container.name}: no pull secret of this pod covers ${registry}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: ${recreateAdvice(spec, container.credential.secret)}`
             : `${container.name}: no listed pull secret covers ${registry}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
       };
       denials.push(denial);

@@ -1,13 +1,15 @@
-import type { CredentialKey, KeyringMatch, PullSecretView } from '../credentials/types.ts';
+import { DOCKER_CONFIG_JSON_TYPE, type CredentialKey, type KeyringMatch, type PullSecretView } from '../credentials/types.ts';
 import { lookupKeyring } from '../credentials/keyring.ts';
 import type { Finding, FindingCode, Severity } from '../findings/catalogue.ts';
 import { isLatestOrUntagged, parseImageReference } from '../image/reference.ts';
 import type { ImageReference } from '../image/types.ts';
 import type { EffectivePolicy, PolicyResolver } from '../policy/resolve.ts';
+import { nodeIdentityHint } from '../policy/cloud-registries.ts';
+import { unmatchableAuthsKeyReason } from '../policy/pattern-check.ts';
 import type { Access } from '../policy/schema.ts';
 import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
-import { denySubject, fit, formatDuration, listNames } from './messages.ts';
+import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
 import type {
   ContainerDecision,
@@ -40,6 +42,11 @@ export interface DecideInput {
    * UPDATE: only CREATE is mutated). Injection is then described as what pods will get.
    */
   readonly templatePatchAllowed?: boolean | undefined;
+  /**
+   * True for a pod UPDATE (a changed image, an ephemeral container): the pod's imagePullSecrets can
+   * no longer change, so fixes say how to recreate the pod instead of "list it".
+   */
+  readonly podUpdate?: boolean | undefined;
 }
 
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -71,7 +78,7 @@ export function decide(input: DecideInput): PodDecision {
   };
   if (effective.mode === 'off') return { ...skippedBase, skipped: `namespace ${namespace} is not checked (${effective.modeSource})` };
   if (input.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) {
-    return { ...skippedBase, skipped: 'mirror pods are created by the kubelet and never admitted by the ServiceAccount plugin' };
+    return { ...skippedBase, skipped: 'mirror pod of a static pod: admitted and validated by the API server but not mutated (the ServiceAccount plugin leaves it alone and the kubelet runs it whatever we answer); not checked' };
   }
 
   const podFindings: Finding[] = [];
@@ -93,14 +100,11 @@ export function decide(input: DecideInput): PodDecision {
     names = saSecrets ?? [];
     nameSource = 'serviceAccount';
     secretsSource = names.length === 0 ? 'none' : 'serviceAccount';
-    if (saSecrets === undefined && spec.serviceAccountName !== 'default') {
-      podFindings.push({
-        code: 'ServiceAccountNotFound',
-        severity: 'info',
-        path: `${spec.specPath}.serviceAccountName`,
-        message: fit('ServiceAccount ', spec.serviceAccountName, ' not found; its imagePullSecrets were not considered'),
-      });
-    }
+  }
+  // At pod admission the ServiceAccount plugin has already rejected a pod whose ServiceAccount does
+  // not exist; templates and manifests have not met it yet. `default` is created in every namespace.
+  if (!input.secretsFinal && saSecrets === undefined && spec.serviceAccountName !== 'default') {
+    podFindings.push(serviceAccountNotFound(spec, namespace, snapshot.serviceAccountsComplete(namespace), hasOwnList));
   }
 
   const resolved = names.map((name) => {
@@ -144,7 +148,8 @@ export function decide(input: DecideInput): PodDecision {
   const containers: ContainerDecision[] = [];
   for (const container of spec.containers) {
     if (input.onlyContainers !== undefined && !input.onlyContainers.has(container.path)) continue;
-    containers.push(decideContainer(container, context, containers.length));
+    const decided = decideContainer(container, context, containers.length);
+    containers.push(container.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn' ? capNeverPulled(decided) : decided);
   }
   if (context.chosenViews.length > 0) recheckAfterInjection(containers, context);
 
@@ -180,6 +185,26 @@ export function decide(input: DecideInput): PodDecision {
   };
 }
 
+/**
+ * A ServiceAccount the snapshot does not hold. When the snapshot holds every ServiceAccount of the
+ * namespace (the live cluster, or offline state that lists them), it does not exist and the
+ * ServiceAccount plugin will reject every pod made from this spec: a warning with the fix.
+ * Otherwise only its pull secrets are unknown: information.
+ */
+function serviceAccountNotFound(spec: PodSpecRef, namespace: string, complete: boolean, hasOwnList: boolean): Finding {
+  const path = `${spec.specPath}.serviceAccountName`;
+  if (complete) {
+    return {
+      code: 'ServiceAccountNotFound',
+      severity: 'warn',
+      path,
+      message: fit('ServiceAccount ', spec.serviceAccountName, ` does not exist in ${namespace}; the API server rejects every pod: create it or fix the name`),
+    };
+  }
+  const consequence = hasOwnList ? 'not found in the given state; pass --state with its namespace' : 'not found; its imagePullSecrets were not considered';
+  return { code: 'ServiceAccountNotFound', severity: 'info', path, message: fit('ServiceAccount ', spec.serviceAccountName, ` ${consequence}`, 'info') };
+}
+
 interface ContainerContext {
   readonly input: DecideInput;
   readonly effective: EffectivePolicy;
@@ -203,6 +228,17 @@ interface ContainerContext {
   readonly pulls: PullRecord[];
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   readonly citedSecrets: Set<string>;
+}
+
+/**
+ * `neverPullCredentials: warn`: what would deny a pull only warns for an image the kubelet never
+ * pulls (an injection still happens: it gives the pod the credentials the node may ask for).
+ */
+function capNeverPulled(decision: ContainerDecision): ContainerDecision {
+  if (decision.decision !== 'deny') return decision;
+  const findings = decision.findings.map((finding) => (finding.severity === 'deny' && finding.code !== 'InvalidImageReference' ? { ...finding, severity: 'warn' as const } : finding));
+  const verdict = verdictOf(findings) === 'deny' ? 'deny' : decision.credential?.source === 'injected' ? 'inject' : 'allow';
+  return { ...decision, decision: verdict, findings };
 }
 
 /** A container found pullable: what it needs from the final keyring. */
@@ -269,7 +305,9 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
       code: 'InvalidImageReference',
       severity: 'deny',
       path: imagePath,
-      message: `${container.name}: no image is set (the field is missing, empty or not a string); set image to a reference like registry.example.com/team/app:1.0`,
+      message: container.group === 'volumes'
+        ? `${container.name}: image volume has no reference (image.reference is missing, empty or not a string); set it to a reference like registry.example.com/team/data:1.0`
+        : `${container.name}: no image is set (the field is missing, empty or not a string); set image to a reference like registry.example.com/team/app:1.0`,
     });
     return result(container, image, INVALID_REFERENCE, null, null, null, 'deny', findings);
   }
@@ -295,9 +333,23 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     findings.push({
       code: 'LatestWithIfNotPresent',
       severity: effective.latestWithIfNotPresent,
-      path: `${container.path}.imagePullPolicy`,
+      path: container.pullPolicyPath,
       message: fit(`${container.name}: `, image, ' is latest/untagged with IfNotPresent: nodes may run different builds; pin a tag'),
     });
+  }
+
+  // imagePullPolicy Never: the kubelet never pulls, so a missing credential fails nothing unless
+  // the policy asks (KubeletEnsureSecretPulledImages may refuse a cached private image).
+  if (container.imagePullPolicy === 'Never') {
+    findings.push({
+      code: 'ImageNeverPulled',
+      severity: 'info',
+      path: container.pullPolicyPath,
+      message: fit(`${container.name}: imagePullPolicy Never: `, reference.name, ' is never pulled; preload it on every node', 'info'),
+    });
+    if (effective.neverPullCredentials === 'ignore') {
+      return result(container, image, summary, access.access, access.matchedPattern ?? null, null, verdictOf(findings), findings);
+    }
   }
 
   const firstMalformed = context.malformed[0];
@@ -531,7 +583,7 @@ function uncoveredCause(
     context.resolved.find((entry) => entry.considered.status === 'wrong-type');
   if (broken !== undefined) {
     context.citedSecrets.add(broken.considered.name);
-    const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes);
+    const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes, input.podUpdate === true);
     return { ...finding, path: imagePath, message: `${container.name}: ${finding.message}` };
   }
   const shadowed = context.shadowedSaSecrets().find((view) => hasLiveMatch(view, reference.name, input.now));
@@ -540,7 +592,9 @@ function uncoveredCause(
       code: 'ServiceAccountSecretsIgnored',
       severity,
       path: `${input.spec.specPath}.imagePullSecrets`,
-      message: fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity),
+      message: input.podUpdate === true
+        ? `${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers ${registry}) was not copied; ${recreateAdvice(input.spec, shadowed.name)}`
+        : fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity),
     };
   }
   if (injecting) return undefined;
@@ -554,20 +608,60 @@ function uncoveredCause(
       message: `${container.name}: secret ${holder.secret} has a key for ${registry} (${denySubject(holder.key.raw)}) but no username and password (empty, null or identitytoken only), so the kubelet pulls anonymously; put credentials in that entry`,
     };
   }
+  // Listed secrets that exist but do not help are named with why: they are what a user checks first.
   const lookedAt = context.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.names)}`;
   // A registry no rule names may simply be public: offer the policy route next to the secret.
   const orRule = ruleNamesRegistry
     ? ''
     : `, or, if ${registry} needs no pull secret, add a policy registries rule for it (access: public, or access: node when nodes pull with their own identity)`;
+  const unmatched = context.usable.length === 0 ? '' : `; ${describeUnmatched(context.usable)}`;
+  const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
+  const fix = input.podUpdate === true
+    ? `a pod's imagePullSecrets cannot change after creation: create a docker-registry secret for ${registry} and ${recreateAdvice(input.spec, 'NEW-SECRET')}`
+    : `create a docker-registry secret for ${registry} and list it in imagePullSecrets`;
+  // Under the default access (no rule named the registry), ECR, Artifact Registry and ACR images
+  // are usually pulled by the node itself on their cloud: say so, with the rule, instead of the
+  // generic rule advice.
+  const hint = access === 'secret' && !ruleNamesRegistry ? nodeIdentityHint(reference.name) : undefined;
   return {
     code: 'NoMatchingCredential',
     severity: 'deny',
     path: imagePath,
-    message: `${container.name}: no pull secret has a key for ${registry} (${lookedAt}); create a docker-registry secret for ${registry} and list it in imagePullSecrets${orRule}`,
+    message: `${container.name}: ${what}; ${fix}${hint === undefined ? orRule : `; ${hint}`}`,
   };
 }
 
-function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean): Finding {
+/** Listed secrets that exist but do not cover the image, each with why: what a user checks first. */
+function describeUnmatched(views: readonly PullSecretView[]): string {
+  const shown = views.slice(0, 3).map((view) => {
+    if (view.keys.length === 0) {
+      return view.type === DOCKER_CONFIG_JSON_TYPE
+        ? `secret ${view.name} holds no auths keys (an empty "auths", or the legacy flat {"host": {...}} layout, which belongs in a kubernetes.io/dockercfg secret under .dockercfg)`
+        : `secret ${view.name} holds no keys`;
+    }
+    const dead = view.keys.find((key) => unmatchableAuthsKeyReason(key.raw) !== undefined);
+    const live = view.keys.filter((key) => key !== dead).map((key) => key.key);
+    const parts: string[] = [];
+    if (live.length > 0) parts.push(`secret ${view.name} has keys for ${listNames(live)} only`);
+    if (dead !== undefined) parts.push(`secret ${view.name}: key ${denySubject(dead.raw)} never matches (${denySubject(unmatchableAuthsKeyReason(dead.raw) ?? '')})`);
+    return parts.join('; ');
+  });
+  if (views.length > 3) shown.push(`${views.length - 3} more`);
+  return shown.join('; ');
+}
+
+/**
+ * How to give a running pod a secret: its list cannot change, so the pod is recreated with its
+ * whole list (existing entries kept, in order), or the controller's next pods get it from the
+ * ServiceAccount (which the ServiceAccount plugin copies only into pods that list none).
+ */
+export function recreateAdvice(spec: PodSpecRef, secret: string): string {
+  const existing = unique(spec.imagePullSecrets.filter((name) => name !== '' && name !== secret));
+  const list = shorten([...existing, secret].join(', '), DENY_SUBJECT_MAX_CHARS);
+  return `recreate the pod with imagePullSecrets: [${list}] (the whole list, existing entries kept), or, if its controller's template lists none, add ${secret} to ServiceAccount ${spec.serviceAccountName} so the next pods get it`;
+}
+
+function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean, podUpdate = false): Finding {
   const name = entry.considered.name;
   const path = entry.path;
   if (entry.considered.status === 'wrong-type') {
@@ -575,7 +669,9 @@ function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity:
   }
   const hint = seesAllTypes ? '' : ' (or not of a pull-secret type)';
   const code: FindingCode = 'PullSecretNotFound';
-  return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; create it or fix the name`, severity) };
+  // A running pod's list cannot change: only creating the secret (under the listed name) helps.
+  const fix = podUpdate ? 'create it (the pod\'s imagePullSecrets cannot change after creation)' : 'create it or fix the name';
+  return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; ${fix}`, severity) };
 }
 
 function hasLiveMatch(view: PullSecretView, imageName: string, now: number): boolean {

@@ -18,6 +18,7 @@ export const FINDING_CODES = [
   'InjectedPullSecret',
   'AnonymousPullRateLimited',
   'ExemptImage',
+  'ImageNeverPulled',
 ] as const;
 
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -43,11 +44,14 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   CredentialExpired: 'The only credentials of the pod that match the image carry a token that has expired; the kubelet sends them and does not retry anonymously, so this holds for public registries too.',
   ShortLivedCredential: 'The credential used is a short-lived token (ECR, oauth2accesstoken) stored in a static secret.',
   ServiceAccountSecretsIgnored: 'The pod lists its own pull secrets, so its ServiceAccount\'s secrets (which would cover the image) are not copied.',
-  ServiceAccountNotFound: 'A pod template names a ServiceAccount the snapshot does not know; its pull secrets could not be considered.',
+  ServiceAccountNotFound:
+    'A pod template (or a pod manifest) names a ServiceAccount that does not exist, so the ServiceAccount admission plugin will reject every pod made from it; or, offline without that namespace\'s ServiceAccounts, one the snapshot does not know (its pull secrets could not be considered).',
   LatestWithIfNotPresent: 'The image is `latest` or untagged with imagePullPolicy IfNotPresent: nodes keep whichever `latest` they pulled first.',
   InjectedPullSecret: 'A namespace secret that covers the image was (or would be) added to imagePullSecrets.',
   AnonymousPullRateLimited: 'The image comes from Docker Hub without credentials; anonymous pulls are rate-limited per node IP.',
   ExemptImage: 'The image matches the policy\'s exemptImages; no check was made.',
+  ImageNeverPulled:
+    'The container (or image volume) has imagePullPolicy Never: the kubelet never pulls it, so it must be preloaded on every node; credentials are checked only as `neverPullCredentials` asks.',
 };
 
 /** Severity of each code and what sets it, for the README. */
@@ -60,9 +64,10 @@ export const FINDING_SEVERITIES: Readonly<Record<FindingCode, string>> = {
   CredentialExpired: '`expiredCredentials` (default deny); warn when a fresh secret is injected or the node identity pulls too',
   ShortLivedCredential: '`shortLivedCredentials` (default warn)',
   ServiceAccountSecretsIgnored: 'deny; warn when injection fixes it',
-  ServiceAccountNotFound: 'info',
+  ServiceAccountNotFound: 'warn when the ServiceAccounts of the namespace are known (the live webhook; offline when the manifests or --state hold some), else info',
   LatestWithIfNotPresent: '`latestWithIfNotPresent` (default warn)',
   InjectedPullSecret: 'warn',
   AnonymousPullRateLimited: '`dockerHubAnonymous` (default info)',
   ExemptImage: 'info',
+  ImageNeverPulled: 'info',
 };

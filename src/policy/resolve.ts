@@ -2,7 +2,8 @@ import type { NamespaceView } from '../snapshot/types.ts';
 import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
 import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
 import { MODES } from './schema.ts';
-import { keyMatchesImage, parseKeyringKey } from '../credentials/keyring.ts';
+import { parseKeyringKey } from '../credentials/keyring.ts';
+import { policyPatternMatches } from './pattern-match.ts';
 import { StringMemo } from '../image/string-memo.ts';
 import { BUILTIN_POD_TEMPLATES, PodTemplateKinds } from '../workloads/pod-templates.ts';
 
@@ -48,6 +49,7 @@ export interface EffectivePolicy {
   readonly expiredCredentials: Policy['expiredCredentials'];
   readonly shortLivedCredentials: Policy['shortLivedCredentials'];
   readonly dockerHubAnonymous: Policy['dockerHubAnonymous'];
+  readonly neverPullCredentials: Policy['neverPullCredentials'];
   readonly injectionEnabled: boolean;
   readonly injectTemplates: boolean;
   readonly preferredSecrets: readonly string[];
@@ -121,13 +123,13 @@ export class PolicyResolver {
   private matchImage(imageName: string): ImageRules {
     let access: RegistryAccess | undefined;
     for (const rule of this.rules) {
-      const at = rule.patterns.findIndex((pattern) => keyMatchesImage(pattern, imageName));
+      const at = rule.patterns.findIndex((pattern) => policyPatternMatches(pattern, imageName));
       if (at !== -1) {
         access = rule.answers[at];
         break;
       }
     }
-    const exempt = this.exempt.some((pattern) => keyMatchesImage(pattern, imageName));
+    const exempt = this.exempt.some((pattern) => policyPatternMatches(pattern, imageName));
     return Object.freeze({ access, exempt });
   }
 
@@ -204,6 +206,7 @@ export class PolicyResolver {
       expiredCredentials,
       shortLivedCredentials: policy.shortLivedCredentials,
       dockerHubAnonymous: policy.dockerHubAnonymous,
+      neverPullCredentials: policy.neverPullCredentials,
       injectionEnabled,
       injectTemplates: policy.injection.templates,
       preferredSecrets: policy.injection.preferredSecrets,

@@ -83,6 +83,8 @@ export const policySchema = z.strictObject({
   expiredCredentials: levelDenyWarnIgnore.default('deny'),
   /** Short-lived tokens (ECR, oauth2accesstoken) in static secrets: they stop working within hours. */
   shortLivedCredentials: levelWarnInfoIgnore.default('warn'),
+  /** Credential checks for images with `imagePullPolicy: Never`, which the kubelet never pulls: `ignore` (default: a missing credential fails nothing; the image must be preloaded), or `warn`/`deny` where KubeletEnsureSecretPulledImages (beta, on since 1.35) refuses a cached private image to a pod without matching credentials; then a covering secret is injected too. */
+  neverPullCredentials: levelDenyWarnIgnore.default('ignore'),
   /** Docker Hub pulls without credentials: anonymous pulls are rate-limited per node IP. */
   dockerHubAnonymous: levelWarnInfoIgnore.default('info'),
   /** Images never checked; kubelet key syntax matched against the image name (`registry/path`). */

@@ -34,8 +34,8 @@ export const WORKLOAD_SPEC_FIELDS: Readonly<Record<WorkloadKind, string>> = Obje
   Object.entries(SPEC_PATHS).map(([kind, path]) => [kind, path.join('.')]),
 ) as Record<WorkloadKind, string>;
 
-export type ContainerGroup = 'initContainers' | 'containers' | 'ephemeralContainers';
-/** Kubelet start order: init containers first. */
+export type ContainerGroup = 'initContainers' | 'containers' | 'ephemeralContainers' | 'volumes';
+/** Kubelet start order: init containers first. Image volumes (`volumes`) come after them. */
 export const CONTAINER_GROUPS: readonly ContainerGroup[] = ['initContainers', 'containers', 'ephemeralContainers'];
 
 export interface ContainerRef {
@@ -47,6 +47,8 @@ export interface ContainerRef {
   /** The image string, or undefined when absent or not a string. */
   readonly image: string | undefined;
   readonly imagePullPolicy: string | undefined;
+  /** Field path of the pull policy: `...containers[0].imagePullPolicy`, `...volumes[2].image.pullPolicy`. */
+  readonly pullPolicyPath: string;
 }
 
 export interface PodSpecRef {
@@ -62,6 +64,7 @@ export interface PodSpecRef {
   readonly imagePullSecrets: readonly string[];
   /** True when `imagePullSecrets` is present as an array (even empty): decides add-vs-append. */
   readonly hasImagePullSecretsField: boolean;
+  /** Containers of every group in start order, then image volumes (`group: 'volumes'`). */
   readonly containers: readonly ContainerRef[];
 }
 
@@ -138,6 +141,26 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
         path: `${specPath}.${group}[${index}]`,
         image: asString(container['image']),
         imagePullPolicy: asString(container['imagePullPolicy']),
+        pullPolicyPath: `${specPath}.${group}[${index}].imagePullPolicy`,
+      });
+    });
+  }
+  // Image volumes (`volumes[].image`, on by default since Kubernetes 1.33's beta): the kubelet pulls
+  // them with the pod's pull secrets and pull policy, so they are checked like containers; their
+  // findings point at `volumes[i].image`.
+  const volumes = spec['volumes'];
+  if (Array.isArray(volumes)) {
+    volumes.forEach((entry: unknown, index) => {
+      if (!isRecord(entry) || !isRecord(entry['image'])) return;
+      const source = entry['image'];
+      containers.push({
+        name: asString(entry['name']) ?? `#${index}`,
+        group: 'volumes',
+        index,
+        path: `${specPath}.volumes[${index}]`,
+        image: asString(source['reference']),
+        imagePullPolicy: asString(source['pullPolicy']),
+        pullPolicyPath: `${specPath}.volumes[${index}].image.pullPolicy`,
       });
     });
   }

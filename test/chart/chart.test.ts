@@ -12,6 +12,7 @@ import t from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseServeArgs } from '../../src/cli/serve.ts';
 import { policySchema } from '../../src/policy/schema.ts';
+import { CLOUD_NODE_REGISTRIES, type Cloud } from '../../src/policy/cloud-registries.ts';
 import { defaultBinDir } from '../e2e/harness/control-plane.ts';
 
 const run = promisify(execFile);
@@ -721,6 +722,7 @@ if ('problem' in located) {
           expiredCredentials: 'warn',
           shortLivedCredentials: 'info',
           dockerHubAnonymous: 'warn',
+          neverPullCredentials: 'warn',
           exemptImages: ['registry.k8s.io/pause'],
           namespaces: {
             exclude: ['kube-system', 'kube-public'],
@@ -741,6 +743,23 @@ if ('problem' in located) {
       const stored = parse(text) as unknown;
       t.same(stored, c.policy, `${c.name}: policy.yaml equals values.policy`);
       t.ok(policySchema.safeParse(stored).success, `${c.name}: the webhook's own schema accepts it`);
+    }
+  });
+
+  t.test('cloud adds its node-identity registries as one access: node rule after the policy own rules', async (t) => {
+    const clouds: { cloud: string; policy: Record<string, unknown>; registries: unknown[] }[] = [
+      { cloud: 'none', policy: {}, registries: [] },
+      ...(Object.keys(CLOUD_NODE_REGISTRIES) as Cloud[]).map((cloud) => ({
+        cloud,
+        policy: { registries: [{ hosts: ['registry.example.com'], access: 'secret' }] },
+        registries: [{ hosts: ['registry.example.com'], access: 'secret' }, { hosts: [...CLOUD_NODE_REGISTRIES[cloud].hosts], access: 'node' }],
+      })),
+    ];
+    for (const c of clouds) {
+      const rendered = await render({ cloud: c.cloud, policy: c.policy });
+      const stored = parse((rendered.one('ConfigMap', `${FULLNAME}-policy`)['data'] as Record<string, string>)['policy.yaml'] ?? '') as Record<string, unknown>;
+      t.same(stored['registries'] ?? [], c.registries, `cloud ${c.cloud}: the rules, in order, with the hosts of src/policy/cloud-registries.ts`);
+      t.ok(policySchema.safeParse(stored).success, `cloud ${c.cloud}: the webhook's own schema accepts it`);
     }
   });
 
@@ -788,6 +807,7 @@ if ('problem' in located) {
       { name: 'rejects existingSecret mode without the Secret name and caBundle', values: { certificates: { mode: 'existingSecret' } }, message: /at '\/certificates\/existingSecret\/(caBundle|name)'/ },
       { name: 'rejects an outside URL with a certificate that names only the Service', values: { webhooks: { url: 'https://10.0.0.1:9443' } }, message: /at '\/certificates\/mode': value must be 'existingSecret'/ },
       { name: 'rejects a webhook URL that is not https', values: { ...EXISTING_SECRET, webhooks: { url: 'http://10.0.0.1:9443' } }, message: /at '\/webhooks\/url'/ },
+      { name: 'rejects an unknown cloud', values: { cloud: 'openshift' }, message: /at '\/cloud': value must be one of 'eks', 'gke', 'aks', 'none'/ },
       { name: 'rejects an unknown policy mode', values: { policy: { mode: 'strict' } }, message: /at '\/policy\/mode': value must be one of 'enforce', 'warn', 'dry-run'/, policyRejectedByWebhook: true },
       { name: 'rejects an unknown policy field', values: { policy: { mode: 'dry-run', denyLatest: true } }, message: /at '\/policy': additional properties 'denyLatest' not allowed/, policyRejectedByWebhook: true },
       { name: 'rejects a registry rule without hosts', values: { policy: { registries: [{ access: 'secret' }] } }, message: /at '\/policy\/registries\/0': missing property 'hosts'/, policyRejectedByWebhook: true },

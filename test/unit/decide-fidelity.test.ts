@@ -9,7 +9,7 @@ import { parsePolicyObject } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { extractPodSpec } from '../../src/workloads/extract.ts';
-import { deployment, dockerConfigJsonSecret, ecrSecret, pod, pullSecret, serviceAccount } from '../helpers/objects.ts';
+import { b64, deployment, dockerConfigJsonSecret, ecrSecret, pod, pullSecret, secretOfType, serviceAccount } from '../helpers/objects.ts';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const HOUR_S = 3600;
@@ -248,3 +248,128 @@ t.test('a container whose fallback key an injected secret would hide is denied, 
     says: ['hubapp: injecting mixed for other containers'],
   });
 });
+
+const moreFields: Record<string, Case> = {
+  // 7. Policy path patterns match whole path components.
+  'a policy rule for docker.io/acme does not catch docker.io/acmecorp images': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'acmecorp/tool:1' }] }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'allow',
+    findings: ['AnonymousPullRateLimited:info'],
+    access: 'public',
+  },
+  'a policy rule for docker.io/acme catches docker.io/acme images': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'acme/tool:1' }] }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+  },
+  'a policy pattern ending in a slash keeps matching by prefix': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team-a/tool:1' }] }),
+    policy: { registries: [{ hosts: ['registry.example.com/team-'], access: 'public' }, { hosts: ['registry.example.com/'], access: 'node' }] },
+    decision: 'allow',
+    findings: [],
+    access: 'node',
+  },
+  'an exempt pattern matches whole path components too': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team/legacy-new:1' }] }),
+    policy: { exemptImages: ['registry.example.com/team/legacy'] },
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+  },
+  // 9. imagePullPolicy: Never.
+  'a private image with imagePullPolicy Never is not denied for missing credentials, and must be preloaded': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team/app:1', imagePullPolicy: 'Never' }] }),
+    decision: 'allow',
+    findings: ['ImageNeverPulled:info'],
+    says: ['preload it on every node'],
+  },
+  'imagePullPolicy Never with neverPullCredentials deny checks credentials as for a pull': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team/app:1', imagePullPolicy: 'Never' }] }),
+    policy: { neverPullCredentials: 'deny' },
+    decision: 'deny',
+    findings: ['ImageNeverPulled:info', 'NoMatchingCredential:deny'],
+  },
+  'imagePullPolicy Never with neverPullCredentials warn only warns about missing credentials': {
+    state: [],
+    workload: pod({ imagePullSecrets: ['typo'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1', imagePullPolicy: 'Never' }] }),
+    policy: { neverPullCredentials: 'warn' },
+    decision: 'allow',
+    findings: ['ImageNeverPulled:info', 'PullSecretNotFound:warn'],
+  },
+  'imagePullPolicy Never with neverPullCredentials warn still injects a covering secret': {
+    state: [pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: pod({ containers: [{ name: 'app', image: 'registry.example.com/team/app:1', imagePullPolicy: 'Never' }] }),
+    policy: { neverPullCredentials: 'warn' },
+    decision: 'inject',
+    findings: ['ImageNeverPulled:info', 'InjectedPullSecret:warn'],
+    inject: ['regcred'],
+  },
+  // 10. A ServiceAccount that does not exist.
+  'offline, an unknown ServiceAccount stays info when the state holds no ServiceAccounts of the namespace': {
+    state: [],
+    workload: deployment({ serviceAccountName: 'builder', containers: [{ name: 'web', image: 'nginx:1.27' }] }),
+    decision: 'allow',
+    findings: ['AnonymousPullRateLimited:info', 'ServiceAccountNotFound:info'],
+  },
+  'offline, an unknown ServiceAccount is a warning with the fix when the state holds the namespace ServiceAccounts': {
+    state: [serviceAccount('team', 'default'), serviceAccount('team', 'deployer')],
+    workload: deployment({ serviceAccountName: 'builder', imagePullSecrets: ['own'], containers: [{ name: 'web', image: 'nginx:1.27' }] }),
+    decision: 'allow',
+    findings: ['AnonymousPullRateLimited:info', 'PullSecretNotFound:warn', 'ServiceAccountNotFound:warn'],
+    says: ['ServiceAccount builder does not exist', 'rejects every pod'],
+  },
+  // 11. Node-identity registries under the default policy.
+  'an ECR image with no pull secret says the node usually pulls it on EKS and shows the node rule': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1' }] }),
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['on EKS', 'access: node', '*.dkr.ecr.*.amazonaws.com', 'cloud: eks'],
+  },
+  'an Artifact Registry image with no pull secret names GKE and its node rule': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'europe-west1-docker.pkg.dev/proj/repo/app:1' }] }),
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['on GKE', '*-docker.pkg.dev'],
+  },
+  'an ACR image with no pull secret names AKS and its node rule': {
+    state: [],
+    workload: pod({ containers: [{ name: 'app', image: 'acme.azurecr.io/app:1' }] }),
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['on AKS', '*.azurecr.io'],
+  },
+  // 13. A listed secret that exists but cannot help is named, with why.
+  'a listed secret with the legacy flat layout in .dockerconfigjson is named as holding no keys': {
+    state: [secretOfType('team', 'flat', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': b64(JSON.stringify({ 'registry.example.com': { auth: b64('u:p') } })) })],
+    workload: pod({ imagePullSecrets: ['flat'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['(looked at flat); secret flat holds no auths keys', 'kubernetes.io/dockercfg'],
+  },
+  'a listed secret whose only key can never match says why': {
+    state: [pullSecret('team', 'hub', 'https://index.docker.io/v1/acme')],
+    workload: pod({ imagePullSecrets: ['hub'], containers: [{ name: 'app', image: 'acme/app:1' }] }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['secret hub: key https://index.docker.io/v1/acme never matches', 'docker.io/acme'],
+  },
+  'a listed secret with keys for other registries names them': {
+    state: [pullSecret('team', 'quay', 'quay.io/acme')],
+    workload: pod({ imagePullSecrets: ['quay'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'deny',
+    findings: ['NoMatchingCredential:deny'],
+    says: ['secret quay has keys for quay.io/acme only'],
+  },
+};
+
+for (const [name, c] of Object.entries(moreFields)) t.test(name, async (t) => check(t, c));

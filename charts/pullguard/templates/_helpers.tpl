@@ -399,3 +399,14 @@ spec:
       resources:
         {{- toYaml $root.Values.certificates.job.resources | nindent 8 }}
 {{- end }}
+
+{{/*
+Registries the nodes of each managed cloud pull with their own identity (values.cloud). The same
+lists as CLOUD_NODE_REGISTRIES in src/policy/cloud-registries.ts; test/chart/chart.test.ts checks
+that they agree.
+*/}}
+{{- define "pullguard.cloudNodeRegistries" -}}
+eks: ["*.dkr.ecr.*.amazonaws.com", "*.dkr.ecr.*.amazonaws.com.cn", "*.dkr.ecr-fips.*.amazonaws.com"]
+gke: ["*-docker.pkg.dev", "gcr.io", "*.gcr.io"]
+aks: ["*.azurecr.io"]
+{{- end }}
