@@ -71,7 +71,7 @@ t.test('a registry host as long as the review limits allow makes a denial of a f
   // Longer images are refused whole (REVIEW_MAX_NAME_CHARS); before that limit a 6 MB host made a 12 MB denial.
   const host = `${'a'.repeat(REVIEW_MAX_NAME_CHARS - 20)}.com`;
   for (const [what, review, pattern] of [
-    ['no secret covers it', admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: `${host}/x:1` }] })), /no pull secret has a key for a+…a+\.com \(looked at regcred\); create a docker-registry secret for a+…a+\.com /],
+    ['no secret covers it', admissionReview(pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: `${host}/x:1` }] })), /no pull secret has a key for a+…a+\.com \(looked at regcred\); secret regcred has keys for registry\.example\.com only; create a docker-registry secret for a+…a+\.com /],
     ['the pod lists a secret with a long name', admissionReview(pod({ imagePullSecrets: ['s'.repeat(REVIEW_MAX_NAME_CHARS)], containers: [{ name: 'app', image: `${host}/x:1` }] })), /secret s+…s+ not found/],
   ] as const) {
     const reply = await app.inject({ method: 'POST', url: '/validate', payload: review });
