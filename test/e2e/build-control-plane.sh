@@ -32,6 +32,16 @@ quiet() {
   local out
   if ! out=$("$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
 }
+# For steps that reach the Go module proxy: a TLS handshake timeout on a busy machine must not fail
+# a 20-minute build. Three tries, ten seconds apart; a real error fails the same way three times.
+retry() {
+  local try
+  for try in 1 2 3; do
+    "$@" && return 0
+    [ "$try" -eq 3 ] || { log "failed (try $try of 3), retrying in 10s: $*"; sleep 10; }
+  done
+  return 1
+}
 
 # Two test runs may call this at once: one builds, the other waits and then finds the cache warm.
 exec 9>"$version_dir/.lock"
@@ -84,6 +94,7 @@ build_kubernetes() {
   mkdir -p "$dir" && cd "$dir"
   go mod init e2e.local/k8sbins >/dev/null 2>&1
   started
+  retry quiet go mod download "k8s.io/kubernetes@v$K8S_VERSION"
   kmod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
   [ -f "$kmod" ] || { log "could not download k8s.io/kubernetes@v$K8S_VERSION"; exit 1; }
   staging="v0.${K8S_VERSION#1.}"
@@ -93,7 +104,7 @@ build_kubernetes() {
   go mod edit -go="$(awk '$1 == "go" { print $2; exit }' "$kmod")"
   gd=$(awk '$1 == "godebug" && $2 ~ /^default=/ { print $2; exit }' "$kmod")
   [ -z "$gd" ] || go mod edit -godebug="$gd"
-  quiet go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$K8S_VERSION"
+  retry quiet go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$K8S_VERSION"
   finished "kubernetes modules (download)"
 
   # What hack/lib/version.sh stamps into both version packages: /version, kubectl's skew check and
@@ -119,7 +130,7 @@ build_etcd() {
   mkdir -p "$dir" && cd "$dir"
   go mod init e2e.local/etcdbin >/dev/null 2>&1
   started
-  quiet go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+  retry quiet go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
   go build -trimpath -ldflags "-s -w" -o "$work/etcd.new" go.etcd.io/etcd/server/v3
   install_binary "$work/etcd.new" etcd
   finished etcd
@@ -130,7 +141,7 @@ build_helm() {
   # Makefile sets for a tagged build) `helm version` would say only "v4.3".
   cd "$work"
   started
-  GOBIN="$work/helm-bin" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
+  GOBIN="$work/helm-bin" retry go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
     "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
   install_binary "$work/helm-bin/helm" helm
   finished helm

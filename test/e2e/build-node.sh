@@ -33,6 +33,16 @@ quiet() {
   local out
   if ! out=$("$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
 }
+# For steps that reach the Go module proxy: a TLS handshake timeout on a busy machine must not fail
+# a 20-minute build. Three tries, ten seconds apart; a real error fails the same way three times.
+retry() {
+  local try
+  for try in 1 2 3; do
+    "$@" && return 0
+    [ "$try" -eq 3 ] || { log "failed (try $try of 3), retrying in 10s: $*"; sleep 10; }
+  done
+  return 1
+}
 
 exec 9>"$node_dir/.lock"
 if ! flock -n 9; then
@@ -88,6 +98,7 @@ build_kubernetes() {
   mkdir -p "$dir" && cd "$dir"
   go mod init e2e.local/k8snode >/dev/null 2>&1
   started
+  retry quiet go mod download "k8s.io/kubernetes@v$K8S_VERSION"
   kmod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
   [ -f "$kmod" ] || { log "could not download k8s.io/kubernetes@v$K8S_VERSION"; exit 1; }
   staging="v0.${K8S_VERSION#1.}"
@@ -97,7 +108,7 @@ build_kubernetes() {
   go mod edit -go="$(awk '$1 == "go" { print $2; exit }' "$kmod")"
   gd=$(awk '$1 == "godebug" && $2 ~ /^default=/ { print $2; exit }' "$kmod")
   [ -z "$gd" ] || go mod edit -godebug="$gd"
-  quiet go get "k8s.io/kubernetes/cmd/kubelet@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
+  retry quiet go get "k8s.io/kubernetes/cmd/kubelet@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
   finished "kubernetes modules (download)"
   local stamp="" pkg name
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -116,7 +127,7 @@ build_kubernetes() {
 build_crane() {
   cd "$work"
   started
-  GOBIN="$work/crane-bin" go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@v$CRANE_VERSION"
+  GOBIN="$work/crane-bin" retry go install -trimpath -ldflags "-s -w" "github.com/google/go-containerregistry/cmd/crane@v$CRANE_VERSION"
   install_binary "$work/crane-bin/crane" crane
   finished crane
 }

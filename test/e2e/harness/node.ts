@@ -125,6 +125,29 @@ function removeCgroupTree(path: string): void {
   }
 }
 
+/**
+ * True when a directory tree holds anything but directories: /run/containerd with a live shim's
+ * socket belongs to a containerd still running (another test run's), so it stays.
+ */
+function holdsFiles(path: string): boolean {
+  let entries;
+  try {
+    entries = readdirSync(path, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  return entries.some((entry) => !entry.isDirectory() || holdsFiles(join(path, entry.name)));
+}
+
+function hasProcesses(cgroup: string): boolean {
+  try {
+    if (readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').trim() !== '') return true;
+  } catch {
+    return false;
+  }
+  return childDirs(cgroup).some(hasProcesses);
+}
+
 /** Mount points at or below `dir`, deepest first. */
 export function mountsBelow(dir: string): string[] {
   const found: string[] = [];
@@ -306,8 +329,11 @@ export async function startNode(options: NodeOptions): Promise<Node> {
         // reported by leftovers()
       }
     }
+    // The kubelet (cgroupsPerQOS off) gives containerd no cgroup parent, so containers live under
+    // containerd's `/k8s.io/<id>` in each hierarchy. rmdir only succeeds on an empty cgroup, so a
+    // concurrent run's populated cgroups stay.
     for (const cgroup of topLevelCgroups()) if (!cgroupsBefore.has(cgroup)) removeCgroupTree(cgroup);
-    if (!runDirExisted) rmSync(CONTAINERD_RUN_DIR, { recursive: true, force: true });
+    if (!runDirExisted && !holdsFiles(CONTAINERD_RUN_DIR)) rmSync(CONTAINERD_RUN_DIR, { recursive: true, force: true });
   };
   const unregister = registerEmergencyCleanup(() => {
     for (const proc of running()) killNow(proc);
@@ -455,8 +481,10 @@ export async function startNode(options: NodeOptions): Promise<Node> {
       for (const pid of started) if (pidExists(pid)) found.push(`node process ${pid} still runs`);
       for (const pid of pidsUsing(dir)) found.push(`process ${pid} still runs from ${dir}`);
       for (const mountPoint of mountsBelow(dir)) found.push(`mount ${mountPoint} is still there`);
-      for (const cgroup of topLevelCgroups()) if (!cgroupsBefore.has(cgroup)) found.push(`cgroup ${cgroup} is still there`);
-      if (!runDirExisted && existsSync(CONTAINERD_RUN_DIR)) found.push(`${CONTAINERD_RUN_DIR} is still there`);
+      // An empty cgroup this run created and did not remove; a populated one holds processes, which
+      // are reported above when they are ours (a concurrent run's are not).
+      for (const cgroup of topLevelCgroups()) if (!cgroupsBefore.has(cgroup) && !hasProcesses(cgroup)) found.push(`cgroup ${cgroup} is still there`);
+      if (!runDirExisted && existsSync(CONTAINERD_RUN_DIR) && !holdsFiles(CONTAINERD_RUN_DIR)) found.push(`${CONTAINERD_RUN_DIR} is still there`);
       return found;
     },
   };
