@@ -408,6 +408,9 @@ const POLICY_YAML = `# agreement matrix: every registry needs a pull secret
 mode: enforce
 defaultAccess: secret
 latestWithIfNotPresent: warn
+# The node runs kubelet 1.36 with KubeletEnsureSecretPulledImages (on by default since 1.35): an image
+# pulled with credentials is "not present" for a pod without them, even with imagePullPolicy Never.
+neverPullCredentials: deny
 namespaces:
   overrides:
     - matchLabels: { "${INJECTION_LABEL}": "off" }
