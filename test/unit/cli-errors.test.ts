@@ -30,6 +30,11 @@ const cases: Record<string, Case> = {
     code: 2,
     stderr: /mode: .*registries\[0\]\.access: /,
   },
+  'audit exits 2 naming the policy file when its YAML expands too many aliases': {
+    args: ['audit', '--policy', 'test/fixtures/alias-policy.yaml', 'examples/manifests'],
+    code: 2,
+    stderr: /invalid policy test\/fixtures\/alias-policy\.yaml: \(yaml\): too many YAML alias expansions/,
+  },
   'audit reads manifests from stdin and exits 0 when nothing would be denied': {
     args: ['audit', '-'],
     stdin: 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\nspec:\n  containers: [{name: web, image: "registry.k8s.io/pause:3.10"}]\n',

@@ -116,6 +116,21 @@ t.test('readiness', async (t) => {
 });
 
 t.test('policy hot reload', async (t) => {
+  t.test('reports a policy with too many YAML aliases like any invalid policy: logged, counted, an Event', async (t) => {
+    const { state, informer, listAll, events, logs, metric } = setUp();
+    listAll('mode: warn\n');
+    const inForce = state.policy();
+    const aliases = `registries:\n  - hosts: &h ["a.example.com"]\n    access: public\n${'  - hosts: *h\n    access: node\n'.repeat(150)}`;
+    informer('policy-configmap').modified(configMap(aliases, '2'));
+    t.equal(state.policy(), inForce, 'the last valid policy stays in force');
+    t.equal(await metric('pullguard_policy_invalid_total'), 1);
+    t.equal(await metric('pullguard_policy_valid'), 0);
+    t.equal(events.length, 1);
+    t.match(events[0]?.message, /policy\.yaml is invalid.*\(yaml\): too many YAML alias expansions/);
+    const errorLine = logs.find((line) => line.level === 50);
+    t.same((errorLine?.['errors'] as Array<{ path: string }>).map((error) => error.path), ['(yaml)']);
+  });
+
   t.test('applies a valid edit, keeps the last valid policy on an invalid one, and applies the next valid one', async (t) => {
     const { state, informer, listAll, events, logs, metric } = setUp();
     listAll('mode: warn\n');

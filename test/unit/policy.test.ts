@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEFAULT_POLICY, loadPolicyText, parsePolicyObject } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY, loadPolicyText, parsePolicyObject, POLICY_MAX_ALIAS_COUNT } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 
 t.test('the built-in default policy has documented, cluster-safe defaults', async (t) => {
@@ -65,6 +65,14 @@ const invalid: Record<string, { text: string; errors: Array<[string, RegExp]> }>
   'rejects YAML syntax errors with a line': { text: 'mode: [enforce\n', errors: [['(yaml)', /line/]] },
   'rejects a policy that is a list': { text: '- mode: enforce\n', errors: [['(root)', /mapping/]] },
   'rejects duplicate keys': { text: 'mode: enforce\nmode: warn\n', errors: [['(yaml)', /unique|duplicate/i]] },
+  'rejects more alias expansions than the limit with a policy error, not a crash': {
+    text: `registries:\n  - hosts: &hosts ["a.example.com"]\n    access: public\n${'  - hosts: *hosts\n    access: node\n'.repeat(POLICY_MAX_ALIAS_COUNT + 1)}`,
+    errors: [['(yaml)', /too many YAML alias expansions \(more than 100/]],
+  },
+  'rejects a "billion laughs" of nested aliases with a policy error': {
+    text: `a: &a ["x","x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n`,
+    errors: [['(yaml)', /too many YAML alias expansions/]],
+  },
 };
 for (const [name, c] of Object.entries(invalid)) {
   t.test(name, async (t) => {
@@ -76,6 +84,13 @@ for (const [name, c] of Object.entries(invalid)) {
     }
   });
 }
+
+t.test('a policy using one anchor 90 times loads', async (t) => {
+  const text = `registries:\n  - hosts: &hosts ["a.example.com"]\n    access: public\n${'  - hosts: *hosts\n    access: node\n'.repeat(90)}`;
+  const result = loadPolicyText(text);
+  t.equal(result.ok, true);
+  if (result.ok) t.equal(result.policy.registries.length, 91);
+});
 
 t.test('an empty document means the defaults', async (t) => {
   const result = loadPolicyText('');
