@@ -9,22 +9,37 @@ import { AUDIT_HELP } from '../src/cli/audit.ts';
 import { auditRollupExample } from './audit-example.ts';
 import * as limits from '../src/server/limits.ts';
 import * as reviewLimits from '../src/admission/review-limits.ts';
+import * as keyring from '../src/credentials/keyring.ts';
+import * as decideLimits from '../src/decide/limits.ts';
+import * as policyLoad from '../src/policy/load.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { createClusterMetrics } from '../src/cluster/metrics.ts';
 import { EXPLAIN_HELP, runExplain } from '../src/cli/explain.ts';
 import { CAUSE_DESCRIPTIONS, PULL_EVENT_CAUSES } from '../src/pull-events/classify.ts';
 import { Readable } from 'node:stream';
 
-/** The constants of a limits module with their one-line reasons, as a Markdown table. */
-function limitsTable(file = '../src/server/limits.ts', module: Record<string, unknown> = limits): string {
-  const source = readFileSync(new URL(file, import.meta.url), 'utf8');
+/** Rows for every documented `export const` of each file (its doc comment is the reason). */
+function limitsTable(files: ReadonlyArray<readonly [path: string, module: Record<string, unknown>]> = [['../src/server/limits.ts', limits]], only?: ReadonlySet<string>): string {
   const rows = ['| constant | value | reason |', '|---|---|---|'];
-  for (const match of source.matchAll(/\/\*\* (.+?) \*\/\nexport const (\w+) = [^;]+;/gs)) {
-    const [, comment, name] = match as unknown as [string, string, string];
-    const value = module[name];
-    rows.push(`| \`${name}\` | \`${String(value)}\` | ${comment.replace(/\s*\n\s*\*?\s*/g, ' ')} |`);
+  for (const [path, module] of files) {
+    const source = readFileSync(new URL(path, import.meta.url), 'utf8');
+    for (const match of source.matchAll(/\/\*\*\s*((?:(?!\*\/).)+?)\s*\*\/\nexport const (\w+) = [^;]+;/gs)) {
+      const [, comment, name] = match as unknown as [string, string, string];
+      if (only !== undefined && !only.has(name)) continue;
+      const value = module[name];
+      rows.push(`| \`${name}\` | \`${String(value)}\` | ${comment.replace(/^\*\s*/, '').replace(/\s*\n\s*\*?\s*/g, ' ')} |`);
+    }
   }
   return rows.join('\n');
+}
+
+/** The decision core's bounds on hostile input. */
+function coreLimitsTable(): string {
+  return limitsTable([
+    ['../src/decide/limits.ts', decideLimits],
+    ['../src/credentials/keyring.ts', keyring],
+    ['../src/policy/load.ts', policyLoad],
+  ], new Set(['DECIDE_WORK_BUDGET', 'DNS_LABEL_MAX_BYTES', 'DNS_NAME_MAX_BYTES', 'POLICY_MAX_ALIAS_COUNT']));
 }
 
 async function metricsTable(): Promise<string> {
@@ -95,7 +110,8 @@ export async function generatedSections(): Promise<Record<string, string>> {
     'audit-flags': helpBlock(AUDIT_HELP),
     'audit-rollup': helpBlock(await auditRollupExample()),
     'limits-table': limitsTable(),
-    'review-limits-table': limitsTable('../src/admission/review-limits.ts', reviewLimits),
+    'review-limits-table': limitsTable([['../src/admission/review-limits.ts', reviewLimits]]),
+    'core-limits-table': coreLimitsTable(),
     'metrics-table': await metricsTable(),
     'explain-flags': helpBlock(EXPLAIN_HELP),
     'explain-causes': causesTable(),

@@ -31,22 +31,22 @@ export function isLiteralPattern(label: string): boolean {
   return true;
 }
 
-/** filepath.scanChunk, applied until the pattern is used up. */
+/** filepath.scanChunk, applied until the pattern is used up. One pass by index: linear in the pattern. */
 function splitChunks(pattern: string): Chunk[] {
   const chunks: Chunk[] = [];
-  let rest = pattern;
-  while (rest.length > 0) {
+  let start = 0;
+  while (start < pattern.length) {
     let star = false;
-    while (rest.length > 0 && rest.charCodeAt(0) === 0x2a) {
-      rest = rest.slice(1);
+    while (start < pattern.length && pattern.charCodeAt(start) === 0x2a) {
+      start++;
       star = true;
     }
     let inRange = false;
-    let i = 0;
-    scan: for (; i < rest.length; i++) {
-      switch (rest.charCodeAt(i)) {
+    let i = start;
+    scan: for (; i < pattern.length; i++) {
+      switch (pattern.charCodeAt(i)) {
         case BACKSLASH:
-          if (i + 1 < rest.length) i++;
+          if (i + 1 < pattern.length) i++;
           break;
         case 0x5b:
           inRange = true;
@@ -61,8 +61,8 @@ function splitChunks(pattern: string): Chunk[] {
           break;
       }
     }
-    chunks.push({ star, text: rest.slice(0, i) });
-    rest = rest.slice(i);
+    chunks.push({ star, text: pattern.slice(start, i) });
+    start = i;
   }
   return chunks;
 }
@@ -91,15 +91,22 @@ function classRune(chunk: string, index: number): number {
 
 /**
  * filepath.matchChunk: matches `chunk` at the start of `s` from `start`. Returns the index in `s`
- * where the rest begins, NO_MATCH, or BAD_PATTERN. Like Go it keeps scanning the chunk after a
- * failure, so a malformed chunk is reported whatever `s` is.
+ * where the rest begins, NO_MATCH, or BAD_PATTERN. With `scanWhole` it keeps scanning the chunk
+ * after a failure, as Go does, so a malformed chunk is reported whatever `s` is (compileGlob's
+ * syntax check). Matching stops at the first failure instead: the pattern is known to be valid
+ * then, so the rest of the chunk cannot change the answer, and a long chunk tried at every
+ * position of a name costs what the name allows, not chunk length times name length.
  */
-function matchChunk(chunk: string, s: string, start: number): number {
+function matchChunk(chunk: string, s: string, start: number, scanWhole: boolean): number {
   let failed = false;
   let si = start;
   let ci = 0;
   while (ci < chunk.length) {
-    if (!failed && si >= s.length) failed = true;
+    if (failed && !scanWhole) return NO_MATCH;
+    if (!failed && si >= s.length) {
+      if (!scanWhole) return NO_MATCH;
+      failed = true;
+    }
     const c = chunk.charCodeAt(ci);
     if (c === 0x5b) {
       let rune = 0;
@@ -158,38 +165,57 @@ function matchChunk(chunk: string, s: string, start: number): number {
 export function compileGlob(pattern: string): CompiledGlob {
   const chunks = splitChunks(pattern);
   // Matching against "" scans every chunk in full, exactly as Go's syntax check does.
-  const valid = chunks.every((chunk) => matchChunk(chunk.text, '', 0) !== BAD_PATTERN);
+  const valid = chunks.every((chunk) => matchChunk(chunk.text, '', 0, true) !== BAD_PATTERN);
   return { valid, chunks };
 }
 
-/** filepath.Match(pattern, name) === (true, nil). */
-export function globMatches(glob: CompiledGlob, name: string): boolean {
+/** Counts the work of glob matching, for the per-decision work budget (see WorkMeter in types.ts). */
+export interface StepCounter {
+  spent: number;
+}
+
+/**
+ * filepath.Match(pattern, name) === (true, nil). Each attempt to match a chunk at a position adds
+ * 1 + the bytes it could compare to `counter`: an upper bound of the work, whatever the outcome.
+ */
+export function globMatches(glob: CompiledGlob, name: string, counter?: StepCounter): boolean {
   if (!glob.valid) return false;
   const chunks = glob.chunks;
   let position = 0;
+  let steps = 0;
+  let matched = false;
   next: for (let index = 0; index < chunks.length; index++) {
     const chunk = chunks[index] as Chunk;
     const isLast = index === chunks.length - 1;
     if (chunk.star && chunk.text === '') {
       // Trailing `*` matches the rest unless it holds a separator.
-      return name.indexOf('/', position) < 0;
+      steps += 1 + name.length - position;
+      matched = name.indexOf('/', position) < 0;
+      break;
     }
-    const rest = matchChunk(chunk.text, name, position);
+    const length = chunk.text.length;
+    steps += 1 + Math.min(length, name.length - position);
+    const rest = matchChunk(chunk.text, name, position, false);
     if (rest >= 0 && (rest === name.length || !isLast)) {
       position = rest;
+      if (isLast) matched = true;
       continue;
     }
     if (chunk.star) {
       for (let i = position; i < name.length && name.charCodeAt(i) !== SEPARATOR; i++) {
-        const skipped = matchChunk(chunk.text, name, i + 1);
+        steps += 1 + Math.min(length, name.length - i - 1);
+        const skipped = matchChunk(chunk.text, name, i + 1, false);
         if (skipped >= 0) {
           if (isLast && skipped < name.length) continue;
           position = skipped;
+          if (isLast) matched = true;
           continue next;
         }
       }
     }
-    return false;
+    break;
   }
-  return position === name.length;
+  if (chunks.length === 0) matched = name.length === 0;
+  if (counter !== undefined) counter.spent += steps;
+  return matched;
 }

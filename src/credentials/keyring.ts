@@ -1,8 +1,8 @@
 import { binaryToDisplay, utf8Binary } from './go-bytes.ts';
 import { compileGlob, globMatches, isLiteralPattern, type CompiledGlob } from './go-glob.ts';
 import { parseGoUrl, splitHostPort } from './go-url.ts';
-import type { CredentialKey, KeyringMatch, PullSecretView } from './types.ts';
-import { redactAuthsKey } from './redact.ts';
+import type { CredentialKey, KeyringMatch, PullSecretView, WorkMeter } from './types.ts';
+import { detachedCopy, redactAuthsKey } from './redact.ts';
 
 /**
  * The kubelet's credential keyring (pkg/credentialprovider/keyring.go): how an auths key is
@@ -21,12 +21,33 @@ export const DOCKER_HUB_FALLBACK_KEY = 'index.docker.io';
  * is dropped. Returns the stored key as Go bytes, or undefined when the kubelet skips the key.
  */
 function storedKeyBytes(raw: string): string | undefined {
-  const value = raw.startsWith('https://') || raw.startsWith('http://') ? raw : 'https://' + raw;
+  const value = withScheme(raw);
   const parsed = parseGoUrl(utf8Binary(value));
   if (parsed === undefined) return undefined;
   let path = parsed.path;
   if (path.startsWith('/v2/') || path.startsWith('/v1/')) path = path.slice(3);
   return path.length > 0 && path !== '/' ? parsed.host + path : parsed.host;
+}
+
+function withScheme(raw: string): string {
+  return raw.startsWith('https://') || raw.startsWith('http://') ? raw : 'https://' + raw;
+}
+
+/**
+ * True when Go's url.Parse takes the key's last `@` as the end of its userinfo (the `@` lies in the
+ * authority), so the stored key comes from what follows it. Otherwise the stored key is made of
+ * text before an `@` (`tok?@x` is stored as host `tok`), which redactAuthsKey treats as userinfo.
+ */
+function lastAtEndsUserinfo(raw: string): boolean {
+  const value = withScheme(raw);
+  const at = value.lastIndexOf('@');
+  if (at < 0) return true;
+  const start = value.indexOf('//') + 2;
+  for (let i = start; i < at; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x2f || c === 0x3f || c === 0x23) return false;
+  }
+  return true;
 }
 
 /**
@@ -53,8 +74,41 @@ interface CompiledKey {
   readonly labels: readonly LabelMatcher[];
 }
 
-/** The image side of URLsMatch: `https://` + name, parsed and split once. */
-interface CompiledTarget {
+/**
+ * RFC 1035 2.3.4: a DNS label holds at most 63 bytes. No resolver looks up a longer one, so no
+ * registry is reachable under such a host, and a glob over a longer label costs up to its
+ * length squared: image hosts with one are matched by no key (before any glob runs).
+ */
+export const DNS_LABEL_MAX_BYTES = 63;
+/** RFC 1035: 255 bytes on the wire are 253 characters as text; the same reasoning as for labels. */
+export const DNS_NAME_MAX_BYTES = 253;
+/**
+ * Longest image name whose compiled target is remembered: a DNS name, a port, and a 255-character
+ * path fit. Longer names are compiled every time and never kept, so a 7 MiB name cannot pin memory.
+ */
+const TARGET_MEMO_MAX_CHARS = DNS_NAME_MAX_BYTES + 7 + 255;
+
+/** True when `host` (Go bytes, no port) could be a DNS name or an IP literal by length. */
+export function isResolvableHostLength(host: string): boolean {
+  if (host.length > DNS_NAME_MAX_BYTES) return false;
+  let start = 0;
+  for (let i = 0; i <= host.length; i++) {
+    if (i === host.length || host.charCodeAt(i) === 0x2e) {
+      if (i - start > DNS_LABEL_MAX_BYTES) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
+/**
+ * The image side of URLsMatch: `https://` + name, parsed and split once. Callers that compare one
+ * image with many keys compile it once (imageTarget) instead of once per key or per secret.
+ */
+export interface ImageTarget {
+  readonly name: string;
+  /** isDockerHubImage(name), found once: the fallback asks for every secret looked up. */
+  readonly dockerHub: boolean;
   readonly parsed: boolean;
   readonly port: string;
   readonly path: string;
@@ -70,15 +124,45 @@ function compileKeyBytes(bytes: string): CompiledKey {
   return { bytes, matchable, port, path: parsed.path, labels };
 }
 
-function compileTarget(imageName: string): CompiledTarget {
+/**
+ * Longest authority (`host[:port]`, after any userinfo) that can still hold a DNS name: each host
+ * byte written at most as a 3-character %-escape, IPv6 brackets, and a 5-digit port.
+ */
+const AUTHORITY_MAX_CHARS = 3 * DNS_NAME_MAX_BYTES + 2 + 1 + 5;
+
+/** False when the authority of `https://` + name is too long to hold a resolvable host; a cheap scan before parsing. */
+function authorityFits(imageName: string): boolean {
+  // indexOf scans natively: several times faster than a loop over a multi-megabyte name.
+  let end = imageName.length;
+  for (const stop of ['/', '?', '#']) {
+    const at = imageName.indexOf(stop);
+    if (at >= 0 && at < end) end = at;
+  }
+  if (end <= AUTHORITY_MAX_CHARS) return true;
+  const at = end === 0 ? -1 : imageName.lastIndexOf('@', end - 1);
+  return end - (at + 1) <= AUTHORITY_MAX_CHARS;
+}
+
+function compileTarget(imageName: string): ImageTarget {
+  const dockerHub = isDockerHubImage(imageName);
+  const unmatchable: ImageTarget = { name: imageName, dockerHub, parsed: false, port: '', path: '', labels: [] };
+  // Not a name any node can resolve: no key matches it (the kubelet would compare, then fail to
+  // pull). Checked before parsing, so a 7 MiB host costs one scan.
+  if (!authorityFits(imageName)) return unmatchable;
   const parsed = parseGoUrl('https://' + utf8Binary(imageName));
-  if (parsed === undefined) return { parsed: false, port: '', path: '', labels: [] };
+  if (parsed === undefined) return unmatchable;
   const { host, port } = splitHostPort(parsed.host);
-  return { parsed: true, port, path: parsed.path, labels: host.split('.') };
+  if (!isResolvableHostLength(host)) return unmatchable;
+  return { name: imageName, dockerHub, parsed: true, port, path: parsed.path, labels: host.split('.') };
+}
+
+/** The image name compiled for matching; compile once, then look up or compare with many keys. */
+export function imageTarget(imageName: string): ImageTarget {
+  return targetOf(imageName);
 }
 
 /** URLsMatch(glob, target), with any parse or pattern error counted as "no match" as Lookup does. */
-function compiledMatches(key: CompiledKey, target: CompiledTarget): boolean {
+function compiledMatches(key: CompiledKey, target: ImageTarget, meter?: WorkMeter): boolean {
   const labels = key.labels;
   // Cheapest rejections first; an unparsed target has no labels, an unmatchable key none either.
   if (labels.length !== target.labels.length || !key.matchable || !target.parsed) return false;
@@ -87,7 +171,7 @@ function compiledMatches(key: CompiledKey, target: CompiledTarget): boolean {
   for (let i = 0; i < labels.length; i++) {
     const matcher = labels[i] as LabelMatcher;
     const label = target.labels[i] as string;
-    if (typeof matcher === 'string' ? matcher !== label : !globMatches(matcher, label)) return false;
+    if (typeof matcher === 'string' ? matcher !== label : !globMatches(matcher, label, meter)) return false;
   }
   return true;
 }
@@ -97,7 +181,7 @@ function compiledMatches(key: CompiledKey, target: CompiledTarget): boolean {
 const compiledByKey = new WeakMap<CredentialKey, CompiledKey>();
 const CACHE_LIMIT = 4096;
 const compiledByString = new Map<string, CompiledKey>();
-const targetsByName = new Map<string, CompiledTarget>();
+const targetsByName = new Map<string, ImageTarget>();
 
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= CACHE_LIMIT) cache.clear();
@@ -109,7 +193,8 @@ function compiledString(key: string): CompiledKey {
   return compiledByString.get(key) ?? remember(compiledByString, key, compileKeyBytes(utf8Binary(key)));
 }
 
-function targetOf(imageName: string): CompiledTarget {
+function targetOf(imageName: string): ImageTarget {
+  if (imageName.length > TARGET_MEMO_MAX_CHARS) return compileTarget(imageName);
   return targetsByName.get(imageName) ?? remember(targetsByName, imageName, compileTarget(imageName));
 }
 
@@ -154,21 +239,29 @@ export function makeCredentialKey(raw: string, facts: CredentialFacts): Credenti
   // Thousands of secrets name the same few registries: equal keys share one frozen object and one
   // compiled matcher (the projection of 50,000 secrets would otherwise hold 150,000 copies).
   // The key is kept redacted (userinfo, query and fragment): they can hold credentials, and the
-  // kubelet ignores them anyway.
+  // kubelet ignores them anyway. Nothing kept shares memory with `raw` (detachedCopy).
+  const parsed = storedKeyBytes(raw);
+  if (parsed === undefined) return undefined;
   const shown = redactAuthsKey(raw);
-  const internKey = `${shown}\u0000${facts.expiresAt ?? ''}\u0000${facts.shortLived ? 1 : 0}${facts.anonymous ? 1 : 0}`;
+  // Go keeps an `@` only in the path (`HTTPS://u:p@host` is host `HTTPS:`, path `//u:p@host`);
+  // no image path holds one, so such a key matches nothing. A key whose last `@` Go does not take
+  // as the end of the userinfo (`TOKEN?@host` is stored as host `TOKEN`) is stored from text that
+  // may be a credential: it is treated as matching nothing too (the one place we depart from the
+  // kubelet, for keys no registry needs). Either way only the redacted key is kept.
+  const matchable = !parsed.includes('@') && lastAtEndsUserinfo(raw);
+  const bytes = matchable ? detachedCopy(parsed) : shown;
+  const normalised = matchable ? binaryToDisplay(bytes) : shown;
+  const internKey = `${shown}\u0000${normalised}\u0000${facts.expiresAt ?? ''}\u0000${facts.shortLived ? 1 : 0}${facts.anonymous ? 1 : 0}`;
   const interned = internedKeys.get(internKey);
   if (interned !== undefined) return interned;
-  const bytes = storedKeyBytes(raw);
-  if (bytes === undefined) return undefined;
   const key: CredentialKey = Object.freeze({
     raw: shown,
-    key: binaryToDisplay(bytes),
+    key: normalised,
     expiresAt: facts.expiresAt,
     shortLived: facts.shortLived,
     anonymous: facts.anonymous,
   });
-  compiledByKey.set(key, compileKeyBytes(bytes));
+  compiledByKey.set(key, matchable ? compileKeyBytes(bytes) : { bytes, matchable: false, port: '', path: '', labels: [] });
   if (internedKeys.size >= INTERNED_KEYS_LIMIT) internedKeys.clear();
   internedKeys.set(internKey, key);
   return key;
@@ -184,8 +277,8 @@ const internedKeys = new Map<string, CredentialKey>();
  * is not `:443`), and the key's path is a plain string prefix of the image's path. `key` is a
  * normalised keyring key (parseKeyringKey), `imageName` is `domain/path` (ImageReference.name).
  */
-export function keyMatchesImage(key: string, imageName: string): boolean {
-  return compiledMatches(compiledString(key), targetOf(imageName));
+export function keyMatchesImage(key: string, image: string | ImageTarget): boolean {
+  return compiledMatches(compiledString(key), typeof image === 'string' ? targetOf(image) : image);
 }
 
 /**
@@ -219,25 +312,34 @@ function byStoredKeyDescending(a: PendingMatch, b: PendingMatch): number {
  * them; within one secret Go's map order is random). When nothing matches and the image is a
  * Docker Hub image, the credentials stored under exactly `index.docker.io` come back instead.
  */
-export function lookupKeyring(secrets: readonly PullSecretView[], imageName: string): KeyringMatch[] {
-  const target = targetOf(imageName);
+export function lookupKeyring(secrets: readonly PullSecretView[], image: string | ImageTarget, meter?: WorkMeter): KeyringMatch[] {
+  const target = typeof image === 'string' ? targetOf(image) : image;
   const matched: PendingMatch[] = [];
   for (const secret of secrets) {
     if (!secret.usable) continue;
-    for (const { key, compiled } of entriesOf(secret)) {
-      if (compiledMatches(compiled, target)) matched.push({ secret: secret.name, key, bytes: compiled.bytes });
+    const entries = entriesOf(secret);
+    if (meter !== undefined) {
+      // Checked before the secret's keys are compared: once spent, nothing more is compared.
+      if (meter.spent > meter.limit) return [];
+      meter.spent += entries.length;
+    }
+    for (const { key, compiled } of entries) {
+      if (compiledMatches(compiled, target, meter)) matched.push({ secret: secret.name, key, bytes: compiled.bytes });
     }
   }
+  if (meter !== undefined && meter.spent > meter.limit) return [];
   if (matched.length > 0) {
     // Array.prototype.sort is stable, which keeps same-key credentials in insertion order.
     if (matched.length > 1) matched.sort(byStoredKeyDescending);
     return matched.map((match) => ({ secret: match.secret, key: match.key, viaDockerHubFallback: false }));
   }
-  if (!isDockerHubImage(imageName)) return [];
+  if (!target.dockerHub) return [];
   const fallback: KeyringMatch[] = [];
   for (const secret of secrets) {
     if (!secret.usable) continue;
-    for (const { key, compiled } of entriesOf(secret)) {
+    const entries = entriesOf(secret);
+    if (meter !== undefined) meter.spent += entries.length;
+    for (const { key, compiled } of entries) {
       if (compiled.bytes === DOCKER_HUB_FALLBACK_KEY) fallback.push({ secret: secret.name, key, viaDockerHubFallback: true });
     }
   }

@@ -53,3 +53,13 @@ export interface KeyringMatch {
   /** True when the match came from the Docker Hub `index.docker.io` fallback. */
   readonly viaDockerHubFallback: boolean;
 }
+
+/**
+ * The work allowance of one decision, shared by its keyring lookups: comparing a key costs one
+ * unit and its glob steps one unit each. Once `spent` exceeds `limit`, lookups compare nothing
+ * and return no match; the caller must then treat the answer as unknown (see decide's budget).
+ */
+export interface WorkMeter {
+  spent: number;
+  readonly limit: number;
+}

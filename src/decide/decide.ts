@@ -1,5 +1,5 @@
-import { DOCKER_CONFIG_JSON_TYPE, type CredentialKey, type KeyringMatch, type PullSecretView } from '../credentials/types.ts';
-import { lookupKeyring } from '../credentials/keyring.ts';
+import { DOCKER_CONFIG_JSON_TYPE, type CredentialKey, type KeyringMatch, type PullSecretView, type WorkMeter } from '../credentials/types.ts';
+import { imageTarget, lookupKeyring, type ImageTarget } from '../credentials/keyring.ts';
 import type { Finding, FindingCode, Severity } from '../findings/catalogue.ts';
 import { isLatestOrUntagged, parseImageReference } from '../image/reference.ts';
 import type { ImageReference } from '../image/types.ts';
@@ -9,6 +9,7 @@ import { unmatchableAuthsKeyReason } from '../policy/pattern-check.ts';
 import type { Access } from '../policy/schema.ts';
 import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
+import { DECIDE_WORK_BUDGET } from './limits.ts';
 import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
 import type {
@@ -47,6 +48,8 @@ export interface DecideInput {
    * no longer change, so fixes say how to recreate the pod instead of "list it".
    */
   readonly podUpdate?: boolean | undefined;
+  /** The work budget (DECIDE_WORK_BUDGET unless given): tests give a small one. */
+  readonly workBudget?: number | undefined;
 }
 
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -107,9 +110,14 @@ export function decide(input: DecideInput): PodDecision {
     podFindings.push(serviceAccountNotFound(spec, namespace, snapshot.serviceAccountsComplete(namespace), hasOwnList));
   }
 
+  // Where each name is first listed: one pass, so a list of 300,000 names costs 300,000 steps.
+  const firstListed = new Map<string, number>();
+  spec.imagePullSecrets.forEach((name, index) => {
+    if (!firstListed.has(name)) firstListed.set(name, index);
+  });
   const resolved = names.map((name) => {
-    const listedAt = spec.imagePullSecrets.indexOf(name);
-    const path = listedAt >= 0 ? `${spec.specPath}.imagePullSecrets[${listedAt}]` : `${spec.specPath}.serviceAccountName`;
+    const listedAt = firstListed.get(name);
+    const path = listedAt !== undefined ? `${spec.specPath}.imagePullSecrets[${listedAt}]` : `${spec.specPath}.serviceAccountName`;
     return resolveSecret(snapshot, namespace, name, nameSource, path);
   });
   const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
@@ -117,11 +125,15 @@ export function decide(input: DecideInput): PodDecision {
   // Secrets of the SA that the pod's own list shadows (copy-if-empty rule). Looked up only when a
   // container is not covered: most pods never need them.
   let shadowed: readonly PullSecretView[] | undefined;
-  const shadowedSaSecrets = (): readonly PullSecretView[] =>
-    (shadowed ??=
+  const shadowedSaSecrets = (): readonly PullSecretView[] => {
+    if (shadowed !== undefined) return shadowed;
+    const listedSet = new Set(listed);
+    shadowed =
       hasOwnList && saSecrets !== undefined
-        ? saSecrets.filter((name) => !listed.includes(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
-        : []);
+        ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
+        : [];
+    return shadowed;
+  };
 
   // A template is patched only when the policy asks, the operation allows it, and the patch cannot
   // hide secrets we do not know: adding a list to a template whose SA is unknown would stop the
@@ -137,6 +149,8 @@ export function decide(input: DecideInput): PodDecision {
     resolved,
     usable,
     malformed,
+    malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
+    firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
     shadowedSaSecrets,
     nameSet: new Set(names),
     saSecrets,
@@ -144,14 +158,20 @@ export function decide(input: DecideInput): PodDecision {
     chosenViews: [],
     citedSecrets: new Set<string>(),
     pulls: [],
+    meter: { spent: 0, limit: input.workBudget ?? DECIDE_WORK_BUDGET },
+    targetsByImage: new Map(),
+    matchesByImage: new Map(),
   };
   const containers: ContainerDecision[] = [];
-  for (const container of spec.containers) {
-    if (input.onlyContainers !== undefined && !input.onlyContainers.has(container.path)) continue;
+  const checked = spec.containers.filter((container) => input.onlyContainers === undefined || input.onlyContainers.has(container.path));
+  for (const container of checked) {
     const decided = decideContainer(container, context, containers.length);
+    // An answer that rests on lookups cut short is dropped: the pod is denied unchecked from there.
+    if (overBudget(context)) break;
     containers.push(container.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn' ? capNeverPulled(decided) : decided);
   }
-  if (context.chosenViews.length > 0) recheckAfterInjection(containers, context);
+  if (!overBudget(context) && context.chosenViews.length > 0) recheckAfterInjection(containers, context);
+  if (overBudget(context)) podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
 
   for (const entry of resolved) {
     if (context.citedSecrets.has(entry.considered.name)) continue;
@@ -160,7 +180,7 @@ export function decide(input: DecideInput): PodDecision {
     }
   }
 
-  const decision: Verdict = containers.some((c) => c.decision === 'deny')
+  const decision: Verdict = containers.some((c) => c.decision === 'deny') || podFindings.some((finding) => finding.severity === 'deny')
     ? 'deny'
     : containers.some((c) => c.decision === 'inject')
       ? 'inject'
@@ -215,6 +235,10 @@ interface ContainerContext {
   readonly resolved: readonly ResolvedSecret[];
   readonly usable: readonly PullSecretView[];
   readonly malformed: readonly ResolvedSecret[];
+  /** ` (and b, c +5)` after the first malformed secret's name, built once for every container. */
+  readonly malformedOthers: string;
+  /** The first listed secret that is missing, else the first of the wrong type: found once. */
+  readonly firstBroken: ResolvedSecret | undefined;
   /** The SA's usable secrets that the pod's own list shadows, computed on first use. */
   readonly shadowedSaSecrets: () => readonly PullSecretView[];
   /** Every name the pod's keyring is built from. */
@@ -226,6 +250,11 @@ interface ContainerContext {
   readonly chosenViews: PullSecretView[];
   /** Images found pullable, to re-check once the injected secrets join the keyring. */
   readonly pulls: PullRecord[];
+  /** The work budget every keyring lookup of this decision draws from. */
+  readonly meter: WorkMeter;
+  /** Per image name, within this decision: containers repeat images, and a lookup's answer depends only on the name. */
+  readonly targetsByImage: Map<string, ImageTarget>;
+  readonly matchesByImage: Map<string, readonly KeyringMatch[]>;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   readonly citedSecrets: Set<string>;
 }
@@ -260,7 +289,7 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
   const now = context.input.now;
   for (const pull of context.pulls) {
     if (pull.needs === 'node') continue;
-    const matches = lookupKeyring(keyring, pull.imageName);
+    const matches = lookupKeyring(keyring, targetOf(context, pull.imageName), context.meter);
     const served = matches.some((match) => isUsableCredential(match.key, now)) ||
       (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
     if (served) continue;
@@ -356,8 +385,8 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   if (firstMalformed !== undefined) {
     // One finding per container however many secrets are broken: a review cannot grow the answer
     // quadratically (containers x listed secrets).
-    for (const entry of context.malformed) context.citedSecrets.add(entry.considered.name);
-    const others = context.malformed.length > 1 ? ` (and ${listNames(context.malformed.slice(1).map((entry) => entry.considered.name))})` : '';
+    if (!context.citedSecrets.has(firstMalformed.considered.name)) for (const entry of context.malformed) context.citedSecrets.add(entry.considered.name);
+    const others = context.malformedOthers;
     findings.push({
       code: 'PullSecretMalformed',
       severity: 'deny',
@@ -372,7 +401,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     return result(container, image, summary, access.access, access.matchedPattern ?? null, null, 'deny', findings);
   }
 
-  const ownMatches = context.usable.length > 0 ? lookupKeyring(context.usable, reference.name) : [];
+  const ownMatches = matchesOf(context, reference.name);
   const live = ownMatches.find((match) => isUsableCredential(match.key, input.now));
   const privateBy = access.privateWhenKeyed ? privateEvidence(context, reference, ownMatches) : undefined;
   // A well-known public registry's image is private when the cluster holds credentials for it.
@@ -470,7 +499,7 @@ function privateEvidence(context: ContainerContext, reference: ImageReference, o
   const own = ownMatches.find((match) => !match.key.anonymous);
   if (own !== undefined) return { secret: own.secret, key: own.key.raw };
   const { snapshot, namespace } = context.input;
-  for (const entry of namespaceKeyMatches(snapshot.pullSecrets(namespace), reference.name)) {
+  for (const entry of namespaceMatches(context, snapshot.pullSecrets(namespace), reference.name)) {
     const match = entry.matches.find((candidate) => !candidate.key.anonymous);
     if (match !== undefined) return { secret: entry.view.name, key: match.key.raw };
   }
@@ -514,11 +543,11 @@ function chooseInjection(
 ): InjectionChoice | undefined {
   const { input } = context;
   const now = input.now;
-  const covering = namespaceKeyMatches(input.snapshot.pullSecrets(input.namespace), reference.name).filter(
+  const covering = namespaceMatches(context, input.snapshot.pullSecrets(input.namespace), reference.name).filter(
     (entry) => !context.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
   );
   if (covering.length === 0) return undefined;
-  const keyring = context.chosenViews.length === 0 ? ownMatches : lookupKeyring([...context.usable, ...context.chosenViews], reference.name);
+  const keyring = context.chosenViews.length === 0 ? ownMatches : lookupKeyring([...context.usable, ...context.chosenViews], targetOf(context, reference.name), context.meter);
   const directHolder = keyring.find((match) => !match.viaDockerHubFallback);
   const reaches = (entry: NamespaceKeyMatch): boolean => directHolder === undefined || !(entry.matches[0] as KeyringMatch).viaDockerHubFallback;
   const account = context.saSecrets;
@@ -530,13 +559,19 @@ function chooseInjection(
     if (reaching !== undefined) return { kind: 'blocked', name: reaching.view.name, why: 'mountable' };
     return { kind: 'blocked', name: (covering[0] as NamespaceKeyMatch).view.name, why: 'keyring', holder: directHolder as KeyringMatch };
   }
-  const preferred = [...context.chosen, ...rulePreferred, ...context.effective.preferredSecrets, ...context.shadowedSaSecrets().map((view) => view.name)];
+  // Looked up by name, list by list: the lists can be as long as the namespace's secrets.
+  const viableByName = new Map<string, NamespaceKeyMatch>();
+  for (const entry of viable) if (!viableByName.has(entry.view.name)) viableByName.set(entry.view.name, entry);
+  const shadowedNames = context.shadowedSaSecrets().map((view) => view.name);
   let pick = first;
-  for (const name of preferred) {
-    const found = viable.find((entry) => entry.view.name === name);
-    if (found !== undefined) {
-      pick = found;
-      break;
+  search: for (const list of [context.chosen, rulePreferred, context.effective.preferredSecrets, shadowedNames]) {
+    context.meter.spent += list.length;
+    for (const name of list) {
+      const found = viableByName.get(name);
+      if (found !== undefined) {
+        pick = found;
+        break search;
+      }
     }
   }
   const key = pick.matches.find((match) => isUsableCredential(match.key, now))?.key.raw ?? '';
@@ -545,7 +580,8 @@ function chooseInjection(
 
 function expiredSecrets(context: ContainerContext, reference: ImageReference): string[] {
   const now = context.input.now;
-  return context.usable.filter((view) => lookupKeyring([view], reference.name).some((match) => isExpired(match.key, now))).map((view) => view.name);
+  const target = targetOf(context, reference.name);
+  return context.usable.filter((view) => lookupKeyring([view], target, context.meter).some((match) => isExpired(match.key, now))).map((view) => view.name);
 }
 
 /** The most specific explanation of why an image that needs a credential is not covered. */
@@ -578,15 +614,14 @@ function uncoveredCause(
     };
   }
   // A listed secret that is missing or of the wrong type is the likeliest cause: blame it first.
-  const broken =
-    context.resolved.find((entry) => entry.considered.status === 'not-found') ??
-    context.resolved.find((entry) => entry.considered.status === 'wrong-type');
+  const broken = context.firstBroken;
   if (broken !== undefined) {
     context.citedSecrets.add(broken.considered.name);
     const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes, input.podUpdate === true);
     return { ...finding, path: imagePath, message: `${container.name}: ${finding.message}` };
   }
-  const shadowed = context.shadowedSaSecrets().find((view) => hasLiveMatch(view, reference.name, input.now));
+  const target = targetOf(context, reference.name);
+  const shadowed = context.shadowedSaSecrets().find((view) => hasLiveMatch(view, target, input.now, context.meter));
   if (shadowed !== undefined) {
     return {
       code: 'ServiceAccountSecretsIgnored',
@@ -598,7 +633,7 @@ function uncoveredCause(
     };
   }
   if (injecting) return undefined;
-  const anonymousOnly = lookupKeyring(context.usable, reference.name).filter((match) => match.key.anonymous);
+  const anonymousOnly = matchesOf(context, reference.name).filter((match) => match.key.anonymous);
   if (anonymousOnly.length > 0) {
     const holder = anonymousOnly[0] as KeyringMatch;
     return {
@@ -674,8 +709,52 @@ function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity:
   return { code, severity, path, message: fit('secret ', name, ` not found in namespace ${namespace}${hint}; ${fix}`, severity) };
 }
 
-function hasLiveMatch(view: PullSecretView, imageName: string, now: number): boolean {
-  return lookupKeyring([view], imageName).some((match) => isUsableCredential(match.key, now));
+function hasLiveMatch(view: PullSecretView, target: ImageTarget, now: number, meter: WorkMeter): boolean {
+  return lookupKeyring([view], target, meter).some((match) => isUsableCredential(match.key, now));
+}
+
+function overBudget(context: ContainerContext): boolean {
+  return context.meter.spent > context.meter.limit;
+}
+
+/** The image compiled for matching once per decision: a long name is not parsed again per secret. */
+function targetOf(context: ContainerContext, imageName: string): ImageTarget {
+  let target = context.targetsByImage.get(imageName);
+  if (target === undefined) {
+    target = imageTarget(imageName);
+    context.targetsByImage.set(imageName, target);
+  }
+  return target;
+}
+
+/** lookupKeyring over the usable secrets the pod will have, once per image name. */
+function matchesOf(context: ContainerContext, imageName: string): readonly KeyringMatch[] {
+  let matches = context.matchesByImage.get(imageName);
+  if (matches === undefined) {
+    matches = context.usable.length > 0 ? lookupKeyring(context.usable, targetOf(context, imageName), context.meter) : [];
+    context.matchesByImage.set(imageName, matches);
+  }
+  return matches;
+}
+
+/**
+ * namespaceKeyMatches (remembered per namespace state), charged to the budget as one unit per
+ * namespace secret: whether computed now or remembered, the decision asked for that much.
+ */
+function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
+  context.meter.spent += pullSecrets.length;
+  return namespaceKeyMatches(pullSecrets, imageName);
+}
+
+function budgetFinding(spec: PodSpecRef, decided: number, total: number, budget: number): Finding {
+  return {
+    code: 'DecisionBudgetExceeded',
+    severity: 'deny',
+    path: spec.specPath,
+    message:
+      `checking this pod's images against its pull secrets' keys needs more than ${budget.toLocaleString('en-US')} comparisons ` +
+      `(stopped after ${decided} of ${total} containers); use fewer distinct images per pod or fewer auths keys per secret`,
+  };
 }
 
 function addShortLivedFinding(findings: Finding[], container: ContainerRef, match: KeyringMatch, effective: EffectivePolicy, now: number): void {

@@ -1,4 +1,4 @@
-import { lookupKeyring } from '../credentials/keyring.ts';
+import { imageTarget, lookupKeyring } from '../credentials/keyring.ts';
 import type { KeyringMatch, PullSecretView } from '../credentials/types.ts';
 import { StringMemo } from '../image/string-memo.ts';
 
@@ -24,9 +24,11 @@ const memos = new WeakMap<readonly PullSecretView[], StringMemo<readonly Namespa
 
 function compute(pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
   const found: NamespaceKeyMatch[] = [];
+  // Compiled once for every secret: a long name is not parsed again per secret.
+  const target = imageTarget(imageName);
   for (const view of pullSecrets) {
     if (!view.usable) continue;
-    const matches = lookupKeyring([view], imageName);
+    const matches = lookupKeyring([view], target);
     if (matches.length > 0) found.push(Object.freeze({ view, matches: Object.freeze(matches) }));
   }
   return Object.freeze(found);

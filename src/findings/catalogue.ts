@@ -1,3 +1,5 @@
+import { DECIDE_WORK_BUDGET } from '../decide/limits.ts';
+
 /**
  * The finding catalogue: stable codes, their meaning and their default severity. Tests assert codes,
  * never prose; the README's table is generated from (and checked against) this list.
@@ -19,6 +21,7 @@ export const FINDING_CODES = [
   'AnonymousPullRateLimited',
   'ExemptImage',
   'ImageNeverPulled',
+  'DecisionBudgetExceeded',
 ] as const;
 
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -52,6 +55,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   ExemptImage: 'The image matches the policy\'s exemptImages; no check was made.',
   ImageNeverPulled:
     'The container (or image volume) has imagePullPolicy Never: the kubelet never pulls it, so it must be preloaded on every node; credentials are checked only as `neverPullCredentials` asks.',
+  DecisionBudgetExceeded:
+    `Checking the pod would take more than the per-decision work budget (distinct images × auths keys compared, ${DECIDE_WORK_BUDGET.toLocaleString('en-US')} units); the rest of the pod was not checked. No real pod comes near it.`,
 };
 
 /** Severity of each code and what sets it, for the README. */
@@ -70,4 +75,5 @@ export const FINDING_SEVERITIES: Readonly<Record<FindingCode, string>> = {
   AnonymousPullRateLimited: '`dockerHubAnonymous` (default info)',
   ExemptImage: 'info',
   ImageNeverPulled: 'info',
+  DecisionBudgetExceeded: 'deny',
 };

@@ -243,3 +243,21 @@ t.test('matches CredentialKeys built outside projectPullSecret by their normalis
   t.same(lookupKeyring([view], 'quay.io/team/app').map((match) => match.key.key), ['quay.io/team']);
   t.same(lookupKeyring([view], 'quay.io/other'), []);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Hosts that can never be DNS names are rejected before any glob runs.
+
+const dnsLimits: Record<string, readonly [key: string, image: string, matches: boolean]> = {
+  'a 63-byte label still matches a glob': ['*.com', `${'a'.repeat(63)}.com/app`, true],
+  'a 64-byte label matches no key, not even `*`': ['*.com', `${'a'.repeat(64)}.com/app`, false],
+  'a 64-byte label matches no literal key either': [`${'a'.repeat(64)}.com`, `${'a'.repeat(64)}.com/app`, false],
+  'a 253-character host still matches': ['*.*.*.*.com', `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com/app`, true],
+  'a 254-character host matches nothing': ['*.*.*.*.com', `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(58)}.com/app`, false],
+  'a port does not count towards the host length': [`${'a'.repeat(63)}.com:5000`, `${'a'.repeat(63)}.com:5000/app`, true],
+  'a 100,000-byte label against a 10,000-byte glob answers no match': ['*' + 'a'.repeat(10_000) + 'b.com', `${'a'.repeat(100_000)}b.com/app`, false],
+};
+for (const [name, [key, image, expected]] of Object.entries(dnsLimits)) {
+  t.test(name, async (t) => {
+    t.equal(keyMatchesImage(key, image), expected);
+  });
+}

@@ -241,3 +241,25 @@ t.test('Go base64 decoding round-trips and enforces padding both ways', async (t
     1000,
   );
 });
+
+t.test('glob work on a DNS label is bounded whatever the pattern length (steps counted, not timed)', async (t) => {
+  // 64 positions x 64 bytes per chunk start, for at most 64 chunks that advance: 64^3 bounds any
+  // pattern against a 63-byte label; the pattern's own length only adds its chunk count.
+  const bound = (pattern: string): number => 64 ** 3 + pattern.length + 1;
+  const patternChar = fc.constantFrom('a', 'b', '*', '?', '[ab]');
+  checkProperty(
+    t,
+    fc.property(fc.array(patternChar, { maxLength: 3000 }), fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 63 }), (parts, label) => {
+      const pattern = parts.join('');
+      const counter = { spent: 0 };
+      globMatches(compileGlob(pattern), label, counter);
+      if (counter.spent > bound(pattern)) throw new Error(`${counter.spent} steps for a ${pattern.length}-byte pattern`);
+    }),
+    300,
+  );
+  for (const pattern of ['*' + 'a'.repeat(10_000) + 'b', '*a'.repeat(5_000), ('*' + 'a'.repeat(31)).repeat(300) + 'b', '*' + '?'.repeat(62) + 'b']) {
+    const counter = { spent: 0 };
+    globMatches(compileGlob(pattern), 'a'.repeat(63), counter);
+    t.ok(counter.spent <= bound(pattern), `${counter.spent} steps for ${pattern.slice(0, 12)}... (${pattern.length} bytes)`);
+  }
+});

@@ -475,3 +475,56 @@ t.test('ServiceAccount secrets are blamed at the serviceAccountName field, not a
   t.equal(finding?.code, 'PullSecretNotFound');
   t.equal(decision.secrets[0]?.source, 'serviceAccount');
 });
+
+// ---------------------------------------------------------------------------------------------
+// Adversarial sizes: correctness on the inputs the adversarial benchmark times (bench/adversarial.ts).
+
+t.test('a pod listing 200,000 names blames each missing one at its first listing', async (t) => {
+  const names = Array.from({ length: 200_000 }, (_, index) => `s${index % 100_000}`);
+  const decision = run({
+    state: [pullSecret('team', 's7', 'registry.example.com')],
+    workload: pod({ imagePullSecrets: names, containers: [{ name: 'app', image: privateImage }] }),
+    decision: 'allow',
+    codes: [],
+  });
+  t.equal(decision.decision, 'allow');
+  t.equal(decision.secrets.length, 100_000, 'each name considered once');
+  const missing = decision.findings.filter((finding) => finding.code === 'PullSecretNotFound');
+  t.equal(missing.length, 99_999);
+  t.equal(missing[0]?.path, 'spec.imagePullSecrets[0]');
+  t.equal(missing.at(-1)?.path, 'spec.imagePullSecrets[99999]', 'the first listing, not the repeat at 199999');
+});
+
+t.test('a pod whose checks exceed the work budget is denied unchecked, naming how far it got', async (t) => {
+  const loaded = parsePolicyObject({});
+  if (!loaded.ok) throw new Error('default policy');
+  const state = Array.from({ length: 50 }, (_, index) => pullSecret('team', `s${index}`, `other-${index}.example.com`));
+  const spec = extractPodSpec(
+    pod({ imagePullSecrets: state.map((_, index) => `s${index}`), containers: Array.from({ length: 40 }, (_, index) => ({ name: `c${index}`, image: `registry.example.com/a${index}:1` })) }),
+  );
+  if (spec === undefined) throw new Error('no spec');
+  const input = { spec, namespace: 'team', snapshot: snapshotFromObjects(state), policy: new PolicyResolver(loaded.policy), now: NOW, secretsFinal: true };
+  // 40 distinct images x 50 keys = 2,000 units: a budget of 1,000 stops after 20 images.
+  const cut = decide({ ...input, workBudget: 1_000 });
+  t.equal(cut.decision, 'deny');
+  t.same(cut.findings.map((finding) => [finding.code, finding.severity, finding.path]), [['DecisionBudgetExceeded', 'deny', 'spec']]);
+  t.ok(cut.containers.length < 40, `stopped early (${cut.containers.length} of 40 containers)`);
+  t.match(cut.findings[0]?.message, new RegExp(`stopped after ${cut.containers.length} of 40 containers`));
+  const whole = decide({ ...input, workBudget: 10_000 });
+  t.equal(whole.containers.length, 40, 'within the budget every container is checked');
+  t.notOk(codesOf(whole).includes('DecisionBudgetExceeded'));
+});
+
+t.test('repeated images are looked up once per decision: 10,000 containers of one image fit a budget of one lookup', async (t) => {
+  const loaded = parsePolicyObject({});
+  if (!loaded.ok) throw new Error('default policy');
+  const state = Array.from({ length: 50 }, (_, index) => pullSecret('team', `s${index}`, `other-${index}.example.com`));
+  const spec = extractPodSpec(
+    pod({ imagePullSecrets: state.map((_, index) => `s${index}`), containers: Array.from({ length: 10_000 }, (_, index) => ({ name: `c${index}`, image: privateImage })) }),
+  );
+  if (spec === undefined) throw new Error('no spec');
+  const decision = decide({ spec, namespace: 'team', snapshot: snapshotFromObjects(state), policy: new PolicyResolver(loaded.policy), now: NOW, secretsFinal: true, workBudget: 12_000 });
+  t.equal(decision.containers.length, 10_000);
+  t.notOk(codesOf(decision).includes('DecisionBudgetExceeded'));
+  t.ok(decision.containers.every((container) => container.findings.some((finding) => finding.code === 'NoMatchingCredential')));
+});
