@@ -161,6 +161,7 @@ export function decide(input: DecideInput): PodDecision {
     meter: { spent: 0, limit: input.workBudget ?? DECIDE_WORK_BUDGET },
     targetsByImage: new Map(),
     matchesByImage: new Map(),
+    chargedImages: new Set(),
   };
   const containers: ContainerDecision[] = [];
   const checked = spec.containers.filter((container) => input.onlyContainers === undefined || input.onlyContainers.has(container.path));
@@ -255,6 +256,8 @@ interface ContainerContext {
   /** Per image name, within this decision: containers repeat images, and a lookup's answer depends only on the name. */
   readonly targetsByImage: Map<string, ImageTarget>;
   readonly matchesByImage: Map<string, readonly KeyringMatch[]>;
+  /** Images whose namespace-wide lookup was charged to the budget already. */
+  readonly chargedImages: Set<string>;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   readonly citedSecrets: Set<string>;
 }
@@ -739,10 +742,14 @@ function matchesOf(context: ContainerContext, imageName: string): readonly Keyri
 
 /**
  * namespaceKeyMatches (remembered per namespace state), charged to the budget as one unit per
- * namespace secret: whether computed now or remembered, the decision asked for that much.
+ * namespace secret the first time the decision asks for an image: whether computed now or
+ * remembered, the decision asked for that much; repeats of an image within it cost a lookup.
  */
 function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
-  context.meter.spent += pullSecrets.length;
+  if (!context.chargedImages.has(imageName)) {
+    context.chargedImages.add(imageName);
+    context.meter.spent += pullSecrets.length;
+  }
   return namespaceKeyMatches(pullSecrets, imageName);
 }
 
