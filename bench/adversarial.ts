@@ -3,7 +3,7 @@
  * decision work as hard as possible, each answered whole (JSON text in, JSON text out: parse,
  * decode, decide, patch, encode) in both phases.
  *
- *   node bench/adversarial.ts [--only TEXT] [--mib N]
+ *   node --expose-gc bench/adversarial.ts [--only TEXT] [--mib N]
  *
  * Two checks per shape, both against the review's own JSON.parse time or its half-size twin
  * measured in the same run, so they hold on a slow or busy machine:
@@ -172,9 +172,13 @@ function answer(text: string, phase: Phase): string {
   return JSON.stringify(reviewResponse(outcome.response));
 }
 
+/** With --expose-gc (npm run bench:adversarial passes it): each run starts on a collected heap, so one run does not pay for another's garbage. */
+const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
+
 function cpuMs(op: () => unknown): number {
   let best = Infinity;
   for (let i = 0; i < REPEATS; i++) {
+    collect();
     const before = process.cpuUsage();
     op();
     const used = process.cpuUsage(before);
