@@ -1,7 +1,10 @@
 /**
- * Adversarial reviews: the largest AdmissionReviews the server accepts (7 MiB), shaped to make the
- * decision work as hard as possible, each answered whole (JSON text in, JSON text out: parse,
- * decode, decide, patch, encode) in both phases.
+ * Adversarial reviews: AdmissionReviews of the body limit (7 MiB), shaped to make the decision
+ * work as hard as possible, each answered whole by admit() (JSON text in, JSON text out: parse,
+ * decode, decide, patch, encode) in both phases. The server refuses most of these shapes first
+ * (REVIEW_MAX_* in src/admission/review-limits.ts: 1,000 containers, 1,000 names); admit() is
+ * measured without those limits because `pullguard audit` reads manifests that have none, and
+ * because the decision must stay linear and bounded on its own.
  *
  *   node --expose-gc bench/adversarial.ts [--only TEXT] [--mib N]
  *
