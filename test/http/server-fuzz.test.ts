@@ -108,7 +108,24 @@ function isWellFormedReview(body: unknown): boolean {
     const value = request[field];
     if (value !== undefined && !(isRecord(value) && Object.values(value).every((part) => typeof part === 'string'))) return false;
   }
-  return !mayExceedReviewLimits(request['object']) && !mayExceedReviewLimits(request['oldObject']);
+  return !mayExceedReviewLimits(request['object']) && !mayExceedReviewLimits(request['oldObject']) && !hasPrototypeKey(body);
+}
+
+/**
+ * A `__proto__` key anywhere in the body is refused with 400 on purpose (the JSON parser's
+ * prototype-pollution guard; see the edge case below), however well-formed the rest is.
+ */
+function hasPrototypeKey(body: unknown): boolean {
+  const pending: unknown[] = [body];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (Array.isArray(value)) pending.push(...value);
+    else if (isRecord(value)) {
+      if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+      pending.push(...Object.values(value));
+    }
+  }
+  return false;
 }
 
 /**
