@@ -232,6 +232,11 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
     secretsFinal: false, // manifests: the ServiceAccount plugin has not run yet
     annotations: workload.annotations,
   });
+  return resultOf(base, decision);
+}
+
+/** One report row: where the workload came from (`base`) and what decide() said about it. */
+export function resultOf<Base extends Omit<AuditResult, DecidedField>>(base: Base, decision: PodDecision): Base & Pick<AuditResult, DecidedField> {
   return {
     ...base,
     mode: decision.mode,
@@ -242,6 +247,8 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
     ...(decision.skipped !== undefined ? { skipped: decision.skipped } : {}),
   };
 }
+
+type DecidedField = 'mode' | 'decision' | 'inject' | 'containers' | 'findings' | 'skipped';
 
 export interface ReportParts {
   readonly mode: Mode;

@@ -4,7 +4,7 @@ import type { Finding } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type WorkloadKind } from '../workloads/extract.ts';
-import type { AuditReport, AuditResult } from './audit.ts';
+import { resultOf, type AuditReport, type AuditResult } from './audit.ts';
 import { buildRollup } from './rollup.ts';
 import { controllerOf, isReportedWorkload, OwnerIndex, uidOf } from './owners.ts';
 
@@ -217,15 +217,7 @@ export class ClusterAuditBuilder {
       annotations: identity?.annotations,
     });
     this.decideMs += performance.now() - started;
-    return {
-      ...base,
-      mode: decision.mode,
-      decision: decision.decision,
-      inject: decision.inject,
-      containers: decision.containers,
-      findings: decision.findings,
-      ...(decision.skipped !== undefined ? { skipped: decision.skipped } : {}),
-    };
+    return resultOf(base, decision);
   }
 }
 
