@@ -12,6 +12,8 @@ import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyFile } from './inputs.ts';
 import type { CommandIo } from './io.ts';
+import { probeUncoveredRegistries } from './audit-probe.ts';
+import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { parseNow } from './review.ts';
 
 export const CLUSTER_AUDIT_HELP = `Usage: pullguard audit --cluster [-n NS | -A] [-l SELECTOR] [--kinds KIND,...] [-o table|json|policyreport] [--apply]
@@ -42,6 +44,10 @@ under the workload that owns them.
   --chunk-size N            objects per list request (default 500)
   --stats                   print to stderr how long listing and deciding took and the peak memory
   --now RFC3339             evaluate token expiry at this time (default: now)
+  --probe-anonymous         ask each registry that no rule names and no secret covers whether one of its
+                            images may be pulled anonymously (no credential is ever sent), and suggest
+                            access public or secret from the answer; with --ca-file FILE,
+                            --probe-timeout MS and --probe-allow-realm HOST as in the offline audit
   --no-color                never colour the table
 
 A progress line (objects read, namespaces done, ETA) goes to stderr when stderr is a terminal.
@@ -126,6 +132,8 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
       'chunk-size': { type: 'string' },
       stats: { type: 'boolean' },
       now: { type: 'string' },
+      'probe-anonymous': { type: 'boolean' },
+      ...PROBE_FLAG_OPTIONS,
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -147,6 +155,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
     throw new UsageError('--apply writes whole-namespace reports: it cannot be combined with -l or --kinds (they would replace a namespace\'s report with a part of it)');
   }
   const now = parseNow(values.now);
+  const probeFlags = parseProbeFlags(values['probe-anonymous'] === true, '--probe-anonymous', values);
   const namespace = values.namespace;
 
   let kubeconfig;
@@ -188,7 +197,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
         : {}),
     });
     if (showProgress) io.stderr.write('\r\x1b[K');
-    const report = outcome.report;
+    const report = probeFlags === undefined ? outcome.report : await probeUncoveredRegistries(outcome.report, probeFlags, io);
     const needReports = output === 'policyreport' || values.apply === true;
     const reports = needReports
       ? buildPolicyReports(report, { api: reportApi, includePass: values['report-pass'] === true, now, clusterReport: namespace === undefined })

@@ -7,9 +7,11 @@ import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
 import { clean, plural, renderTable } from '../report/table.ts';
 import { DEFAULT_NAMESPACE, SnapshotBuilder } from '../snapshot/from-objects.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
+import { ANONYMOUS_PROBE_CONCURRENCY, probeUncoveredRegistries } from './audit-probe.ts';
 import { formatColumns } from './help.ts';
 import { loadPolicyResolver } from './inputs.ts';
 import type { CommandIo } from './io.ts';
+import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { ProgressLine } from './progress.ts';
 import { parseNow } from './review.ts';
 
@@ -31,6 +33,14 @@ ${formatColumns([
   ['--helm-values FILE', "values file for every 'helm template'; repeatable"],
   ['--strict', 'exit 2 when any input was skipped'],
   ['--now RFC3339', 'evaluate token expiry at this time (default: now)'],
+  ['--probe-anonymous', 'ask each registry no rule names and no secret covers if the image it is'],
+  ['', 'used for may be pulled anonymously (GET /v2/, anonymous token, HEAD of the'],
+  ['', 'manifest; never a credential); suggest access public or secret from that'],
+  ['--ca-file FILE', 'with --probe-anonymous: also trust this CA (PEM) for registry TLS'],
+  ['--probe-timeout MS', 'with --probe-anonymous: time-out of each registry request (default'],
+  ['', `10000); ${ANONYMOUS_PROBE_CONCURRENCY} registries are probed at a time`],
+  ['--probe-allow-realm HOST', 'with --probe-anonymous: a token server on another host that may be'],
+  ['', 'asked for an anonymous token (besides the registry, auth.docker.io)'],
   ['--no-color', 'never colour the table'],
   ['-h, --help', 'show this help'],
   ['-v, --version', 'print the version'],
@@ -78,6 +88,8 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
       'helm-values': { type: 'string', multiple: true, default: [] },
       strict: { type: 'boolean' },
       now: { type: 'string' },
+      'probe-anonymous': { type: 'boolean' },
+      ...PROBE_FLAG_OPTIONS,
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -99,6 +111,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   }
   if (values.state.includes('-')) throw new UsageError('--state - is not supported: stdin carries the manifests; give a file or directory');
   const now = parseNow(values.now);
+  const probeFlags = parseProbeFlags(values['probe-anonymous'] === true, '--probe-anonymous', values);
   const policy = await loadPolicyResolver(values.policy);
   const defaultNamespace = values.namespace ?? DEFAULT_NAMESPACE;
 
@@ -157,7 +170,8 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const snapshot = state.build();
   const results = decideWorkloads(workloads, snapshot, policy, now, { defaultNamespace });
   progress.clear();
-  const report = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
+  const decided = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
+  const report = probeFlags === undefined ? decided : await probeUncoveredRegistries(decided, probeFlags, io);
   const shown = filterResults(report, only);
   if (values.output === 'json') io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
   else {

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { probeCredentialFor } from '../credentials/probe-credential.ts';
 import type { ContainerExplanation, Explanation } from '../explain/types.ts';
 import { probeRegistry, type ProbeResult } from '../probe/registry-probe.ts';
-import { UsageError } from './errors.ts';
+import { readCaFile, type ProbeFlags } from './probe-flags.ts';
 
 /**
  * `explain --probe`: for each container, ask the registry with the credential pullguard would use
@@ -10,24 +9,11 @@ import { UsageError } from './errors.ts';
  * Node-identity images are not probed: that identity lives on the node. Equal probes run once.
  */
 
-export interface ProbeFlags {
-  readonly caFile: string | undefined;
-  readonly timeoutMs: number | undefined;
-  readonly allowedRealmHosts: readonly string[];
-}
-
 /** Raw Secret objects by namespace/name, kept only for the probe's run. */
 export type SecretLookup = (namespace: string, name: string) => unknown;
 
 export async function probeExplanations(explanations: readonly Explanation[], secrets: SecretLookup, flags: ProbeFlags): Promise<Explanation[]> {
-  let caPem: string | undefined;
-  if (flags.caFile !== undefined) {
-    try {
-      caPem = await readFile(flags.caFile, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read --ca-file ${flags.caFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
+  const caPem = await readCaFile(flags.caFile);
   const runs = new Map<string, Promise<ProbeResult>>();
   const probeOne = (explanation: Explanation, container: ContainerExplanation): Promise<ProbeResult> | null => {
     const reference = container.reference;

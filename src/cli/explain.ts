@@ -10,6 +10,7 @@ import { extractPodSpec } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyFile, readObjects } from './inputs.ts';
 import type { CommandIo } from './io.ts';
+import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { parseNow } from './review.ts';
 
 export const EXPLAIN_HELP = `Usage: pullguard explain pod NAME [-n NS] [options]
@@ -92,9 +93,7 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
       output: { type: 'string', short: 'o', default: 'text' },
       now: { type: 'string' },
       probe: { type: 'boolean' },
-      'ca-file': { type: 'string' },
-      'probe-timeout': { type: 'string' },
-      'probe-allow-realm': { type: 'string', multiple: true, default: [] },
+      ...PROBE_FLAG_OPTIONS,
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -106,14 +105,8 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
   }
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`-o must be text or json, got ${values.output}`);
   const now = parseNow(values.now);
-  const probe = values.probe === true;
-  if (!probe && (values['ca-file'] !== undefined || values['probe-timeout'] !== undefined || values['probe-allow-realm'].length > 0)) {
-    throw new UsageError('--ca-file, --probe-timeout and --probe-allow-realm go with --probe');
-  }
-  const timeoutMs = values['probe-timeout'] === undefined ? undefined : Number(values['probe-timeout']);
-  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000)) {
-    throw new UsageError(`--probe-timeout must be milliseconds between 1 and 120000, got ${values['probe-timeout']}`);
-  }
+  const probeFlags = parseProbeFlags(values.probe === true, '--probe', values);
+  const probe = probeFlags !== undefined;
   let explanations: Explanation[];
   /** Raw secrets, kept only when --probe needs a credential from them. */
   let rawSecrets: readonly Record<string, unknown>[] = [];
@@ -145,9 +138,9 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
       .filter((entry): entry is Explanation => entry !== undefined);
     if (probe) rawSecrets = result.state.filter((object) => object['kind'] === 'Secret');
   }
-  if (probe) {
+  if (probeFlags !== undefined) {
     const { probeExplanations } = await import('./explain-probe.ts');
-    explanations = await probeExplanations(explanations, secretLookup(rawSecrets), { caFile: values['ca-file'], timeoutMs, allowedRealmHosts: values['probe-allow-realm'] });
+    explanations = await probeExplanations(explanations, secretLookup(rawSecrets), probeFlags);
     rawSecrets = [];
   }
   const output: ExplainOutput = { explanations: explanations.map((explanation) => withAges(explanation, now)) };

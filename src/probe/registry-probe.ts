@@ -354,7 +354,11 @@ function failureOf(error: Error, timeoutMs: number): Failure {
   if (error.name === 'AbortError' || error.name === 'TimeoutError' || code === 'ABORT_ERR' || code === 'ETIMEDOUT') {
     return { failure: 'network', message: `no answer within ${timeoutMs} ms` };
   }
-  if (TLS_ERROR_CODES.has(code) || /certificate|ssl|tls/i.test(error.message)) return { failure: 'tls', message: `${code !== '' ? `${code}: ` : ''}${error.message}` };
+  if (TLS_ERROR_CODES.has(code) || /certificate|ssl|tls/i.test(error.message)) {
+    // Node's hint about --use-system-ca is for node's own flags; pullguard's answer is --ca-file.
+    const message = error.message.replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca$/, '');
+    return { failure: 'tls', message: `${code !== '' ? `${code}: ` : ''}${message} (trust its CA with --ca-file)` };
+  }
   return { failure: 'network', message: `${code !== '' ? `${code}: ` : ''}${error.message}` };
 }
 

@@ -1,6 +1,7 @@
 import type { ContainerDecision } from '../decide/types.ts';
 import type { FindingCode, Severity } from '../findings/catalogue.ts';
 import type { Access } from '../policy/schema.ts';
+import type { ProbeResult } from '../probe/registry-probe.ts';
 
 /** What a large report boils down to: which problems, which registries, and what policy is missing. */
 export interface Rollup {
@@ -26,8 +27,22 @@ export interface UncoveredRegistry {
   readonly images: number;
   readonly workloads: number;
   readonly example: string;
-  /** What the suggestion proposes: `node` for the clouds' registries whose nodes pull with their own identity, else `public`. */
-  readonly suggestedAccess: Access;
+  /**
+   * What the suggestion proposes: `node` for the clouds' registries whose nodes pull with their own
+   * identity, else `public`. With `audit --probe-anonymous`, what the anonymous probe of `example`
+   * found: `public` when it may be pulled anonymously, `secret` when that was refused (`node` stays
+   * for the clouds' registries), and null when the probe could not tell (unreachable, TLS, not
+   * found, ...): the suggested block then only comments the entry.
+   */
+  readonly suggestedAccess: Access | null;
+  /** With `audit --probe-anonymous`: the anonymous probe of `example` (no credential was sent). */
+  readonly probe?: ProbeResult;
+}
+
+/** An anonymous probe of one uncovered registry and the access it suggests (`suggestedAccess()` of src/probe). */
+export interface AnonymousProbe {
+  readonly probe: ProbeResult;
+  readonly suggests: 'public' | 'secret' | undefined;
 }
 
 export interface RollupWorkload {
@@ -104,6 +119,22 @@ export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
   };
 }
 
+/**
+ * The roll-up with the anonymous probes' answers: each probed uncovered registry gets its probe and
+ * the access the probe suggests, and the suggested block is rewritten from them. Registries whose
+ * nodes pull with their cloud identity keep `node` unless anonymous pulls work.
+ */
+export function withAnonymousProbes(rollup: Rollup, probes: ReadonlyMap<string, AnonymousProbe>): Rollup {
+  const uncovered = rollup.uncovered.map((entry): UncoveredRegistry => {
+    const probed = probes.get(entry.registry);
+    if (probed === undefined) return entry;
+    const byName = suggestAccess(entry.registry);
+    const suggestedAccess = probed.suggests === 'public' ? 'public' : byName === 'node' ? 'node' : probed.suggests ?? null;
+    return { ...entry, suggestedAccess, probe: probed.probe };
+  });
+  return { ...rollup, uncovered, suggestedPolicy: suggestedRegistriesBlock(uncovered) };
+}
+
 export function suggestAccess(registry: string): Access {
   return NODE_IDENTITY_REGISTRIES.some((pattern) => pattern.test(registry)) ? 'node' : 'public';
 }
@@ -118,14 +149,43 @@ function plural(count: number, word: string): string {
  */
 export function suggestedRegistriesBlock(uncovered: readonly UncoveredRegistry[]): string {
   if (uncovered.length === 0) return '';
-  const lines = ['registries:'];
-  for (const entry of uncovered) {
+  // Entries the probe could not classify are comments only, so the block always loads as a policy.
+  const active = uncovered.filter((entry) => entry.suggestedAccess !== null);
+  const lines = [active.length > 0 ? 'registries:' : 'registries: []  # the probe could classify none of them: see below'];
+  for (const entry of [...active, ...uncovered.filter((entry) => entry.suggestedAccess === null)]) {
     lines.push(`  # ${entry.registry}: ${plural(entry.images, 'image')} in ${plural(entry.workloads, 'workload')}, e.g. ${entry.example}`);
+    const probe = entry.probe;
+    if (entry.suggestedAccess === null) {
+      lines.push(`  # not suggested: the anonymous probe could not tell (${probe?.verdict ?? 'not run'}: ${comment(probe?.summary ?? '')})`);
+      lines.push(`  # - hosts: [${JSON.stringify(entry.registry)}]`);
+      lines.push(`  #   access: public | secret | node`);
+      continue;
+    }
     lines.push(`  - hosts: [${JSON.stringify(entry.registry)}]`);
-    const check = entry.suggestedAccess === 'node'
-      ? 'nodes pull with their cloud identity; if not, use a pull secret instead'
-      : "only if anonymous pulls work; else 'node' (node identity) or a pull secret";
-    lines.push(`    access: ${entry.suggestedAccess}  # ${check}`);
+    lines.push(`    access: ${entry.suggestedAccess}  # ${accessComment(entry.suggestedAccess, probe)}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function accessComment(access: Access, probe: ProbeResult | undefined): string {
+  if (probe === undefined) {
+    return access === 'node'
+      ? 'nodes pull with their cloud identity; if not, use a pull secret instead'
+      : "only if anonymous pulls work; else 'node' (node identity) or a pull secret";
+  }
+  if (access === 'public') return 'probed: anonymous pulls work';
+  if (access === 'secret') return `probed: anonymous pull refused (${httpStatusOf(probe)}); pods need a pull secret`;
+  const outcome = probe.verdict === 'unauthorized' ? `anonymous pull refused (${httpStatusOf(probe)})` : `could not tell (${probe.verdict})`;
+  return `probed: ${outcome}; nodes pull with their cloud identity; if not, use a pull secret instead`;
+}
+
+/** The status of the last request the probe made, as `HTTP 401`. */
+function httpStatusOf(probe: ProbeResult): string {
+  const status = probe.steps.at(-1)?.status;
+  return status === null || status === undefined ? 'no HTTP status' : `HTTP ${status}`;
+}
+
+/** Probe summaries carry error texts: one line, no control characters, inside a YAML comment. */
+function comment(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
 }

@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { generateCertificates } from '../../src/certs/generate.ts';
 import { probeRegistry } from '../../src/probe/registry-probe.ts';
+import type { AuditReport } from '../../src/report/audit.ts';
+import { runCli } from '../helpers/cli.ts';
 import { freeLoopbackPorts, spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from './harness/processes.ts';
 
 t.setTimeout(5 * 60_000);
@@ -89,7 +91,12 @@ writeFileSync(files.signerRoot, signer.caCert);
 writeFileSync(files.htpasswd, await htpasswdLine(USER, PASSWORD));
 mkdirSync(files.storage);
 
-async function startRegistry(name: string, auth: Record<string, unknown>): Promise<{ host: string; proc: ManagedProcess }> {
+/** Starts a registry; `auth` undefined serves anonymous pulls. `tls` is the serving pair and its CA (default: the trusted CA's). */
+async function startRegistry(
+  name: string,
+  auth: Record<string, unknown> | undefined,
+  tls = { certificate: files.cert, key: files.key, caPem: tlsBundle.caCert },
+): Promise<{ host: string; proc: ManagedProcess }> {
   const [port] = await freeLoopbackPorts(1);
   const config = join(dir, `${name}.yml`);
   writeFileSync(
@@ -98,8 +105,8 @@ async function startRegistry(name: string, auth: Record<string, unknown>): Promi
       version: 0.1,
       log: { level: 'info', formatter: 'text' },
       storage: { filesystem: { rootdirectory: files.storage } },
-      http: { addr: `127.0.0.1:${port}`, tls: { certificate: files.cert, key: files.key } },
-      auth,
+      http: { addr: `127.0.0.1:${port}`, tls: { certificate: tls.certificate, key: tls.key } },
+      ...(auth !== undefined ? { auth } : {}),
     }),
   );
   const logPath = join(dir, `${name}.log`);
@@ -113,7 +120,8 @@ async function startRegistry(name: string, auth: Record<string, unknown>): Promi
   });
   const host = `127.0.0.1:${port}`;
   try {
-    await waitUntil(`${name} on ${host}`, async () => (await request('GET', `https://${host}/v2/`)).status === 401, { timeoutMs: 30_000, intervalMs: 100 });
+    // Any HTTP answer means it serves (0: not listening yet, or a TLS failure against another CA).
+    await waitUntil(`${name} on ${host}`, async () => (await request('GET', `https://${host}/v2/`, {}, undefined, tls.caPem)).status !== 0, { timeoutMs: 30_000, intervalMs: 100 });
   } catch (error) {
     await stopProcess(proc, 2_000);
     throw new Error(`${(error as Error).message}\n${tailFile(logPath)}`, { cause: error });
@@ -121,9 +129,9 @@ async function startRegistry(name: string, auth: Record<string, unknown>): Promi
   return { host, proc };
 }
 
-function request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<{ status: number; headers: Record<string, unknown> }> {
+function request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | string, ca = tlsBundle.caCert): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve) => {
-    const req = https.request(url, { method, headers, ca: tlsBundle.caCert, agent: false }, (res) => {
+    const req = https.request(url, { method, headers, ca, agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
@@ -211,6 +219,14 @@ const tokenRegistry = await startRegistry('registry-token', {
 });
 t.teardown(() => stopProcess(tokenRegistry.proc, 5_000));
 const digest = await pushImage(basicRegistry.host);
+// The same storage served without auth (a public registry), and once more with a certificate from a CA nobody trusts.
+const openRegistry = await startRegistry('registry-open', undefined);
+t.teardown(() => stopProcess(openRegistry.proc, 5_000));
+const strangerBundle = generateCertificates({ hosts: ['127.0.0.1'], validityDays: 1 });
+writeFileSync(join(dir, 'stranger.crt'), strangerBundle.tlsCert);
+writeFileSync(join(dir, 'stranger.key'), strangerBundle.tlsKey, { mode: 0o600 });
+const strangerRegistry = await startRegistry('registry-stranger', undefined, { certificate: join(dir, 'stranger.crt'), key: join(dir, 'stranger.key'), caPem: strangerBundle.caCert });
+t.teardown(() => stopProcess(strangerRegistry.proc, 5_000));
 
 const good = { username: USER, password: PASSWORD };
 const options = { caPem: tlsBundle.caCert, timeoutMs: 5_000 };
@@ -282,4 +298,36 @@ t.test('token auth, anonymous: a token without pull rights, then the registry re
   const result = await probeRegistry(target(tokenRegistry.host), { ...options, allowedRealmHosts: [tokenHost] });
   t.equal(result.verdict, 'unauthorized');
   t.match(result.summary, /refuses anonymous pulls/);
+});
+
+t.test('audit --probe-anonymous classifies each uncovered registry from what it answers to an anonymous pull', async (t) => {
+  const [closedPort] = await freeLoopbackPorts(1);
+  const unreachable = `127.0.0.1:${closedPort}`;
+  const hosts = [basicRegistry.host, openRegistry.host, strangerRegistry.host, unreachable, tokenRegistry.host];
+  const manifest = hosts
+    .map((host, index) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${index}`, namespace: 'team' }, spec: { containers: [{ name: 'app', image: `${host}/team/app:1.0` }] } }))
+    .join('\n---\n');
+  const args = ['audit', '-', '--probe-anonymous', '--ca-file', files.ca, '--probe-timeout', '5000', '--probe-allow-realm', tokenHost];
+  const before = tokenRequests.length;
+  const json = await runCli([...args, '-o', 'json'], manifest);
+  const report = JSON.parse(json.stdout) as AuditReport;
+  const access = Object.fromEntries(report.rollup.uncovered.map((entry) => [entry.registry, [entry.suggestedAccess, entry.probe?.verdict]]));
+  t.same(access, {
+    [basicRegistry.host]: ['secret', 'unauthorized'],
+    [openRegistry.host]: ['public', 'ok'],
+    [strangerRegistry.host]: [null, 'tls'],
+    [unreachable]: [null, 'network'],
+    [tokenRegistry.host]: ['secret', 'unauthorized'],
+  });
+  t.equal(report.rollup.uncovered.find((entry) => entry.registry === openRegistry.host)?.probe?.digest, digest, 'the open registry served the pushed manifest');
+  t.same(tokenRequests.slice(before), ['GET'], 'one anonymous token request (a GET without credentials), never the password grant');
+  const text = await runCli(args, manifest);
+  const block = text.stdout.slice(text.stdout.indexOf('Suggested policy block'));
+  t.match(block, `- hosts: ["${openRegistry.host}"]\n      access: public  # probed: anonymous pulls work`);
+  t.match(block, `- hosts: ["${basicRegistry.host}"]\n      access: secret  # probed: anonymous pull refused (HTTP 401)`);
+  t.match(block, `# not suggested: the anonymous probe could not tell (tls: `);
+  t.match(block, `# - hosts: ["${strangerRegistry.host}"]`);
+  t.match(block, `# not suggested: the anonymous probe could not tell (network: `);
+  t.match(block, `# - hosts: ["${unreachable}"]`);
+  t.notMatch(text.stdout + json.stdout, PASSWORD, 'no credential anywhere');
 });

@@ -126,3 +126,28 @@ t.test('the table shows each workload\'s live pods under it, with the outcomes t
   t.match(stdout, /1 pod deny \(e\.g\. web-1\)\n\s+deny NoMatchingCredential/);
   t.notMatch(stdout, /Pod\/web-1/, 'the pods are not results of their own');
 });
+
+t.test('--probe-anonymous probes the registries the cluster\'s roll-up finds uncovered, anonymously', async (t) => {
+  const { default: https } = await import('node:https');
+  const { generateCertificates } = await import('../../src/certs/generate.ts');
+  const bundle = generateCertificates({ hosts: ['127.0.0.1'], validityDays: 1 });
+  const caFile = join(dir, 'probe-ca.crt');
+  writeFileSync(caFile, bundle.caCert);
+  const seen: string[] = [];
+  const server = https.createServer({ cert: bundle.tlsCert, key: bundle.tlsKey }, (request, response) => {
+    seen.push(`${request.method} ${request.url} ${request.headers.authorization ?? 'none'}`);
+    response.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' });
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const fake = fakeCluster().add(deployment({ namespace: 'team', name: 'private', containers: [{ name: 'app', image: `${host}/team/app:2` }] }));
+  const { stdout } = await run(['--cluster', '--kubeconfig', kubeconfig, '-o', 'json', '--probe-anonymous', '--ca-file', caFile, '--probe-timeout', '2000'], fake);
+  const report = JSON.parse(stdout) as { rollup: { uncovered: { registry: string; suggestedAccess: string | null; probe?: { verdict: string } }[]; suggestedPolicy: string } };
+  const entry = report.rollup.uncovered.find((candidate) => candidate.registry === host);
+  t.equal(entry?.suggestedAccess, 'secret');
+  t.equal(entry?.probe?.verdict, 'unauthorized');
+  t.match(report.rollup.suggestedPolicy, `- hosts: ["${host}"]\n    access: secret`);
+  t.same(seen, ['GET /v2/ none', 'HEAD /v2/team/app/manifests/2 none'], 'anonymous: no credential sent, the manifest HEADed');
+});
