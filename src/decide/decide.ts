@@ -152,6 +152,7 @@ export function decide(input: DecideInput): PodDecision {
     malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
     firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
     shadowedSaSecrets,
+    unmatchedUsable: onFirstUse(() => describeUnmatched(usable)),
     nameSet: new Set(names),
     saSecrets,
     chosen: [],
@@ -242,6 +243,12 @@ interface ContainerContext {
   readonly firstBroken: ResolvedSecret | undefined;
   /** The SA's usable secrets that the pod's own list shadows, computed on first use. */
   readonly shadowedSaSecrets: () => readonly PullSecretView[];
+  /**
+   * Why the usable secrets do not cover an image (describeUnmatched), built once per decision: it
+   * depends only on the secrets, and parsing their keys again for every uncovered container of a
+   * 7 MiB review was the slowest path there.
+   */
+  readonly unmatchedUsable: () => string;
   /** Every name the pod's keyring is built from. */
   readonly nameSet: ReadonlySet<string>;
   /** The ServiceAccount's list (flagged when it enforces mountable secrets), or undefined when unknown. */
@@ -652,7 +659,7 @@ function uncoveredCause(
   const orRule = ruleNamesRegistry
     ? ''
     : `, or, if ${registry} needs no pull secret, add a policy registries rule for it (access: public, or access: node when nodes pull with their own identity)`;
-  const unmatched = context.usable.length === 0 ? '' : `; ${describeUnmatched(context.usable)}`;
+  const unmatched = context.usable.length === 0 ? '' : `; ${context.unmatchedUsable()}`;
   const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
   const fix = input.podUpdate === true
     ? `a pod's imagePullSecrets cannot change after creation: create a docker-registry secret for ${registry} and ${recreateAdvice(input.spec, 'NEW-SECRET')}`
@@ -666,6 +673,19 @@ function uncoveredCause(
     severity: 'deny',
     path: imagePath,
     message: `${container.name}: ${what}; ${fix}${hint === undefined ? orRule : `; ${hint}`}`,
+  };
+}
+
+/** compute() on the first call, its answer after that. */
+function onFirstUse<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    return value as T;
   };
 }
 
@@ -750,7 +770,7 @@ function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullS
     context.chargedImages.add(imageName);
     context.meter.spent += pullSecrets.length;
   }
-  return namespaceKeyMatches(pullSecrets, imageName);
+  return namespaceKeyMatches(pullSecrets, imageName, context.meter);
 }
 
 function budgetFinding(spec: PodSpecRef, decided: number, total: number, budget: number): Finding {

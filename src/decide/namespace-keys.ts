@@ -1,5 +1,5 @@
 import { imageTarget, lookupKeyring } from '../credentials/keyring.ts';
-import type { KeyringMatch, PullSecretView } from '../credentials/types.ts';
+import type { KeyringMatch, PullSecretView, WorkMeter } from '../credentials/types.ts';
 import { StringMemo } from '../image/string-memo.ts';
 
 /**
@@ -22,25 +22,33 @@ const NAMESPACE_MATCH_MEMO_MAX_CHARS = 256;
 // answer is never stale, and a dropped snapshot frees its memos.
 const memos = new WeakMap<readonly PullSecretView[], StringMemo<readonly NamespaceKeyMatch[]>>();
 
-function compute(pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
+function compute(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter | undefined): readonly NamespaceKeyMatch[] {
   const found: NamespaceKeyMatch[] = [];
   // Compiled once for every secret: a long name is not parsed again per secret.
   const target = imageTarget(imageName);
   for (const view of pullSecrets) {
     if (!view.usable) continue;
-    const matches = lookupKeyring([view], target);
+    const matches = lookupKeyring([view], target, meter);
     if (matches.length > 0) found.push(Object.freeze({ view, matches: Object.freeze(matches) }));
   }
   return Object.freeze(found);
 }
 
-/** The namespace's usable pull secrets (sorted by name) that have keys for the image. */
-export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
+/**
+ * The namespace's usable pull secrets (sorted by name) that have keys for the image. A computed
+ * answer charges its keyring work (glob steps included) to `meter`; an answer cut short by the
+ * budget is incomplete, so it is returned (the caller sees the budget spent) but never remembered.
+ */
+export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string, meter?: WorkMeter): readonly NamespaceKeyMatch[] {
   if (pullSecrets.length === 0) return [];
   let memo = memos.get(pullSecrets);
   if (memo === undefined) {
-    memo = new StringMemo((name) => compute(pullSecrets, name), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
+    memo = new StringMemo((name) => compute(pullSecrets, name, undefined), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
     memos.set(pullSecrets, memo);
   }
-  return memo.get(imageName);
+  const known = memo.peek(imageName);
+  if (known !== undefined) return known;
+  const computed = compute(pullSecrets, imageName, meter);
+  if (meter === undefined || meter.spent <= meter.limit) memo.remember(imageName, computed);
+  return computed;
 }

@@ -31,6 +31,18 @@ export class StringMemo<V> {
     return value;
   }
 
+  /** The remembered value of key, or undefined (nothing is computed). */
+  peek(key: string): V | undefined {
+    return key.length > this.maxKeyChars ? undefined : this.entries.get(key);
+  }
+
+  /** Remembers a value computed elsewhere (when the key is short enough), as get() would have. */
+  remember(key: string, value: V): void {
+    if (key.length > this.maxKeyChars) return;
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, value);
+  }
+
   /** Entries held now (for tests and diagnostics). */
   get size(): number {
     return this.entries.size;

@@ -528,3 +528,23 @@ t.test('repeated images are looked up once per decision: 10,000 containers of on
   t.notOk(codesOf(decision).includes('DecisionBudgetExceeded'));
   t.ok(decision.containers.every((container) => container.findings.some((finding) => finding.code === 'NoMatchingCredential')));
 });
+
+t.test('the namespace-wide search for a secret to inject is charged its glob work, and an answer cut short is not remembered', async (t) => {
+  const loaded = parsePolicyObject({});
+  if (!loaded.ok) throw new Error('default policy');
+  // 20 secrets whose one key is a long glob that the image's first label is compared against.
+  const globs = Array.from({ length: 20 }, (_, index) => pullSecret('team', `glob-${String(index).padStart(2, '0')}`, `*${'a'.repeat(400)}b.example.com`));
+  const state = [...globs, pullSecret('team', 'zz-regcred', 'registry.example.com')];
+  const image = `registry.example.com/${'x'.repeat(10)}/app:1`;
+  const probe = `${'a'.repeat(60)}c.example.com/app:1`;
+  const spec = extractPodSpec(pod({ containers: [{ name: 'app', image }, { name: 'probe', image: probe }] }));
+  if (spec === undefined) throw new Error('no spec');
+  const snapshot = snapshotFromObjects(state);
+  const input = { spec, namespace: 'team', snapshot, policy: new PolicyResolver(loaded.policy), now: NOW, secretsFinal: true };
+  const cut = decide({ ...input, workBudget: 2_000 });
+  t.ok(codesOf(cut).includes('DecisionBudgetExceeded'), `the glob steps of the namespace search count: ${codesOf(cut).join(', ')}`);
+  // Same snapshot (same remembered answers), enough budget: the full answer, not the cut one.
+  const whole = decide({ ...input, workBudget: 10_000_000 });
+  t.notOk(codesOf(whole).includes('DecisionBudgetExceeded'));
+  t.same(whole.inject, ['zz-regcred'], 'the secret after the long globs is found and injected');
+});
