@@ -56,6 +56,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   const app = (options.https !== undefined
     ? Fastify({ ...serverOptions, https: options.https })
     : Fastify(serverOptions)) as unknown as FastifyInstance;
+  useFastJsonParser(app);
   // Node cuts a request whose headers and body have not arrived within requestTimeout, but only
   // checks every connectionsCheckingInterval (30 s by default) and gives headers their own 60 s
   // headersTimeout: a stalled body was cut after 73-90 s. One deadline for headers and body,
@@ -177,4 +178,30 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/**
+ * Fastify's JSON parser (secure-json-parse, refusing `__proto__` and `constructor.prototype` keys)
+ * scans every body twice with two regular expressions after JSON.parse, about 4 µs of a 3.7 KiB
+ * review on every request. Such a key, escaped or not, needs `__proto__`, `constructor` or a `\u`
+ * escape somewhere in the text: a body without all three is parsed with JSON.parse alone, and any
+ * other body (and every body JSON.parse refuses, for the same 400 and message) goes to Fastify's
+ * own parser.
+ */
+function useFastJsonParser(app: FastifyInstance): void {
+  const strict = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseJsonBody(request, body, done) {
+    const text = body as string;
+    if (text === '' || text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
+      return strict(request, text, done);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return strict(request, text, done);
+    }
+    done(null, value);
+  });
 }

@@ -567,6 +567,22 @@ const edgeCases: Record<string, EdgeCase> = {
     status: 400,
     answerable: false,
   },
+  'answers 400 to a body with a __proto__ key written with unicode escapes': {
+    payload: () => JSON.stringify(admissionReview(pod())).replace('"metadata":{', '"metadata":{"\\u005f_proto__":{"polluted":true},'),
+    status: 400,
+    answerable: false,
+  },
+  'answers 400 to a body with a constructor.prototype key': {
+    payload: () => JSON.stringify(admissionReview(pod())).replace('"metadata":{', '"metadata":{"constructor":{"prototype":{"polluted":true}},'),
+    status: 400,
+    answerable: false,
+  },
+  'answers a pod whose label is named constructor and whose annotation holds a unicode escape': {
+    payload: () => JSON.stringify(admissionReview(pod({ containers: [{ name: 'app', image: 'nginx:1.27' }] })))
+      .replace('"metadata":{', '"metadata":{"labels":{"constructor":"x"},"annotations":{"note":"caf\\u00e9"},'),
+    status: 200,
+    allowed: true,
+  },
   'answers 400 to invalid UTF-8 bytes': {
     payload: () => Buffer.concat([Buffer.from('{"kind":"AdmissionReview","x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]),
     status: 400,
