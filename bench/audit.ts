@@ -2,8 +2,11 @@
  * `pullguard audit --cluster` at scale on the real kube-apiserver (the e2e control plane): 2,000
  * namespaces, each with 25 pull secrets (50,000), 5 ServiceAccounts (10,000), one Deployment with
  * its ReplicaSet and 5 pods owned by it (10,000 pods). Times `audit --cluster -o json` end to end
- * as a user runs it (a fresh `node dist/cli/main.js` process, the report written to a file), with
- * the split the CLI measures itself (`--stats`: listing vs deciding) and its peak RSS.
+ * as a user runs it (a fresh `node dist/cli/main.js` process with Node's default flags, the report
+ * written to a file), with the split the CLI measures itself (`--stats`: listing vs deciding) and
+ * the process's peak RSS: GNU time's maximum resident set when /usr/bin/time exists (it includes
+ * what happens after the stats line: the main thread writing the report the audit's worker
+ * produced), else the CLI's own figure.
  * Goals: under 15 s end to end, peak RSS under 300 MiB.
  *
  *   npm run bench:audit            (builds dist/ first; needs test/e2e/build-control-plane.sh's binaries)
@@ -12,11 +15,13 @@
  * part of the timing. Every credential is fake.
  */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeRest, type KubeRest } from '../src/cluster/rest.ts';
+import { kubeRest } from '../src/cluster/rest-client-node.ts';
+import type { KubeRest } from '../src/cluster/rest.ts';
 import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
 
 const NAMESPACES = 2_000;
@@ -107,20 +112,26 @@ interface Run {
   readonly code: number;
   readonly stats: string;
   readonly reportBytes: number;
+  /** The whole process's maximum RSS from GNU time, when it is installed. */
+  readonly processPeakMiB: number | undefined;
 }
+
+const GNU_TIME = '/usr/bin/time';
 
 function auditOnce(kubeconfig: string, output: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('sh', ['-c', `exec "${process.execPath}" dist/cli/main.js audit --cluster --kubeconfig "${kubeconfig}" -o json --stats > "${output}"`], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const timer = existsSync(GNU_TIME) ? `${GNU_TIME} -f "process peak RSS %M KiB" ` : '';
+    const child = spawn('sh', ['-c', `exec ${timer}"${process.execPath}" dist/cli/main.js audit --cluster --kubeconfig "${kubeconfig}" -o json --stats > "${output}"`], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('error', reject);
     child.on('close', (code) => {
       const seconds = (performance.now() - started) / 1000;
       const stats = /stats: (.*)/.exec(stderr)?.[1];
+      const processPeak = /process peak RSS (\d+) KiB/.exec(stderr)?.[1];
       if (stats === undefined) reject(new Error(`audit printed no stats (exit ${code}):\n${stderr}`));
-      else resolve({ seconds, code: code ?? 128, stats, reportBytes: statSync(output).size });
+      else resolve({ seconds, code: code ?? 128, stats, reportBytes: statSync(output).size, processPeakMiB: processPeak === undefined ? undefined : Number(processPeak) / 1024 });
     });
   });
 }
@@ -139,13 +150,16 @@ try {
   const runs: Run[] = [];
   for (let attempt = 0; attempt < 2; attempt += 1) runs.push(await auditOnce(controlPlane.kubeconfigPath, output));
   console.log(`\naudit --cluster -o json: ${NAMESPACES} namespaces, ${NAMESPACES * SECRETS_PER_NAMESPACE} pull secrets, ${NAMESPACES * SERVICE_ACCOUNTS_PER_NAMESPACE} ServiceAccounts, ${NAMESPACES * PODS_PER_NAMESPACE} pods\n`);
-  console.log('| run | end to end (s) | exit | CLI stats | report |');
-  console.log('| --- | ---: | ---: | --- | ---: |');
-  runs.forEach((run, index) => console.log(`| ${index + 1} | ${run.seconds.toFixed(2)} | ${run.code} | ${run.stats} | ${(run.reportBytes / 1024).toFixed(0)} KiB |`));
+  console.log('| run | end to end (s) | exit | CLI stats | process peak RSS | report |');
+  console.log('| --- | ---: | ---: | --- | ---: | ---: |');
+  runs.forEach((run, index) =>
+    console.log(`| ${index + 1} | ${run.seconds.toFixed(2)} | ${run.code} | ${run.stats} | ${run.processPeakMiB === undefined ? 'n/a' : `${run.processPeakMiB.toFixed(0)} MiB`} | ${(run.reportBytes / 1024).toFixed(0)} KiB |`),
+  );
   const worst = Math.max(...runs.map((run) => run.seconds));
-  const peak = Math.max(...runs.map((run) => Number(/peak RSS (\d+) MiB/.exec(run.stats)?.[1] ?? Infinity)));
+  const peak = Math.max(...runs.map((run) => Math.max(Number(/peak RSS (\d+) MiB/.exec(run.stats)?.[1] ?? Infinity), run.processPeakMiB ?? 0)));
   console.log(`\ngoal end to end < ${GOAL_SECONDS} s: ${worst < GOAL_SECONDS ? 'met' : 'NOT met'} (worst ${worst.toFixed(2)} s)`);
-  console.log(`goal peak RSS < ${RSS_GOAL_MIB} MiB: ${peak < RSS_GOAL_MIB ? 'met' : 'NOT met'} (worst ${peak} MiB)`);
+  console.log(`goal peak RSS < ${RSS_GOAL_MIB} MiB: ${peak < RSS_GOAL_MIB ? 'met' : 'NOT met'} (worst ${peak.toFixed(0)} MiB)`);
+  console.log(`load average at the end (1, 5, 15 min): ${loadavg().map((value) => value.toFixed(2)).join(', ')}`);
   if (runs.some((run) => run.code !== 0)) process.exitCode = 1;
 } finally {
   await controlPlane.stop();

@@ -22,7 +22,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeRest, type KubeRest } from '../src/cluster/rest.ts';
+import { kubeRest } from '../src/cluster/rest-client-node.ts';
+import type { KubeRest } from '../src/cluster/rest.ts';
 import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
 
 const NAMESPACES = 10_000;

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { auditCluster, ClusterAuditError, type AuditProgress } from '../cluster/audit-cluster.ts';
 import { ClusterPolicyError, parseObjectName, readClusterPolicy } from '../cluster/cluster-policy.ts';
-import { KubeconfigError, loadClusterAccess, type ClusterAccess } from '../cluster/kubeconfig.ts';
+import { connectCluster, type ClusterConnection } from '../cluster/connect.ts';
+import { KubeconfigError } from '../cluster/kubeconfig-files.ts';
 import { ListError } from '../cluster/paged-list.ts';
 import { applyReports, chooseReportApi, ReportApiError } from '../cluster/report-writer.ts';
-import { KubeApiError, kubeRest, type KubeRest } from '../cluster/rest.ts';
+import { KubeApiError, type KubeRest } from '../cluster/rest.ts';
 import { PolicyResolver } from '../policy/resolve.ts';
 import { renderClusterTable } from '../report/cluster-table.ts';
 import { buildPolicyReports, REPORT_APIS, type ReportApi } from '../report/policyreport.ts';
@@ -109,7 +110,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Test seam: the API client for a loaded kubeconfig. */
 export interface ClusterAuditDependencies {
-  readonly rest?: (access: ClusterAccess) => KubeRest;
+  readonly rest?: (connection: ClusterConnection) => KubeRest;
 }
 
 export async function runClusterAudit(args: readonly string[], io: CommandIo, dependencies: ClusterAuditDependencies = {}): Promise<number> {
@@ -158,14 +159,14 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
   const probeFlags = parseProbeFlags(values['probe-anonymous'] === true, '--probe-anonymous', values);
   const namespace = values.namespace;
 
-  let kubeconfig;
+  let kubeconfig: ClusterConnection;
   try {
-    kubeconfig = loadClusterAccess({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
+    kubeconfig = await connectCluster({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
   } catch (error) {
     if (error instanceof KubeconfigError) throw new UsageError(error.message);
     throw error;
   }
-  const rest = (dependencies.rest ?? ((loaded) => kubeRest(loaded.kubeConfig)))(kubeconfig);
+  const rest = dependencies.rest?.(kubeconfig) ?? kubeconfig.rest;
 
   try {
     const policy = values.policy !== undefined

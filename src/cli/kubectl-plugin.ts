@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
-import { KubeconfigError, loadClusterAccess } from '../cluster/kubeconfig.ts';
+import { isMainThread } from 'node:worker_threads';
+import { KubeconfigError } from '../cluster/kubeconfig-files.ts';
+import { contextNamespace } from '../cluster/kubeconfig-light.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { processIo, type CommandIo } from './io.ts';
-import { main, packageVersion } from './main.ts';
+import { main, packageVersion, runCommand } from './main.ts';
 
 /**
  * `kubectl pullguard ...`: kubectl finds `kubectl-pullguard` on PATH and runs it with every
@@ -105,7 +107,7 @@ export function pluginCommand(flags: KubectlFlags, io: CommandIo): string[] | un
     let chosen = flags.namespace;
     if (chosen === undefined) {
       try {
-        chosen = loadClusterAccess({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env }).namespace;
+        chosen = contextNamespace({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env });
       } catch (error) {
         if (error instanceof KubeconfigError) throw new UsageError(error.message);
         throw error;
@@ -117,7 +119,8 @@ export function pluginCommand(flags: KubectlFlags, io: CommandIo): string[] | un
   return [command, ...args, ...connection, ...namespace, ...output];
 }
 
-export async function runPlugin(args: readonly string[], io: CommandIo): Promise<number> {
+/** `run` runs the pullguard command line: main() in-process, or the bin's runCommand. */
+export async function runPlugin(args: readonly string[], io: CommandIo, run: (argv: readonly string[], io: CommandIo) => Promise<number> = main): Promise<number> {
   let command: string[] | undefined;
   try {
     command = pluginCommand(parseKubectlFlags(args), io);
@@ -136,12 +139,12 @@ export async function runPlugin(args: readonly string[], io: CommandIo): Promise
     io.stdout.write(`kubectl-pullguard ${packageVersion()}\n`);
     return 0;
   }
-  return main(command, io);
+  return run(command, io);
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.filename === realpathSync(process.argv[1]);
+const invokedDirectly = isMainThread && process.argv[1] !== undefined && import.meta.filename === realpathSync(process.argv[1]);
 if (invokedDirectly) {
-  runPlugin(process.argv.slice(2), processIo()).then(
+  runPlugin(process.argv.slice(2), processIo(), runCommand).then(
     (code) => {
       process.exitCode = code;
     },

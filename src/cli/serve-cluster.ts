@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { LeaseElector } from '../cluster/lease.ts';
 import { startLiveState } from '../cluster/live-state.ts';
 import { REPORTS_LEASE_NAME, ReportRefresher } from '../cluster/report-refresher.ts';
-import { kubeRest } from '../cluster/rest.ts';
+import { kubeRest } from '../cluster/rest-client-node.ts';
 import type { DecisionState } from '../server/state.ts';
 import { loadKubeConfig } from './certs.ts';
 import { UsageError } from './errors.ts';

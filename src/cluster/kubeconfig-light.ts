@@ -46,11 +46,18 @@ interface Named {
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXEC_TIMEOUT_MS = 30_000;
 
-export async function loadLightAccess(options: ClusterAccessOptions = {}): Promise<LightAccess | undefined> {
-  const env = options.env ?? process.env;
-  const exists = options.fileExists ?? existsSync;
+interface ChosenContext {
+  readonly contextName: string;
+  readonly context: Named;
+  readonly clusters: ReadonlyMap<string, Named>;
+  readonly users: ReadonlyMap<string, Named>;
+  readonly source: string;
+}
+
+/** The kubeconfig files merged as kubectl merges them, and the chosen context; undefined: no file (in-cluster). */
+function chooseContext(options: ClusterAccessOptions, env: Readonly<Record<string, string | undefined>>, exists: (path: string) => boolean): ChosenContext | undefined {
   const files = configFiles(options, env, exists);
-  if (files.length === 0) return inCluster(options, env, exists);
+  if (files.length === 0) return undefined;
   const clusters = new Map<string, Named>();
   const users = new Map<string, Named>();
   const contexts = new Map<string, Named>();
@@ -85,6 +92,27 @@ export async function loadLightAccess(options: ClusterAccessOptions = {}): Promi
     }
     throw new KubeconfigError(`${source} has no usable current context: give --context NAME`);
   }
+  return { contextName, context, clusters, users, source };
+}
+
+/**
+ * The namespace a kubectl command would use: the chosen context's, else `default` (in a pod: the
+ * ServiceAccount's). Reads the files only: runs no exec plugin, needs no credentials.
+ */
+export function contextNamespace(options: ClusterAccessOptions = {}): string {
+  const env = options.env ?? process.env;
+  const exists = options.fileExists ?? existsSync;
+  const chosen = chooseContext(options, env, exists);
+  if (chosen === undefined) return inCluster(options, env, exists).namespace;
+  return text(chosen.context.body['namespace']) ?? 'default';
+}
+
+export async function loadLightAccess(options: ClusterAccessOptions = {}): Promise<LightAccess | undefined> {
+  const env = options.env ?? process.env;
+  const exists = options.fileExists ?? existsSync;
+  const chosen = chooseContext(options, env, exists);
+  if (chosen === undefined) return inCluster(options, env, exists);
+  const { contextName, context, clusters, users, source } = chosen;
   const cluster = clusters.get(text(context.body['cluster']) ?? '');
   const server = text(cluster?.body['server']);
   if (cluster === undefined || server === undefined) throw new KubeconfigError(`context "${contextName}" names no cluster with a server in ${source}`);

@@ -1,13 +1,11 @@
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
-
 /**
  * A small JSON client for the API server, for the audit's lists and the policy-report writes.
  * client-node's generated clients turn every listed object into model classes field by field
  * (slow for 10,000 pods) and know no custom resources; the audit reads plain JSON, page by page,
- * and writes reports with server-side apply. Authentication (tokens, client certificates, exec
- * plugins, the CA) is client-node's, applied per request so refreshed tokens are picked up; one
- * connection pool serves the whole run.
+ * and writes reports with server-side apply. Two implementations: rest-https.ts over node:https
+ * from the kubeconfig read directly (the CLI: importing client-node costs ~85 MiB of RSS and ~0.9 s
+ * of CPU), and rest-client-node.ts with client-node's authentication (the webhook, and kubeconfigs
+ * the direct reader does not support). This module holds what both share and imports neither.
  */
 
 export type QueryValue = string | number | boolean | undefined;
@@ -69,37 +67,4 @@ export function apiError(status: number, method: string, path: string, body: str
     // not a Status object: keep the text
   }
   return new KubeApiError(status, `${method} ${path}: ${status}${reason !== undefined ? ` ${reason}` : ''}: ${message || '(no message)'}`, reason, details);
-}
-
-/** The production client over the kubeconfig's current context. */
-export function kubeRest(kubeConfig: KubeConfig): KubeRest {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const server = cluster.server.replace(/\/+$/, '');
-  let dispatcher: Dispatcher | undefined;
-  return {
-    async request(request) {
-      const url = `${server}${request.path}${queryString(request.query)}`;
-      const context = new RequestContext(url, HttpMethod[request.method]);
-      await kubeConfig.applySecurityAuthentication(context);
-      // Only the first dispatcher is used: one connection pool (keep-alive) for every request.
-      dispatcher ??= context.getDispatcher() as Dispatcher | undefined;
-      const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
-      let body: string | undefined;
-      if (request.body !== undefined) {
-        body = JSON.stringify(request.body);
-        headers['content-type'] = request.contentType ?? 'application/json';
-      }
-      let response;
-      try {
-        response = await fetch(url, { method: request.method, headers, body, ...(dispatcher !== undefined ? { dispatcher } : {}) });
-      } catch (error) {
-        const cause = (error as { cause?: { message?: string } }).cause?.message;
-        throw new KubeApiError(0, `${request.method} ${request.path}: cannot reach ${server}: ${cause ?? (error as Error).message}`, undefined);
-      }
-      const text = await response.text();
-      if (response.status < 200 || response.status > 299) throw apiError(response.status, request.method, request.path, text);
-      return text === '' ? undefined : (JSON.parse(text) as unknown);
-    },
-  };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import t from 'tap';
 import { KubeconfigError, loadClusterAccess } from '../../src/cluster/kubeconfig.ts';
-import { loadLightAccess } from '../../src/cluster/kubeconfig-light.ts';
+import { contextNamespace, loadLightAccess } from '../../src/cluster/kubeconfig-light.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pullguard-kubeconfig-'));
 
@@ -161,4 +161,22 @@ t.test('the direct reader in a pod: the ServiceAccount token, CA and namespace',
   t.equal(access?.server, 'https://10.0.0.1:443');
   t.equal(access?.authorization, 'Bearer x');
   t.equal(access?.namespace, 'pullguard');
+});
+
+t.test('the namespace kubectl would use comes from the files alone, without running the exec plugin', async (t) => {
+  const path = join(dir, 'exec-never-run');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://k.example' } }],
+      users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: join(dir, 'no-such-plugin') } } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'payments' } }, { name: 'bare', context: { cluster: 'k', user: 'u' } }],
+    }),
+  );
+  t.equal(contextNamespace({ kubeconfig: path }), 'payments');
+  t.equal(contextNamespace({ kubeconfig: path, context: 'bare' }), 'default');
+  t.equal(contextNamespace({ env: { KUBECONFIG: [first, second].join(delimiter) }, context: 'prod' }), 'default', 'merged files: the first definition of a context wins');
+  t.equal(contextNamespace({ env: { KUBECONFIG: [first, second].join(delimiter) } }), 'shop');
+  t.throws(() => contextNamespace({ kubeconfig: path, context: 'nope' }), { name: 'KubeconfigError', message: /context "nope" not found/ });
 });

@@ -1,0 +1,29 @@
+import { Readable } from 'node:stream';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { WorkerRequest } from './cluster-worker.ts';
+import type { CommandIo } from './io.ts';
+
+/** The bounded worker of cluster-worker.ts: runs one pullguard command line and posts its exit code. */
+
+function isWorkerRequest(data: unknown): data is WorkerRequest {
+  return typeof data === 'object' && data !== null && Array.isArray((data as WorkerRequest).pullguardCommand);
+}
+
+if (!isMainThread && isWorkerRequest(workerData)) {
+  const request = workerData;
+  const { main } = await import('./main.ts');
+  const io: CommandIo = {
+    stdin: Readable.from([]),
+    stdout: { write: (text: string) => process.stdout.write(text), isTTY: request.stdoutIsTTY },
+    stderr: { write: (text: string) => process.stderr.write(text), isTTY: request.stderrIsTTY },
+    env: process.env,
+  };
+  let code: number;
+  try {
+    code = await main(request.pullguardCommand, io);
+  } catch (error) {
+    process.stderr.write(`pullguard: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    code = 70;
+  }
+  parentPort?.postMessage(code);
+}

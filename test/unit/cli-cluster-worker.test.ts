@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { readsWholeCluster } from '../../src/cli/cluster-worker.ts';
+
+const run = promisify(execFile);
+const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+const cases: Record<string, { args: string[]; execArgv?: string[]; env?: Record<string, string>; expected: boolean }> = {
+  'audit --cluster reads the whole cluster': { args: ['audit', '--cluster', '-o', 'json'], expected: true },
+  '--cluster anywhere among the audit flags counts': { args: ['audit', '-A', '--stats', '--cluster'], expected: true },
+  'the offline audit of files does not': { args: ['audit', 'manifests/'], expected: false },
+  'a file named --cluster after -- does not': { args: ['audit', '--', '--cluster'], expected: false },
+  'another command with --cluster does not': { args: ['explain', '--cluster'], expected: false },
+  'no command does not': { args: [], expected: false },
+  'a young generation sized with a node flag is left as the user set it': { args: ['audit', '--cluster'], execArgv: ['--max-semi-space-size=4'], expected: false },
+  'a young generation sized in NODE_OPTIONS (the image does) is left as set': { args: ['audit', '--cluster'], env: { NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=4' }, expected: false },
+  'other node flags do not matter': { args: ['audit', '--cluster'], execArgv: ['--enable-source-maps'], env: { NODE_OPTIONS: '--max-old-space-size=512' }, expected: true },
+};
+for (const [name, { args, execArgv, env, expected }] of Object.entries(cases)) {
+  t.test(name, async (t) => t.equal(readsWholeCluster(args, execArgv, env), expected));
+}
+
+/** The bin, from source, in a process of its own: what users run. */
+async function bin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [mainScript, ...args], { env: { PATH: process.env['PATH'] ?? '' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+t.test('the bin runs audit --cluster in its worker: stdout, stderr and the exit code come through', async (t) => {
+  const help = await bin(['audit', '--cluster', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /^Usage: pullguard audit --cluster/);
+
+  const missing = await bin(['audit', '--cluster', '--kubeconfig', '/nonexistent/kubeconfig']);
+  t.equal(missing.code, 2, 'a usage error is exit 2, as on the main thread');
+  t.match(missing.stderr, /pullguard audit: --kubeconfig \/nonexistent\/kubeconfig: no such file/);
+  t.equal(missing.stdout, '');
+});
+
+t.test('an API server that cannot be reached is exit 2 with the context named, from the worker', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-worker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      'current-context': 'nowhere',
+      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+      users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+      contexts: [{ name: 'nowhere', context: { cluster: 'c', user: 'u' } }],
+    }),
+  );
+  const result = await bin(['audit', '--cluster', '--kubeconfig', kubeconfig]);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /nowhere: .*cannot reach https:\/\/127\.0\.0\.1:1/);
+});
