@@ -41,7 +41,7 @@ export function diagnose(facts: ContainerFacts, decision: PodDecision, context: 
     let agreement: Diagnosis['agreement'] = 'no-kubelet-data';
     if (failing) {
       agreement = 'agree';
-      if (kubelet !== 'unauthorized' && kubelet !== 'invalid-name' && kubelet !== 'unknown') {
+      if (kubelet !== 'unauthorized' && kubelet !== 'invalid-name' && kubelet !== 'unknown' && !(kubelet === 'secret-malformed' && finding?.code === 'PullSecretMalformed')) {
         notes.push(`the kubelet's last error is ${kubelet}: ${KUBELET_CAUSES[kubelet]?.summary ?? kubelet}; fix the credential first, then look again`);
       }
     } else if (kubeletOk) {
@@ -190,6 +190,7 @@ const KUBELET_CAUSES: Partial<Record<PullEventCause, { summary: string }>> = {
   network: { summary: 'the node cannot reach the registry (DNS, firewall, proxy, or the registry is down)' },
   'never-pull': { summary: 'imagePullPolicy is Never and the image is not on the node (or this pod may not use the cached copy)' },
   'invalid-name': { summary: 'the image string does not parse' },
+  'secret-malformed': { summary: "the kubelet cannot decode one of the pod's pull secrets, so it fails every pull of the pod" },
   unknown: { summary: 'the kubelet reports an error pullguard cannot classify' },
 };
 
@@ -257,6 +258,16 @@ function kubeletProblem(cause: PullEventCause, facts: ContainerFacts, context: C
       };
     case 'invalid-name':
       return { code: cause, summary: `the image "${facts.image}" does not parse`, fix: `set ${facts.path}.image to a valid reference`, notes: [] };
+    case 'secret-malformed': {
+      // pullguard found every secret it read well-formed: the bad one is a secret it could not read (RBAC) or changed since.
+      const error = facts.kubelet.events.find((event) => event.cause === cause)?.message.replace(/^Error: /, '') ?? facts.kubelet.message ?? facts.kubelet.reason ?? '';
+      return {
+        code: cause,
+        summary: `${what} (${error})`,
+        fix: `decode each pull secret of the pod and of its ServiceAccount (kubectl get secret NAME -n ${context.namespace} -o jsonpath='{.data.\\.dockerconfigjson}' | base64 -d) and recreate the one that does not parse with kubectl create secret docker-registry`,
+        notes: ['pullguard found no malformed secret among those it could read: the bad one may be a secret it may not read, or one changed since'],
+      };
+    }
     default:
       return { code: cause, summary: `${what}: ${facts.kubelet.events.find((event) => FAILURE_CAUSES.has(event.cause))?.message ?? facts.kubelet.message ?? ''}`, fix: 'read the event message; `pullguard explain --probe` checks the registry side', notes: [] };
   }

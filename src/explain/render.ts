@@ -26,6 +26,7 @@ const CAUSE_COLORS: Readonly<Record<PullEventCause, Color>> = {
   'never-pull': 'red',
   'invalid-name': 'red',
   'secret-missing': 'yellow',
+  'secret-malformed': 'red',
   backoff: 'dim',
   pulled: 'green',
   pulling: 'dim',

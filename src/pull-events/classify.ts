@@ -21,6 +21,7 @@ export const PULL_EVENT_CAUSES = [
   'never-pull',
   'invalid-name',
   'secret-missing',
+  'secret-malformed',
   'backoff',
   'pulled',
   'pulling',
@@ -38,6 +39,7 @@ export const CAUSE_DESCRIPTIONS: Readonly<Record<PullEventCause, string>> = {
   'never-pull': '`ErrImageNeverPull`: pull policy `Never` and the image is not on the node, or (with `KubeletEnsureSecretPulledImages`) the pod may not use the cached copy.',
   'invalid-name': '`InvalidImageName`, `InspectFailed` `Failed to apply default image tag`: the image string does not parse.',
   'secret-missing': '`FailedToRetrieveImagePullSecret`: a listed pull secret does not exist; the kubelet pulls without it.',
+  'secret-malformed': "The kubelet could not decode one of the pod's pull secrets and fails every pull of the pod without asking a registry. The Go error is the container's waiting reason and a `Failed` event's `Error: ...`: `illegal base64 data at input byte N`, `unable to parse auth field`, or a JSON error (`invalid character ... looking for beginning of value`, `unexpected end of JSON input`, `json: cannot unmarshal ...`).",
   backoff: "`BackOff` `Back-off pulling image`, and the kubelet's `Error: ErrImagePull` / `Error: ImagePullBackOff` lines: no cause of their own; explain uses the last real error behind them. A back-off message that carries the last error (kubelet 1.31+) takes that error's cause.",
   pulled: '`Pulled`: `Successfully pulled image`, `already present on machine`.',
   pulling: '`Pulling`: a pull started.',
@@ -53,6 +55,7 @@ export const FAILURE_CAUSES: ReadonlySet<PullEventCause> = new Set([
   'network',
   'never-pull',
   'invalid-name',
+  'secret-malformed',
   'unknown',
 ]);
 
@@ -255,6 +258,24 @@ function plain(cause: PullEventCause, image: string | undefined, error?: string)
   return { cause, image, error, grpcCode: undefined, httpStatus: undefined, secrets: [] };
 }
 
+/**
+ * The errors of the kubelet's keyring builder (credentialprovider/secrets MakeDockerKeyring: Go's
+ * encoding/json and encoding/base64, and decodeDockerConfigFieldAuth) when a pull secret of the
+ * pod does not decode. The kubelet then reports the bare error, with no image and no registry.
+ */
+const SECRET_DECODE_ERRORS: readonly RegExp[] = [
+  /^illegal base64 data at input byte \d+$/,
+  /^unable to parse auth field, must be formatted as base64\(username:password\)$/,
+  /^invalid character .* (looking for beginning of|after|in) /,
+  /^unexpected end of JSON input$/,
+  /^json: cannot unmarshal /,
+];
+
+function isSecretDecodeError(text: string): boolean {
+  const error = text.trim();
+  return SECRET_DECODE_ERRORS.some((pattern) => pattern.test(error));
+}
+
 /** `Error: ErrImagePull` and friends: the kubelet's summary line after a failed start, by error name. */
 const SUMMARY_CAUSES: Readonly<Record<string, PullEventCause>> = {
   ErrImagePull: 'backoff',
@@ -334,7 +355,9 @@ function failedClassification(reason: string, text: string): PullEventClassifica
   const pull = imageAndRest(text, FAILED_TO_PULL);
   if (pull !== undefined) return classifyPullError(pull.rest, pull.image);
   if (text.startsWith('Error: ')) {
-    const cause = SUMMARY_CAUSES[text.slice('Error: '.length).trim()];
+    const error = text.slice('Error: '.length);
+    if (isSecretDecodeError(error)) return plain('secret-malformed', undefined, error.trim());
+    const cause = SUMMARY_CAUSES[error.trim()];
     return cause === undefined ? undefined : plain(cause, undefined);
   }
   if (text.startsWith('image pull failed for ') && text.includes('because the registry is unavailable')) {
@@ -380,7 +403,7 @@ const IMAGE_WAITING_REASONS: ReadonlySet<string> = new Set([
 export function classifyWaitingState(reason: string, message: string): PullEventClassification | undefined {
   // A kubelet that cannot even build the pod's keyring (an undecodable pull secret) puts the Go
   // error itself in the reason: `illegal base64 data at input byte 3`. Reasons are CamelCase words.
-  if (/[\s:]/.test(reason)) return plain('unknown', undefined, message || reason);
+  if (/[\s:]/.test(reason)) return plain(isSecretDecodeError(reason) ? 'secret-malformed' : 'unknown', undefined, message || reason);
   if (!IMAGE_WAITING_REASONS.has(reason)) return undefined;
   if (reason === 'ErrImageNeverPull') return plain('never-pull', quotedAfter(message, 'Container image '), message || undefined);
   if (reason === 'InvalidImageName') return plain('invalid-name', undefined, message || undefined);

@@ -106,6 +106,7 @@ const scenarios: Record<string, Scenario & { expect: Expectation }> = {
   'a malformed secret: every pull of the pod fails, and the kubelet reports the decoding error as it does on a real node': {
     object: livePod({ containers: app, imagePullSecrets: ['regcred'] }, { reason: 'illegal base64 data at input byte 3', message: 'illegal base64 data at input byte 3' }),
     state: [secretOfType(NS, 'regcred', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': b64('{"auths":{"registry.example.com":{"auth":"not base64!"}}}') })],
+    events: [kubeletEvent('Failed', 'Error: illegal base64 data at input byte 3', { container: 'app' })],
     expect: { code: 'PullSecretMalformed', agreement: 'agree', summary: /regcred is malformed .*fail every pull/, fix: /kubectl create secret docker-registry regcred/ },
   },
   'an expired ECR token: says when, and how to refresh it': {
@@ -181,6 +182,29 @@ for (const [name, scenario] of Object.entries(scenarios)) {
     t.notMatch(text, /not-a-real-password|dXNlcjpub3QtYS1yZWFsLXBhc3N3b3Jk/, 'no credential anywhere in the explanation');
   });
 }
+
+t.test('the kubelet\'s decoding error of a malformed secret is shown and classified, not dropped as unknown', async (t) => {
+  const explanation = explain(scenarios['a malformed secret: every pull of the pod fails, and the kubelet reports the decoding error as it does on a real node'] as Scenario);
+  const kubelet = explanation.containers[0]?.kubelet;
+  t.equal(kubelet?.stateCause, 'secret-malformed');
+  t.equal(kubelet?.cause, 'secret-malformed');
+  t.same(kubelet?.events.map((event) => [event.reason, event.cause]), [['Failed', 'secret-malformed']]);
+  t.same(explanation.containers[0]?.diagnosis.notes, [], 'no note repeating what the diagnosis already says');
+});
+
+t.test('a kubelet decoding error with no malformed secret in sight: says so, and how to find the bad one', async (t) => {
+  // The pod's secret is not among what explain could read (no RBAC on it): pullguard sees no decoding problem.
+  const explanation = explain({
+    object: livePod({ containers: app, imagePullSecrets: ['regcred'] }, { reason: 'unexpected end of JSON input', message: 'unexpected end of JSON input' }),
+    state: [pullSecret(NS, 'regcred', 'registry.example.com')],
+    events: [kubeletEvent('Failed', 'Error: unexpected end of JSON input', { container: 'app' })],
+  });
+  const diagnosis = explanation.containers[0]?.diagnosis;
+  t.equal(diagnosis?.code, 'secret-malformed');
+  t.equal(diagnosis?.agreement, 'disagree');
+  t.match(diagnosis?.summary, /cannot decode one of the pod's pull secrets.*\(unexpected end of JSON input\)/);
+  t.match(diagnosis?.fix, /kubectl get secret NAME -n team -o jsonpath='\{\.data\.\\\.dockerconfigjson\}' \| base64 -d/);
+});
 
 t.test('explains why each key does or does not match', async (t) => {
   const explanation = explain({

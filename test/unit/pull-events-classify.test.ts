@@ -178,6 +178,10 @@ const rows: Record<string, Row> = {
     'secret-missing',
   ],
   'pull policy Never on the real node': ['ErrImageNeverPull', 'Container image "127.0.0.1:5001/team/row17-warn-app:1" is not present with pull policy of Never', 'never-pull'],
+  'a malformed pull secret on the real node: the kubelet\'s Error: line carries the decoding error': ['Failed', 'Error: illegal base64 data at input byte 3', 'secret-malformed'],
+  'a pull secret whose auth decodes without a colon (kubelet decodeDockerConfigFieldAuth)': ['Failed', 'Error: unable to parse auth field, must be formatted as base64(username:password)', 'secret-malformed'],
+  'a pull secret that is not JSON (encoding/json)': ['Failed', "Error: invalid character 'h' looking for beginning of value", 'secret-malformed'],
+  'a pull secret cut short (encoding/json)': ['Failed', 'Error: unexpected end of JSON input', 'secret-malformed'],
   'pulled on the real node': ['Pulled', 'Successfully pulled image "127.0.0.1:5001/team/row16-warn-app:1" in 2.208s (2.208s including waiting). Image size: 714013 bytes.', 'pulled'],
   // --- unknown
   'a pull failure whose text names no known cause': [
@@ -240,6 +244,7 @@ t.test('events that are not about pulling an image are not classified', async (t
   t.equal(classifyPullEvent('Scheduled', 'Successfully assigned default/web to node-1'), undefined);
   t.equal(classifyPullEvent('BackOff', 'Back-off restarting failed container web in pod web_default(abc)'), undefined);
   t.equal(classifyPullEvent('Failed', 'Error: CreateContainerConfigError'), undefined);
+  t.equal(classifyPullEvent('Failed', 'Error: failed to create containerd task: invalid character in mount options'), undefined, 'a start error that only mentions an invalid character');
   t.equal(classifyPullEvent('Started', 'Started container web'), undefined);
 });
 
@@ -259,7 +264,9 @@ t.test('classifies container waiting states', async (t) => {
     'ErrImageNeverPull': ['ErrImageNeverPull', 'Container image "app:dev" is not present with pull policy of Never', 'never-pull'],
     'InvalidImageName': ['InvalidImageName', 'Failed to apply default image tag "A/B": couldn\'t parse image name "A/B": invalid reference format', 'invalid-name'],
     'RegistryUnavailable': ['RegistryUnavailable', 'image pull failed for r.io/a:1 because the registry is unavailable: down', 'network'],
-    'a malformed pull secret: the real node puts the decoding error in the reason, and pulls nothing': ['illegal base64 data at input byte 3', 'illegal base64 data at input byte 3', 'unknown'],
+    'a malformed pull secret: the real node puts the decoding error in the reason, and pulls nothing': ['illegal base64 data at input byte 3', 'illegal base64 data at input byte 3', 'secret-malformed'],
+    'a pull secret of the wrong JSON shape, as a waiting reason': ['json: cannot unmarshal string into Go value of type credentialprovider.DockerConfigJSON', 'json: cannot unmarshal string into Go value of type credentialprovider.DockerConfigJSON', 'secret-malformed'],
+    'another Go error as the reason stays unknown': ['failed to sync secret cache: timed out waiting for the condition', 'failed to sync secret cache: timed out waiting for the condition', 'unknown'],
     'ErrImagePull on the real node (containerd 1.6, no rpc prefix)': [
       'ErrImagePull',
       'failed to pull and unpack image "127.0.0.1:5002/tools/row20-warn-app:1": failed to resolve reference "127.0.0.1:5002/tools/row20-warn-app:1": pulling from host 127.0.0.1:5002 failed with status code [manifests 1]: 401 Unauthorized',
