@@ -109,6 +109,11 @@ export function decide(input: DecideInput): PodDecision {
   if (!input.secretsFinal && saSecrets === undefined && spec.serviceAccountName !== 'default') {
     podFindings.push(serviceAccountNotFound(spec, namespace, snapshot.serviceAccountsComplete(namespace), hasOwnList));
   }
+  // Likewise a name the ServiceAccount does not allow (kubernetes.io/enforce-mountable-secrets).
+  if (!input.secretsFinal && hasOwnList && saSecrets?.enforceMountableSecrets === true) {
+    const notMountable = pullSecretNotMountable(spec, saSecrets);
+    if (notMountable !== undefined) podFindings.push(notMountable);
+  }
 
   // Where each name is first listed: one pass, so a list of 300,000 names costs 300,000 steps.
   const firstListed = new Map<string, number>();
@@ -204,6 +209,27 @@ export function decide(input: DecideInput): PodDecision {
     containers,
     findings: podFindings,
     skipped: undefined,
+  };
+}
+
+/**
+ * The first name of the spec's own list that its ServiceAccount, which enforces mountable secrets,
+ * does not list: the ServiceAccount admission plugin rejects the pod at that entry (it stops at
+ * the first, and checks entries without a name too), before any webhook sees it.
+ */
+function pullSecretNotMountable(spec: PodSpecRef, saSecrets: readonly string[]): Finding | undefined {
+  const allowed = new Set(saSecrets);
+  const index = spec.imagePullSecrets.findIndex((name) => !allowed.has(name));
+  if (index === -1) return undefined;
+  const name = spec.imagePullSecrets[index] as string;
+  const account = spec.serviceAccountName;
+  return {
+    code: 'PullSecretNotMountable',
+    severity: 'warn',
+    path: `${spec.specPath}.imagePullSecrets[${index}]`,
+    message: name === ''
+      ? fit(`imagePullSecrets[${index}] has no name, and ServiceAccount `, account, ' has kubernetes.io/enforce-mountable-secrets: "true", so the API server rejects every pod: drop the entry')
+      : fit('secret ', name, ` is not in the imagePullSecrets of ServiceAccount ${shorten(account, 63)}, which has kubernetes.io/enforce-mountable-secrets: "true", so the API server rejects every pod: add it to the ServiceAccount's imagePullSecrets, or drop it from the pod's`),
   };
 }
 

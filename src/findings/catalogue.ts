@@ -16,6 +16,7 @@ export const FINDING_CODES = [
   'ShortLivedCredential',
   'ServiceAccountSecretsIgnored',
   'ServiceAccountNotFound',
+  'PullSecretNotMountable',
   'LatestWithIfNotPresent',
   'InjectedPullSecret',
   'AnonymousPullRateLimited',
@@ -49,6 +50,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   ServiceAccountSecretsIgnored: 'The pod lists its own pull secrets, so its ServiceAccount\'s secrets (which would cover the image) are not copied.',
   ServiceAccountNotFound:
     'A pod template (or a pod manifest) names a ServiceAccount that does not exist, so the ServiceAccount admission plugin will reject every pod made from it; or, offline without that namespace\'s ServiceAccounts, one the snapshot does not know (its pull secrets could not be considered).',
+  PullSecretNotMountable:
+    'A pod template (or a pod manifest) lists a pull secret that its ServiceAccount, annotated kubernetes.io/enforce-mountable-secrets: "true", does not list in its imagePullSecrets, so the ServiceAccount admission plugin will reject every pod made from it.',
   LatestWithIfNotPresent: 'The image is `latest` or untagged with imagePullPolicy IfNotPresent: nodes keep whichever `latest` they pulled first.',
   InjectedPullSecret: 'A namespace secret that covers the image was (or would be) added to imagePullSecrets.',
   AnonymousPullRateLimited: 'The image comes from Docker Hub without credentials; anonymous pulls are rate-limited per node IP.',
@@ -70,6 +73,7 @@ export const FINDING_SEVERITIES: Readonly<Record<FindingCode, string>> = {
   ShortLivedCredential: '`shortLivedCredentials` (default warn)',
   ServiceAccountSecretsIgnored: 'deny; warn when injection fixes it',
   ServiceAccountNotFound: 'warn when the ServiceAccounts of the namespace are known (the live webhook; offline when the manifests or --state hold some), else info',
+  PullSecretNotMountable: 'warn (as ServiceAccountNotFound: the pods are rejected before any pull)',
   LatestWithIfNotPresent: '`latestWithIfNotPresent` (default warn)',
   InjectedPullSecret: 'warn',
   AnonymousPullRateLimited: '`dockerHubAnonymous` (default info)',

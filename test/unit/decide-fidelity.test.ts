@@ -208,7 +208,46 @@ const wrongVerdicts: Record<string, Case> = {
     inject: [],
     says: ['kubernetes.io/enforce-mountable-secrets', 'regcred', 'add it to ServiceAccount default'],
   },
+  'warns that every pod of a template is rejected when it lists a pull secret its enforcing ServiceAccount does not': {
+    state: [enforcingServiceAccount('team', 'builder', 'other'), pullSecret('team', 'other', 'quay.io'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ serviceAccountName: 'builder', imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'allow',
+    findings: ['PullSecretNotMountable:warn'],
+    says: ['secret regcred is not in the imagePullSecrets of ServiceAccount builder', 'enforce-mountable-secrets', 'the API server rejects every pod'],
+  },
+  'names the first entry the enforcing ServiceAccount refuses, as the API server does, nameless entries included': {
+    state: [enforcingServiceAccount('team', 'default', 'regcred'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deploymentWithNamelessEntry({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'allow',
+    findings: ['PullSecretNotMountable:warn'],
+    says: ['imagePullSecrets[1] has no name', 'drop the entry'],
+  },
+  'says nothing of mountable secrets when the enforcing ServiceAccount lists every secret of the template': {
+    state: [enforcingServiceAccount('team', 'default', 'regcred', 'other'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'allow',
+    findings: [],
+  },
+  'says nothing of mountable secrets for a ServiceAccount that does not enforce them': {
+    state: [serviceAccount('team', 'default', 'other'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: deployment({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'allow',
+    findings: [],
+  },
+  'says nothing of mountable secrets for a pod at admission (the ServiceAccount plugin already let it through)': {
+    state: [enforcingServiceAccount('team', 'default', 'other'), pullSecret('team', 'regcred', 'registry.example.com')],
+    workload: pod({ imagePullSecrets: ['regcred'], containers: [{ name: 'app', image: 'registry.example.com/team/app:1' }] }),
+    decision: 'allow',
+    findings: [],
+  },
 };
+
+/** A Deployment whose template lists `names` and then an entry without a name (`{}`). */
+function deploymentWithNamelessEntry(options: Parameters<typeof deployment>[0] & { imagePullSecrets: string[] }): Record<string, unknown> {
+  const object = deployment(options) as { spec: { template: { spec: { imagePullSecrets: Array<Record<string, string>> } } } };
+  object.spec.template.spec.imagePullSecrets.push({});
+  return object as unknown as Record<string, unknown>;
+}
 
 function enforcingServiceAccount(namespace: string, name: string, ...pullSecrets: string[]): Record<string, unknown> {
   const account = serviceAccount(namespace, name, ...pullSecrets) as { metadata: Record<string, unknown> };
