@@ -28,27 +28,10 @@ bin="$node_dir/bin"
 debian="$node_dir/debian"
 mkdir -p "$bin" "$debian"
 
-log() { printf '[build-node] %s\n' "$*" >&2; }
-quiet() {
-  local out
-  if ! out=$("$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
-}
-# For steps that reach the Go module proxy: a TLS handshake timeout on a busy machine must not fail
-# a 20-minute build. Three tries, ten seconds apart; a real error fails the same way three times.
-retry() {
-  local try
-  for try in 1 2 3; do
-    "$@" && return 0
-    [ "$try" -eq 3 ] || { log "failed (try $try of 3), retrying in 10s: $*"; sleep 10; }
-  done
-  return 1
-}
-
-exec 9>"$node_dir/.lock"
-if ! flock -n 9; then
-  log "another build holds $node_dir/.lock; waiting for it"
-  flock 9
-fi
+log_prefix=build-node
+# shellcheck source=build-lib.sh
+source "$script_dir/build-lib.sh"
+take_lock "$node_dir"
 
 sleeper_source="$script_dir/sleeper/main.go"
 sleeper_stamp() { sha256sum "$sleeper_source" | cut -d' ' -f1; }
@@ -86,42 +69,12 @@ log "to build: ${missing[*]} -> $node_dir ($(go version))"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pullguard-e2e-node-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-wants() { [[ " ${missing[*]} " == *" $1 "* ]]; }
-timings=()
-started() { step_start=$SECONDS; }
-finished() { timings+=("$1: $((SECONDS - step_start))s"); log "$1 took $((SECONDS - step_start))s"; }
-install_binary() { mv -f "$1" "$bin/$2"; version_ok "$2" || { log "$2 does not report the pinned version"; exit 1; }; }
-
 build_kubernetes() {
-  # The wrapper module of build-control-plane.sh: staging modules replaced by their v0.N.P tags.
-  local dir="$work/k8s" kmod staging gd m
-  mkdir -p "$dir" && cd "$dir"
-  go mod init e2e.local/k8snode >/dev/null 2>&1
+  mkdir -p "$work/k8s" && cd "$work/k8s"
   started
-  retry quiet go mod download "k8s.io/kubernetes@v$K8S_VERSION"
-  kmod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-  [ -f "$kmod" ] || { log "could not download k8s.io/kubernetes@v$K8S_VERSION"; exit 1; }
-  staging="v0.${K8S_VERSION#1.}"
-  for m in $(awk '{ if ($1 == "require") { $1 = $2; $2 = $3 } } $1 ~ /^k8s\.io\// && $2 == "v0.0.0" { print $1 }' "$kmod"); do
-    go mod edit -replace="$m=$m@$staging"
-  done
-  go mod edit -go="$(awk '$1 == "go" { print $2; exit }' "$kmod")"
-  gd=$(awk '$1 == "godebug" && $2 ~ /^default=/ { print $2; exit }' "$kmod")
-  [ -z "$gd" ] || go mod edit -godebug="$gd"
-  retry quiet go get "k8s.io/kubernetes/cmd/kubelet@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
+  k8s_wrapper_module e2e.local/k8snode kubelet kube-controller-manager
   finished "kubernetes modules (download)"
-  local stamp="" pkg name
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    stamp+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
-    stamp+=" -X $pkg.gitTreeState=clean"
-  done
-  for name in kubelet kube-controller-manager; do
-    wants "$name" || continue
-    started
-    go build -trimpath -pgo=off -ldflags "-s -w$stamp" -o "$work/$name.new" "k8s.io/kubernetes/cmd/$name"
-    install_binary "$work/$name.new" "$name"
-    finished "$name"
-  done
+  build_k8s_commands kubelet kube-controller-manager
 }
 
 build_crane() {
@@ -191,7 +144,7 @@ if wants crane; then build_crane; fi
 if wants kubelet || wants kube-controller-manager; then build_kubernetes; fi
 
 log "built into $node_dir in $((SECONDS - total_start))s:"
-for line in "${timings[@]}"; do log "  $line"; done
+log_timings
 for name in "${components[@]}"; do
   version_ok "$name" || { log "$name missing after the build"; exit 1; }
 done
