@@ -8,7 +8,7 @@ import { applyReports, chooseReportApi, ReportApiError } from '../cluster/report
 import { KubeApiError, type KubeRest } from '../cluster/rest.ts';
 import { PolicyResolver } from '../policy/resolve.ts';
 import { renderClusterTable } from '../report/cluster-table.ts';
-import { buildPolicyReports, REPORT_APIS, type ReportApi } from '../report/policyreport.ts';
+import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyFile } from './inputs.ts';
@@ -87,12 +87,6 @@ export function parseKinds(text: string | undefined): WorkloadKind[] {
   return [...kinds];
 }
 
-function parseReportApi(text: string | undefined): ReportApi | undefined {
-  if (text === undefined) return undefined;
-  if (!(REPORT_APIS as readonly string[]).includes(text)) throw new UsageError(`--report-api must be ${REPORT_APIS.join(' or ')}, got ${text}`);
-  return text as ReportApi;
-}
-
 function parseChunkSize(text: string | undefined): number {
   if (text === undefined) return 500;
   const value = Number(text);
@@ -150,7 +144,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new UsageError('-n and -A exclude each other');
   if (values.policy !== undefined && values['policy-configmap'] !== undefined) throw new UsageError('--policy and --policy-configmap exclude each other');
   const kinds = parseKinds(values.kinds);
-  const requestedApi = parseReportApi(values['report-api']);
+  const requestedApi = parseReportApi(values['report-api'], (message) => new UsageError(message));
   const pageSize = parseChunkSize(values['chunk-size']);
   if (values.apply === true && (values.selector !== undefined || values.kinds !== undefined)) {
     throw new UsageError('--apply writes whole-namespace reports: it cannot be combined with -l or --kinds (they would replace a namespace\'s report with a part of it)');
@@ -206,8 +200,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
 
     if (output === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (output === 'policyreport' && reports !== undefined) {
-      const items = [...reports.namespaced, ...(reports.cluster !== undefined ? [reports.cluster] : [])];
-      io.stdout.write(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2) + '\n');
+      io.stdout.write(JSON.stringify(policyReportList(reports), null, 2) + '\n');
     } else {
       const color = values['no-color'] !== true && io.stdout.isTTY === true && io.env['NO_COLOR'] === undefined;
       io.stdout.write(renderClusterTable(report, { color }));

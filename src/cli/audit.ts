@@ -4,6 +4,7 @@ import { readInputs, type InputEvent } from '../manifests/read.ts';
 import { Renderers } from '../manifests/render.ts';
 import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, prepareWorkload, type NotAuditedEntry, type OnlyFilter, type PreparedWorkload, type SkippedEntry } from '../report/audit.ts';
 import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
+import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
 import { clean, plural, renderTable } from '../report/table.ts';
 import { DEFAULT_NAMESPACE, SnapshotBuilder } from '../snapshot/from-objects.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
@@ -25,7 +26,11 @@ kustomize' (or 'kustomize build'), one holding Chart.yaml with 'helm template'. 
 Kubernetes objects are skipped with a warning. '-' reads stdin (the default when stdin is a pipe).
 
 ${formatColumns([
-  ['-o, --output table|json', 'report format (default table; colour when stdout is a terminal)'],
+  ['-o, --output FORMAT', 'table (default; colour when stdout is a terminal), json, or policyreport'],
+  ['', '(the policy reports as a List to pipe into kubectl apply -f -)'],
+  ['--report-api API', 'with -o policyreport: openreports.io/v1alpha1 (default: there is no'],
+  ['', 'cluster to ask which one it serves) or wgpolicyk8s.io/v1alpha2'],
+  ['--report-pass', 'with -o policyreport: also pass and skip results'],
   ['--only deny|warn|inject', 'list only these results (repeatable or comma-separated); the summary counts all'],
   ['-n, --namespace NS', 'namespace of objects that name none (default default), as kubectl apply -n'],
   ['--state FILE|DIR', 'extra cluster state; repeatable'],
@@ -90,6 +95,10 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
       now: { type: 'string' },
       'probe-anonymous': { type: 'boolean' },
       ...PROBE_FLAG_OPTIONS,
+      'report-api': { type: 'string' },
+      'report-pass': { type: 'boolean' },
+      // Known only to say why it does not apply here (parseArgs would call it an unknown flag).
+      apply: { type: 'boolean' },
       'no-color': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -104,8 +113,17 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     io.stderr.write(AUDIT_HELP);
     return EXIT_USAGE;
   }
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`-o must be table or json, got ${values.output}`);
+  const output = values.output;
+  if (output !== 'table' && output !== 'json' && output !== 'policyreport') throw new UsageError(`-o must be table, json or policyreport, got ${output}`);
+  if (values.apply === true) {
+    throw new UsageError('--apply writes reports to a cluster and needs --cluster; for manifests, print them and apply them yourself: pullguard audit DIR -o policyreport | kubectl apply -f -');
+  }
+  const reportApi = parseReportApi(values['report-api'], (message) => new UsageError(message)) ?? 'openreports.io/v1alpha1';
+  if (output !== 'policyreport' && (values['report-api'] !== undefined || values['report-pass'] === true)) {
+    throw new UsageError(`${values['report-api'] !== undefined ? '--report-api' : '--report-pass'} shapes policy reports: use it with -o policyreport`);
+  }
   const only = parseOnly(values.only);
+  if (output === 'policyreport' && only.size > 0) throw new UsageError('--only filters the listing; a policy report holds all of a namespace\'s results: leave out --only with -o policyreport');
   if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace)) {
     throw new UsageError(`--namespace must be a namespace name (lower-case letters, digits and '-'), got ${values.namespace}`);
   }
@@ -173,8 +191,12 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const decided = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
   const report = probeFlags === undefined ? decided : await probeUncoveredRegistries(decided, probeFlags, io);
   const shown = filterResults(report, only);
-  if (values.output === 'json') io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
-  else {
+  if (output === 'json') io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+  else if (output === 'policyreport') {
+    // Manifests are not the whole cluster: no cluster report, as with audit --cluster -n.
+    const reports = buildPolicyReports(report, { api: reportApi, includePass: values['report-pass'] === true, now, clusterReport: false, manifestSources: true });
+    io.stdout.write(JSON.stringify(policyReportList(reports), null, 2) + '\n');
+  } else {
     const color = values['no-color'] !== true && io.stdout.isTTY === true && io.env['NO_COLOR'] === undefined;
     io.stdout.write(renderTable(shown, { color }));
   }

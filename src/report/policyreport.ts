@@ -21,6 +21,13 @@ import type { ClusterAuditResult, PodGroup } from './cluster-audit.ts';
 export const REPORT_APIS = ['openreports.io/v1alpha1', 'wgpolicyk8s.io/v1alpha2'] as const;
 export type ReportApi = (typeof REPORT_APIS)[number];
 
+/** `--report-api TEXT`: undefined when not given; `usage` builds the error for anything else. */
+export function parseReportApi(text: string | undefined, usage: (message: string) => Error): ReportApi | undefined {
+  if (text === undefined) return undefined;
+  if (!(REPORT_APIS as readonly string[]).includes(text)) throw usage(`--report-api must be ${REPORT_APIS.join(' or ')}, got ${text}`);
+  return text as ReportApi;
+}
+
 export const REPORT_KINDS: Readonly<Record<ReportApi, { readonly namespaced: string; readonly cluster: string; readonly namespacedPlural: string; readonly clusterPlural: string }>> = {
   'openreports.io/v1alpha1': { namespaced: 'Report', cluster: 'ClusterReport', namespacedPlural: 'reports', clusterPlural: 'clusterreports' },
   'wgpolicyk8s.io/v1alpha2': { namespaced: 'PolicyReport', cluster: 'ClusterPolicyReport', namespacedPlural: 'policyreports', clusterPlural: 'clusterpolicyreports' },
@@ -106,6 +113,8 @@ export interface PolicyReportOptions {
   readonly now: number;
   /** Write the cluster report (false when the audit saw only some namespaces). */
   readonly clusterReport: boolean;
+  /** Results from manifests: each names the file and line it came from in `properties.manifest`. */
+  readonly manifestSources?: boolean;
   readonly maxBytes?: number;
 }
 
@@ -154,18 +163,19 @@ function podsLabel(group: PodGroup, count: number, example: string): string {
 }
 
 /** The results of one audited workload. */
-export function resultsOfWorkload(result: ClusterAuditResult, options: Pick<PolicyReportOptions, 'includePass' | 'now'>): ReportResult[] {
+export function resultsOfWorkload(result: ClusterAuditResult, options: Pick<PolicyReportOptions, 'includePass' | 'now' | 'manifestSources'>): ReportResult[] {
   const timestamp = { seconds: Math.floor(options.now / 1000), nanos: 0 };
   const resources = [resourceOf(result)];
   const out: ReportResult[] = [];
   const base = { source: REPORT_SOURCE, category: CATEGORY, timestamp, resources };
+  const where: Record<string, string> = options.manifestSources === true ? { manifest: result.source } : {};
   const push = (finding: Finding, properties: Record<string, string>, prefix = ''): void => {
     const mapped = finding.code === 'ExemptImage' ? { result: 'skip' as const, severity: 'info' as const } : RESULT_OF_SEVERITY[finding.severity];
     if (!options.includePass && (mapped.result === 'pass' || mapped.result === 'skip')) return;
-    out.push({ ...base, policy: finding.code, ...mapped, message: prefix + finding.message, properties: { ...properties, fieldPath: finding.path, mode: result.mode } });
+    out.push({ ...base, policy: finding.code, ...mapped, message: prefix + finding.message, properties: { ...properties, fieldPath: finding.path, mode: result.mode, ...where } });
   };
   if (result.skipped !== undefined) {
-    if (options.includePass) out.push({ ...base, policy: SKIP_POLICY, result: 'skip', severity: 'info', message: result.skipped, properties: { mode: result.mode } });
+    if (options.includePass) out.push({ ...base, policy: SKIP_POLICY, result: 'skip', severity: 'info', message: result.skipped, properties: { mode: result.mode, ...where } });
     return out;
   }
   for (const finding of result.findings) push(finding, {});
@@ -194,7 +204,7 @@ export function resultsOfWorkload(result: ClusterAuditResult, options: Pick<Poli
       result: 'pass',
       severity: 'info',
       message: `${images === 1 ? 'the image' : `all ${images} images`} can be pulled with the credentials the pods will have${pods !== undefined ? ` (${pods.total} live pods)` : ''}`,
-      properties: { mode: result.mode },
+      properties: { mode: result.mode, ...where },
     });
   }
   return out;
@@ -264,6 +274,11 @@ function namespaceResult(namespace: string, tally: NamespaceTally, timestamp: Re
     resources: [{ apiVersion: 'v1', kind: 'Namespace', name: namespace }],
     properties: { mode: tally.mode, workloads: String(tally.workloads), deny: String(tally.deny), warn: String(tally.warn), inject: String(tally.inject) },
   };
+}
+
+/** The reports as one kubectl `List` (namespaced reports, then the cluster report): what `-o policyreport` prints. */
+export function policyReportList(reports: PolicyReportSet): { apiVersion: 'v1'; kind: 'List'; items: PolicyReportObject[] } {
+  return { apiVersion: 'v1', kind: 'List', items: [...reports.namespaced, ...(reports.cluster !== undefined ? [reports.cluster] : [])] };
 }
 
 /** The reports of one audit. Pure: the same audit and options always give the same objects. */

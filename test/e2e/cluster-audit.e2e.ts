@@ -303,6 +303,26 @@ t.test('--apply prefers OpenReports once its CRDs (from its own module) are serv
   t.same(failing(await reports('reports.openreports.io'))[ns.uncovered], ['ImagePullable:pass'], 'the fixed workload\'s failure was replaced, not added to');
 });
 
+t.test('the offline audit\'s -o policyreport goes through kubectl apply -f - in both report APIs', async (t) => {
+  // A namespace of its own: the offline reports are named pullguard too and would replace the cluster audit's.
+  const offline = uniqueName('ca-offline');
+  await controlPlane.kubectl(['apply', '-f', '-'], { input: JSON.stringify(namespace(offline)) });
+  const manifests = join(controlPlane.tmpDir, 'offline-manifests');
+  mkdirSync(manifests, { recursive: true });
+  writeFileSync(join(manifests, 'app.yaml'), JSON.stringify(list([serviceAccount(offline), deployment(offline, 'web', { containers: [{ image: `${UNCOVERED_REGISTRY}/app:1.0` }] })])));
+  const policyFile = join(controlPlane.tmpDir, 'offline-policy.yaml');
+  writeFileSync(policyFile, POLICY);
+  for (const [api, resource] of [['openreports.io/v1alpha1', 'reports.openreports.io'], ['wgpolicyk8s.io/v1alpha2', 'policyreports.wgpolicyk8s.io']] as const) {
+    const printed = await spawnCollect(process.execPath, [mainScript, 'audit', manifests, '--policy', policyFile, '-o', 'policyreport', '--report-api', api], cleanEnv());
+    t.equal(printed.code, 1, `${api}: exit 1, the denial: ${printed.stderr}`);
+    const applied = await controlPlane.kubectl(['apply', '-f', '-'], { input: printed.stdout });
+    t.match(applied.stdout, /pullguard (created|configured)/, `${api}: kubectl applied it`);
+    const stored = JSON.parse((await controlPlane.kubectl(['get', resource, 'pullguard', '-n', offline, '-o', 'json'])).stdout) as ReportView | undefined;
+    t.same(stored?.results.map((entry) => `${entry.policy}:${entry.result} ${entry.resources[0]?.kind}/${entry.resources[0]?.name}`), ['NoMatchingCredential:fail Deployment/web'], `${api}: the API server kept the result`);
+    t.match(stored?.results[0]?.properties['manifest'], /app\.yaml/, `${api}: the result names its manifest`);
+  }
+});
+
 t.test('kubectl pullguard through the real kubectl: --context, -n and -A, a multi-file KUBECONFIG read as kubectl reads it', async (t) => {
   const binDir = join(controlPlane.tmpDir, 'plugin-bin');
   mkdirSync(binDir, { recursive: true });

@@ -24,7 +24,7 @@ const cases: Record<string, Case> = {
     stdout: /8 workloads/,
   },
   'audit exits 2 saying no such file for a path that does not exist': { args: ['audit', 'no/such/dir'], code: 2, stderr: /^pullguard audit: no\/such\/dir: no such file\n/ },
-  'audit exits 2 for an unknown output format': { args: ['audit', '-o', 'xml', 'examples/manifests'], code: 2, stderr: /-o must be table or json/ },
+  'audit exits 2 for an unknown output format': { args: ['audit', '-o', 'xml', 'examples/manifests'], code: 2, stderr: /-o must be table, json or policyreport, got xml/ },
   'audit exits 2 for an invalid policy and lists every error with its path': {
     args: ['audit', '--policy', 'test/fixtures/bad-policy.yaml', 'examples/manifests'],
     code: 2,
