@@ -47,6 +47,8 @@ export class ReportRefresher {
   private cancel: (() => void) | undefined;
   private stopped = false;
   private running: Promise<RefreshOutcome> | undefined;
+  /** Whether this replica held the Lease at the last refresh: a change is logged once. */
+  private leading: boolean | undefined;
 
   constructor(options: ReportRefresherOptions) {
     this.options = options;
@@ -57,7 +59,12 @@ export class ReportRefresher {
     const { state, rest, logger } = this.options;
     if (!state.readiness().ready) return { kind: 'not-ready' };
     try {
-      if (!(await this.options.lease.acquire())) return { kind: 'not-leader' };
+      const leading = await this.options.lease.acquire();
+      if (leading !== this.leading) {
+        this.leading = leading;
+        logger.info({ leading }, leading ? 'policy reports: this replica holds the Lease and writes the reports' : 'policy reports: another replica holds the Lease and writes the reports');
+      }
+      if (!leading) return { kind: 'not-leader' };
       const now = (this.options.now ?? Date.now)();
       const outcome = await auditCluster({
         rest,

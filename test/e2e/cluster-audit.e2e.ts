@@ -4,13 +4,13 @@
 // through the Go module proxy (pins in versions.env), accepted by the API server, and updated by
 // a second run after a fix; the plugin runs through the real kubectl with --context, -n and -A.
 //   npx tap test/e2e/cluster-audit.e2e.ts
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { startControlPlane } from './harness/control-plane.ts';
+import { goModule, openReportsCrdFiles, pins } from './harness/go-modules.ts';
 import {
   ECR_REGISTRY,
   PRIVATE_REGISTRY,
@@ -29,32 +29,9 @@ import {
 } from './fixtures/objects.ts';
 
 t.setTimeout(8 * 60_000);
-const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const mainScript = join(root, 'src', 'cli', 'main.ts');
 const pluginScript = join(root, 'src', 'cli', 'kubectl-plugin.ts');
-
-function pins(): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const line of readFileSync(join(root, 'test', 'e2e', 'versions.env'), 'utf8').split('\n')) {
-    const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) values[match[1]] = match[2];
-  }
-  return values;
-}
-
-/** The directory of a module from the Go module proxy (downloaded once into the module cache). */
-async function goModule(module: string, version: string): Promise<string> {
-  const { stdout } = await run('go', ['mod', 'download', '-json', `${module}@${version}`], {
-    cwd: root,
-    env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' },
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 180_000,
-  });
-  const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
-  if (info.Dir === undefined) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? stdout}`);
-  return info.Dir;
-}
 
 const ns = {
   missing: uniqueName('ca-missing'),
@@ -284,11 +261,7 @@ t.test('--apply writes wgpolicyk8s.io PolicyReports (Kyverno\'s CRDs) the API se
 });
 
 t.test('--apply prefers OpenReports once its CRDs (from its own module) are served; --report-pass adds pass results', async (t) => {
-  const openreports = await goModule('github.com/openreports/reports-api', versions['OPENREPORTS_VERSION'] ?? '');
-  await installCrds(
-    ['openreports.io_reports.yaml', 'openreports.io_clusterreports.yaml'].map((file) => join(openreports, 'config', 'crd', file)),
-    ['reports.openreports.io', 'clusterreports.openreports.io'],
-  );
+  await installCrds(await openReportsCrdFiles(), ['reports.openreports.io', 'clusterreports.openreports.io']);
   const first = await audit(['--apply', '--report-pass']);
   t.equal(first.code, 1, first.stderr);
   t.match(first.stderr, /applied \d+ openreports\.io\/v1alpha1 reports/);

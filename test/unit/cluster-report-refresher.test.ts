@@ -116,3 +116,21 @@ t.test('the refresher runs on its schedule and stops cleanly', async (t) => {
   t.ok(fake.objects('apis/openreports.io/v1alpha1/reports').length === 1, 'the refresh in flight finished before stop() returned');
   t.same(scheduled.map((entry) => entry.ms), [30_000], 'nothing scheduled after stop');
 });
+
+t.test('a change of who writes is logged once, not at every refresh', async (t) => {
+  const fake = cluster();
+  const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+  const lines: string[] = [];
+  const capture = (into: string[]) => pino({ level: 'info' }, { write: (line: string) => void into.push((JSON.parse(line) as { msg: string }).msg) });
+  const otherLines: string[] = [];
+  const leader = new ReportRefresher({ rest: fake, state: state(true), lease: elector(fake, 'pod-a', clock), intervalMs: 600_000, reportApi: undefined, includePass: false, logger: capture(lines), now: () => clock.now });
+  const follower = new ReportRefresher({ rest: fake, state: state(true), lease: elector(fake, 'pod-b', clock), intervalMs: 600_000, reportApi: undefined, includePass: false, logger: capture(otherLines), now: () => clock.now });
+  for (let round = 0; round < 3; round += 1) {
+    await leader.refreshOnce();
+    await follower.refreshOnce();
+    clock.now += 30_000;
+  }
+  t.equal(lines.filter((line) => line === 'policy reports: this replica holds the Lease and writes the reports').length, 1);
+  t.equal(lines.filter((line) => line === 'policy reports refreshed').length, 3);
+  t.same(otherLines, ['policy reports: another replica holds the Lease and writes the reports']);
+});

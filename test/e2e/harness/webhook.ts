@@ -62,6 +62,8 @@ export interface WebhookOptions {
   stopGraceMs?: number;
   /** Appended after the harness's flags. */
   extraArgs?: readonly string[];
+  /** Extra environment of the server (POD_NAME: a replica's identity, as the chart sets it). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface WebhookHttpResponse extends ApiResponse {
@@ -148,7 +150,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
   });
 
   try {
-    const env = childEnv();
+    const env = { ...childEnv(), ...options.env };
     await execFileAsync(process.execPath, [cliEntry, 'certs', '--out', certDir, '--host', '127.0.0.1', '--host', 'localhost'], {
       cwd: repoRoot,
       env,
