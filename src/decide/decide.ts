@@ -322,13 +322,8 @@ interface PullRecord {
  */
 function recheckAfterInjection(containers: ContainerDecision[], context: ContainerContext): void {
   const keyring = [...context.usable, ...context.chosenViews];
-  const now = context.input.now;
   for (const pull of context.pulls) {
-    if (pull.needs === 'node') continue;
-    const matches = lookupKeyring(keyring, targetOf(context, pull.imageName), context.meter);
-    const served = matches.some((match) => isUsableCredential(match.key, now)) ||
-      (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
-    if (served) continue;
+    if (servedBy(keyring, pull, context)) continue;
     const container = containers[pull.at] as ContainerDecision;
     const finding: Finding = {
       code: 'NoMatchingCredential',
@@ -338,6 +333,37 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
     };
     containers[pull.at] = { ...container, decision: 'deny', findings: [...container.findings, finding] };
   }
+}
+
+/** Whether the kubelet, with `keyring`, still pulls what a container found pullable needs. */
+function servedBy(keyring: readonly PullSecretView[], pull: PullRecord, context: ContainerContext): boolean {
+  if (pull.needs === 'node') return true;
+  const matches = lookupKeyring(keyring, targetOf(context, pull.imageName), context.meter);
+  return matches.some((match) => isUsableCredential(match.key, context.input.now)) ||
+    (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
+}
+
+/** Other covering secrets tried when the preferred one would break a container already found pullable. */
+const INJECTION_ALTERNATIVES_TRIED = 8;
+
+/**
+ * The preferred candidate unless adding it to the keyring would stop serving a container already
+ * found pullable (a key of its own hides that container's fallback, or brings it a token without
+ * credentials); then the first of a few other covering secrets that breaks none. When every one
+ * breaks something, the preferred one stays, and recheckAfterInjection denies with the reason.
+ */
+function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMatch[], context: ContainerContext): NamespaceKeyMatch {
+  if (context.pulls.length === 0) return pick;
+  const base = [...context.usable, ...context.chosenViews];
+  const harmless = (entry: NamespaceKeyMatch): boolean => context.pulls.every((pull) => servedBy([...base, entry.view], pull, context));
+  if (harmless(pick)) return pick;
+  let tried = 0;
+  for (const entry of viable) {
+    if (entry === pick) continue;
+    if (tried++ >= INJECTION_ALTERNATIVES_TRIED || overBudget(context)) break;
+    if (harmless(entry)) return entry;
+  }
+  return pick;
 }
 
 const INVALID_REFERENCE: ReferenceSummary = {
@@ -610,6 +636,7 @@ function chooseInjection(
       }
     }
   }
+  pick = harmlessChoice(pick, viable, context);
   const key = pick.matches.find((match) => isUsableCredential(match.key, now))?.key.raw ?? '';
   return { kind: 'inject', name: pick.view.name, view: pick.view, key };
 }

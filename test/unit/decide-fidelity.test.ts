@@ -270,6 +270,42 @@ t.test('an injected secret is judged with the whole patched keyring: validating 
   }
 });
 
+t.test('another covering secret is injected when the first choice would hide a covered container\'s fallback key', async (t) => {
+  check(t, {
+    state: [
+      pullSecret('team', 'hub', 'https://index.docker.io/v1/'),
+      dockerConfigJsonSecret('team', 'aa-mixed', { 'registry.example.com': { auth: 'dXNlcjpub3QtYS1yZWFsLXBhc3N3b3Jk' }, 'docker.io': {} }),
+      pullSecret('team', 'zz-clean', 'registry.example.com'),
+    ],
+    workload: pod({
+      imagePullSecrets: ['hub'],
+      containers: [{ name: 'hubapp', image: 'acme/app:1' }, { name: 'private', image: 'registry.example.com/team/app:1' }],
+    }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'inject',
+    findings: ['InjectedPullSecret:warn'],
+    inject: ['zz-clean'],
+  });
+});
+
+t.test('the preferred covering secret stays the choice when it hides nothing', async (t) => {
+  check(t, {
+    state: [
+      pullSecret('team', 'hub', 'https://index.docker.io/v1/'),
+      pullSecret('team', 'aa-first', 'registry.example.com'),
+      pullSecret('team', 'zz-second', 'registry.example.com'),
+    ],
+    workload: pod({
+      imagePullSecrets: ['hub'],
+      containers: [{ name: 'hubapp', image: 'acme/app:1' }, { name: 'private', image: 'registry.example.com/team/app:1' }],
+    }),
+    policy: { registries: [{ hosts: ['docker.io/acme'], access: 'secret' }] },
+    decision: 'inject',
+    findings: ['InjectedPullSecret:warn'],
+    inject: ['aa-first'],
+  });
+});
+
 t.test('a container whose fallback key an injected secret would hide is denied, naming the injected secret', async (t) => {
   check(t, {
     state: [
