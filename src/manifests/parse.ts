@@ -1,5 +1,6 @@
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { isRecord } from '../workloads/extract.ts';
+import { scanJsonList, validateListMembers } from './json-list.ts';
 
 /** One Kubernetes object read from a source, with where it came from (for messages). */
 export interface SourcedObject {
@@ -99,15 +100,27 @@ function addDocument<T>(value: unknown, source: string, line: number, out: T[], 
   if (kept !== undefined) out.push(kept);
 }
 
-/** 1-based line of `offset` in `text`, counting from `fromOffset` (at `fromLine`): linear over the whole file. */
-function lineAt(text: string, offset: number, fromOffset: number, fromLine: number): number {
-  let line = fromLine;
-  let index = text.indexOf('\n', fromOffset);
-  while (index !== -1 && index < offset) {
-    line += 1;
-    index = text.indexOf('\n', index + 1);
+/**
+ * 1-based lines of offsets visited in increasing order. Each newline is found once (the search
+ * stops at the first newline past the offset), so counting over a whole file is linear, including
+ * a minified file without any newline.
+ */
+class LineCounter {
+  private readonly text: string;
+  private line = 1;
+  /** The first newline not counted yet, or -1 when there is none further. */
+  private next: number;
+  constructor(text: string) {
+    this.text = text;
+    this.next = text.indexOf('\n');
   }
-  return line;
+  at(offset: number): number {
+    while (this.next !== -1 && this.next < offset) {
+      this.line += 1;
+      this.next = this.text.indexOf('\n', this.next + 1);
+    }
+    return this.line;
+  }
 }
 
 /** Offsets where a document starts: 0, and every line that begins with the `---` marker. */
@@ -162,17 +175,14 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
   const objects: T[] = [];
   const bad = new NotObjects(source);
   const starts = documentStarts(text);
-  let lineOfStart = 1;
-  let previousStart = 0;
+  const lines = new LineCounter(text);
   let pending = '';
   let pendingLine = 1;
   for (let index = 0; index < starts.length; index += 1) {
     const start = starts[index] as number;
     const end = starts[index + 1] ?? text.length;
-    lineOfStart = lineAt(text, start, previousStart, lineOfStart);
-    previousStart = start;
     let chunk = text.slice(start, end);
-    let chunkLine = lineOfStart;
+    let chunkLine = lines.at(start);
     if (pending !== '') {
       chunk = pending + chunk;
       chunkLine = pendingLine;
@@ -199,12 +209,47 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
   return { objects, skipped: entry === undefined ? [] : [entry] };
 }
 
-/** The line V8 names in a JSON.parse error ("... (line 3 column 1)"), or the line of its position. */
-function jsonErrorLine(text: string, message: string): number {
+/**
+ * A JSON List read item by item (see json-list.ts): each item is parsed alone, handed to `keep` at
+ * the line it starts on, and dropped. Undefined when the text is not a List; the offset where it
+ * stopped being valid JSON when it is not valid (a hint for the error's line). Either way the
+ * caller then parses the whole text, which names the error. Objects already kept are then
+ * discarded, as when a later YAML document has a syntax error.
+ */
+function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedText<T> | number | undefined {
+  const spans = scanJsonList(text);
+  if (spans === undefined) return undefined;
+  if ('invalidAt' in spans) return spans.invalidAt;
+  const kind = validateListMembers(text, spans);
+  if (typeof kind !== 'string' || !kind.endsWith('List')) return undefined;
+  const objects: T[] = [];
+  const bad = new NotObjects(source);
+  const lines = new LineCounter(text);
+  for (let index = 0; index < spans.starts.length; index += 1) {
+    const start = spans.starts[index] as number;
+    let item: unknown;
+    try {
+      item = JSON.parse(text.slice(start, spans.ends[index]));
+    } catch {
+      return start;
+    }
+    addDocument(item, source, lines.at(start), objects, bad, keep);
+  }
+  const entry = bad.entry();
+  return { objects, skipped: entry === undefined ? [] : [entry] };
+}
+
+/**
+ * The line V8 names in a JSON.parse error ("... (line 3 column 1)"), or the line of its position,
+ * or, when it names neither ("Unexpected token"), the line of `hint` (where the List scan or an
+ * item's parse failed).
+ */
+function jsonErrorLine(text: string, message: string, hint: number | undefined): number {
   const named = /\(line (\d+) column \d+\)/.exec(message);
   if (named !== null) return Number(named[1]);
   const position = /at position (\d+)/.exec(message);
-  return position === null ? 1 : lineAt(text, Number(position[1]), 0, 1);
+  if (position !== null) return new LineCounter(text).at(Number(position[1]));
+  return hint === undefined ? 1 : new LineCounter(text).at(hint);
 }
 
 /**
@@ -225,6 +270,12 @@ export function parseManifestText<T>(input: string, source: string, keep: Keep<T
   }
   const first = /\S/.exec(text)?.[0];
   if (first === '{' || first === '[') {
+    let hint: number | undefined;
+    if (first === '{') {
+      const listed = parseJsonList(text, source, keep);
+      if (typeof listed === 'object') return listed;
+      hint = listed;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -233,7 +284,7 @@ export function parseManifestText<T>(input: string, source: string, keep: Keep<T
       // documents, so YAML decides. A .json file must be JSON, as for kubectl.
       if (!/\.json$/i.test(source)) return parseYaml(text, source, keep);
       const message = (error as Error).message;
-      return { objects: [], skipped: [{ source, line: jsonErrorLine(text, message), reason: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` }] };
+      return { objects: [], skipped: [{ source, line: jsonErrorLine(text, message, hint), reason: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` }] };
     }
     const objects: T[] = [];
     const bad = new NotObjects(source);

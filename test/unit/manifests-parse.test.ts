@@ -65,6 +65,56 @@ const cases: Record<string, Case> = {
     objects: ['ConfigMap/c@1'],
   },
   'a scalar document is not an object': { text: 'just text\n', objects: [], skipped: [1, /^a string, not a Kubernetes object$/] },
+  'names each item of a pretty-printed JSON List at the line it starts on (kubectl get -o json puts items before kind)': {
+    text: '{\n  "apiVersion": "v1",\n  "items": [\n    {\n      "kind": "Pod",\n      "metadata": {"name": "a"}\n    },\n    {"kind": "Pod", "metadata": {"name": "b"}}\n  ],\n  "kind": "List",\n  "metadata": {"resourceVersion": ""}\n}\n',
+    source: 'dump.json',
+    objects: ['Pod/a@4', 'Pod/b@8'],
+  },
+  'expands a List nested in a JSON List, and keeps the last of duplicate items keys as JSON.parse does': {
+    text: '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "lost"}}], "items": [{"kind": "PodList", "items": [{"kind": "Pod", "metadata": {"name": "inner"}}]}, {"kind": "Pod", "metadata": {"name": "kept"}}]}',
+    source: 'nested.json',
+    objects: ['Pod/inner@1', 'Pod/kept@1'],
+  },
+  'reads strings holding quotes, backslashes and brackets in a JSON List without losing an item boundary': {
+    text: '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"q","annotations":{"a":"\\\\","b":"\\"]}[{","c":"x\\\\\\"y"}}},{"kind":"Pod","metadata":{"name":"r"}}]}',
+    source: 'quotes.json',
+    objects: ['Pod/q@1', 'Pod/r@1'],
+  },
+  'skips a JSON List whose item is not valid JSON, naming the line as JSON.parse does': {
+    text: '{"kind": "List", "items": [\n{"kind": "Pod", "metadata": {"name": "a"}},\n{"kind": "Pod", "metadata": {"name": tru}}\n]}\n',
+    source: 'bad-item.json',
+    objects: [],
+    skipped: [3, /^invalid JSON: /],
+  },
+  'skips a JSON List with a trailing comma after its last item': {
+    text: '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "a"}},\n]}',
+    source: 'comma.json',
+    objects: [],
+    skipped: [2, /^invalid JSON: /],
+  },
+  'skips a JSON List whose other members are not valid JSON': {
+    text: '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "a"}}],\n "metadata": {"x": 01}}',
+    source: 'member.json',
+    objects: [],
+    skipped: [2, /^invalid JSON: /],
+  },
+  'skips a JSON List with text after its closing brace': {
+    text: '{"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "a"}}]}\n{"kind": "Pod"}',
+    source: 'two.json',
+    objects: [],
+    skipped: [2, /^invalid JSON: /],
+  },
+  'reads an object with items that is not a List as one object': {
+    text: '{"kind": "ConfigMap", "metadata": {"name": "c"}, "items": [{"kind": "Pod", "metadata": {"name": "no"}}]}',
+    source: 'cm.json',
+    objects: ['ConfigMap/c@1'],
+  },
+  'skips the items of a JSON List that are not Kubernetes objects and keeps the rest': {
+    text: '{"kind": "List", "items": [\n{"replicas": 3},\n{"kind": "Pod", "metadata": {"name": "a"}}, 7]}',
+    source: 'mixed.json',
+    objects: ['Pod/a@3'],
+    skipped: [2, /^a mapping without kind, not a Kubernetes object \(and 1 more document\)$/],
+  },
 };
 
 for (const [name, c] of Object.entries(cases)) {

@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { parseManifestText } from '../../src/manifests/parse.ts';
+
+// A JSON List is read item by item (src/manifests/json-list.ts) instead of with one JSON.parse of
+// the whole text. These properties hold it to what JSON.parse of the whole text says: the same
+// objects for valid JSON, and nothing but a skip for text JSON.parse rejects, however the text
+// was damaged.
+
+const RUNS = 400;
+
+/** JSON values with the characters that matter to a scanner: quotes, backslashes, brackets. */
+const tricky = fc.string({ unit: fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', ' ', '\n', 'a', 'é', '\u2028') });
+const leaf = fc.oneof(tricky, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null));
+const value = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(tricky, tie('node'), { maxKeys: 4 })),
+})).node;
+const item = fc.record({ kind: fc.constantFrom('Pod', 'ConfigMap', 'PodList', ''), metadata: fc.record({ name: tricky }), extra: value }, { requiredKeys: ['kind'] });
+const list = fc.record({
+  apiVersion: fc.constant('v1'),
+  kind: fc.constantFrom('List', 'PodList', 'Pod'),
+  items: fc.array(fc.oneof(item, value), { maxLength: 5 }),
+  metadata: fc.dictionary(tricky, value, { maxKeys: 2 }),
+});
+/** The list as text: compact or indented, with keys in a generated order. */
+const listText = fc.tuple(list, fc.constantFrom(0, 1, 2), fc.boolean()).map(([object, indent, itemsFirst]) => {
+  const { items, ...rest } = object;
+  const ordered = itemsFirst ? { items, ...rest } : object;
+  return JSON.stringify(ordered, null, indent);
+});
+
+/** What parseManifestText reports, as comparable data. */
+function outcome(text: string): { objects: string[]; skipped: string[] } {
+  const parsed = parseManifestText(text, 'list.json');
+  return {
+    objects: parsed.objects.map((entry) => JSON.stringify(entry.object)),
+    skipped: parsed.skipped.map((entry) => entry.reason.replace(/ \(and \d+ more documents?\)$/, '')),
+  };
+}
+
+/** The objects JSON.parse of the whole text yields (Lists expanded, as parseManifestText does). */
+function expectedObjects(parsed: unknown): string[] {
+  const out: string[] = [];
+  const visit = (entry: unknown): void => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return;
+    const record = entry as Record<string, unknown>;
+    if (typeof record['kind'] !== 'string' || record['kind'] === '') return;
+    if (record['kind'].endsWith('List') && Array.isArray(record['items'])) (record['items'] as unknown[]).forEach(visit);
+    else out.push(JSON.stringify(record));
+  };
+  visit(parsed);
+  return out;
+}
+
+t.test('a valid JSON List yields exactly the objects JSON.parse of the whole text holds', async (t) => {
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(listText, (text) => {
+        const got = outcome(text);
+        const want = expectedObjects(JSON.parse(text));
+        if (JSON.stringify(got.objects) !== JSON.stringify(want)) throw new Error(`objects differ: ${JSON.stringify(got.objects)} vs ${JSON.stringify(want)}`);
+        if (got.skipped.some((reason) => reason.startsWith('invalid JSON'))) throw new Error('valid JSON reported invalid');
+      }),
+      { numRuns: RUNS },
+    ),
+  );
+});
+
+t.test('a JSON List damaged anywhere is read only when JSON.parse accepts the damaged text', async (t) => {
+  const damage = fc.tuple(listText, fc.nat(), fc.constantFrom('delete', 'insert', 'replace'), fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', ' ', 'x', '0'));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(damage, ([text, position, how, character]) => {
+        const at = position % (text.length + 1);
+        const damaged = how === 'delete' ? text.slice(0, at) + text.slice(at + 1) : how === 'insert' ? text.slice(0, at) + character + text.slice(at) : text.slice(0, at) + character + text.slice(at + 1);
+        // Text that does not start with a brace is read as YAML, whatever the file is called.
+        fc.pre(/^\s*[[{]/.test(damaged));
+        let parsed: unknown;
+        let valid = true;
+        try {
+          parsed = JSON.parse(damaged);
+        } catch {
+          valid = false;
+        }
+        const got = outcome(damaged);
+        if (!valid) {
+          if (got.objects.length !== 0 || got.skipped.length !== 1 || !got.skipped[0]?.startsWith('invalid JSON')) throw new Error(`accepted invalid JSON: ${JSON.stringify(got)}`);
+          return;
+        }
+        const want = expectedObjects(parsed);
+        if (JSON.stringify(got.objects) !== JSON.stringify(want)) throw new Error(`objects differ: ${JSON.stringify(got.objects)} vs ${JSON.stringify(want)}`);
+      }),
+      { numRuns: RUNS * 5 },
+    ),
+  );
+});
