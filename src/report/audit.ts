@@ -5,9 +5,9 @@ import type { PolicyResolver } from '../policy/resolve.ts';
 import type { Mode, EffectiveMode } from '../policy/schema.ts';
 import { DEFAULT_NAMESPACE } from '../snapshot/from-objects.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import { hash } from 'node:crypto';
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type PodSpecRef } from '../workloads/extract.ts';
 import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
+import { objectFingerprint } from './object-fingerprint.ts';
 import { buildRollup, type Rollup } from './rollup.ts';
 
 /**
@@ -98,8 +98,11 @@ export interface PreparedWorkload {
   /** The dotted field the pod spec belongs in, for the "not checked" note. */
   readonly specField: string;
   readonly source: string;
-  /** sha1 of the object as written: equal copies have equal fingerprints. */
-  readonly fingerprint: string;
+  /**
+   * Of the object as written, key order aside (objectFingerprint): equal copies have equal
+   * fingerprints. Undefined (an alias cycle, an alias bomb): the copy equals no other.
+   */
+  readonly fingerprint: string | undefined;
 }
 
 /** The prepared workload of `object`, or undefined when it is not a workload (built-in kind or policy pod template). */
@@ -110,12 +113,7 @@ export function prepareWorkload(object: Record<string, unknown>, source: string,
   if (identity === undefined) return undefined;
   const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
   const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
-  let fingerprint: string;
-  try {
-    fingerprint = hash('sha1', JSON.stringify(object), 'base64');
-  } catch {
-    fingerprint = `unserializable:${source}`; // a YAML alias cycle: never equal to another copy
-  }
+  const fingerprint = objectFingerprint(object);
   return {
     kind: identity.kind,
     name: identity.name,
@@ -160,7 +158,7 @@ export function decideWorkloads(
     }
     // Compared with a bounded number of copies, so a file holding thousands of versions of one
     // object stays linear (the extra copies are reported as differing).
-    const same = variants.slice(0, MAX_COMPARED_COPIES).find((variant) => variant.workload.fingerprint === workload.fingerprint);
+    const same = workload.fingerprint === undefined ? undefined : variants.slice(0, MAX_COMPARED_COPIES).find((variant) => variant.workload.fingerprint === workload.fingerprint);
     if (same !== undefined) same.sources.push(workload.source);
     else variants.push({ workload, sources: [workload.source] });
   }

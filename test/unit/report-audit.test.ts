@@ -127,6 +127,32 @@ t.test('the same object in several files is reported once with every source; dif
   t.equal(otherNamespace.results.length, 2, 'the same name in another namespace is another object');
 });
 
+t.test('copies written with keys in another order are the same copy; a copy that differs only where no decision looks is flagged', async (t) => {
+  const written = pod({ name: 'web', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+  const reorder = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(reorder) : typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).reverse().map(([key, child]) => [key, reorder(child)])) : value;
+  const reordered = reorder(written) as Record<string, unknown>;
+  t.not(JSON.stringify(reordered), JSON.stringify(written), 'the copies are written differently');
+  const same = auditObjects([{ object: written, source: 'a.yaml:1' }, { object: reordered, source: 'kustomize' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(same.results.length, 1);
+  t.same(same.results[0]?.sources, ['a.yaml:1', 'kustomize']);
+  t.equal(same.results[0]?.copiesDiffer, false);
+  const labelled = JSON.parse(JSON.stringify(written)) as { metadata: Record<string, unknown> };
+  labelled.metadata['labels'] = { tier: 'web' };
+  const differ = auditObjects([{ object: written, source: 'a.yaml:1' }, { object: labelled, source: 'b.yaml:1' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(differ.results.length, 1);
+  t.equal(differ.results[0]?.copiesDiffer, true);
+});
+
+t.test('copies of an object that has no fingerprint (an alias bomb) are never taken for one another', async (t) => {
+  let bomb: unknown = ['lol'];
+  for (let level = 0; level < 40; level += 1) bomb = [bomb, bomb];
+  const bombed = { ...pod({ name: 'web', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] }), bomb };
+  const report = auditObjects([{ object: bombed, source: 'a.yaml:1' }, { object: bombed, source: 'a.yaml:1' }], snapshotFromObjects([]), policy(), NOW);
+  t.equal(report.results.length, 1);
+  t.equal(report.results[0]?.copiesDiffer, true);
+});
+
 t.test('--only keeps the matching results and the summary still counts everything', async (t) => {
   const report = audit([
     pod({ name: 'denied', containers: [{ name: 'a', image: 'private.example.net/a:1' }] }),
