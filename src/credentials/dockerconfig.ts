@@ -1,6 +1,7 @@
 import { decodeDockerAuthField, decodeGoBase64 } from './go-base64.ts';
 import { firstValueIndex, foldFieldName, forEachMember, jsonSyntaxErrorOffset, kindAt, readString, type JsonKind } from './go-json.ts';
 import { makeCredentialKey, type CredentialFacts } from './keyring.ts';
+import { payloadDigest, rememberedPayload, rememberPayload } from './payload-memo.ts';
 import { redactAuthsKey } from './redact.ts';
 import { credentialFacts } from './token-expiry.ts';
 import {
@@ -54,7 +55,7 @@ function view(name: string, type: string, problem: PullSecretProblem | undefined
   for (const key of keys) {
     if (key.expiresAt !== undefined && (expiresAt === undefined || key.expiresAt < expiresAt)) expiresAt = key.expiresAt;
   }
-  return Object.freeze({ name, type, usable: problem === undefined, problem, keys: Object.freeze([...keys]), expiresAt });
+  return Object.freeze({ name, type, usable: problem === undefined, problem, keys: Object.isFrozen(keys) ? keys : Object.freeze([...keys]), expiresAt });
 }
 
 function wrongType(detail: string): PullSecretProblem {
@@ -274,6 +275,9 @@ function project(secret: unknown): PullSecretView {
     return view(name, type, wrongType(wrongTypeDetail(secret, type)), []);
   }
   const dataKey = legacy ? DOCKER_CFG_KEY : DOCKER_CONFIG_JSON_KEY;
+  const digest = memoDigest(secret, type, dataKey);
+  const known = digest === undefined ? undefined : rememberedPayload(digest);
+  if (known !== undefined) return view(name, type, known.problem, known.keys);
   const payload = payloadOf(secret, dataKey);
   if (payload.status === 'invalid') return view(name, type, malformed(payload.detail), []);
   if (payload.status === 'absent' || payload.bytes.length === 0) {
@@ -287,7 +291,24 @@ function project(secret: unknown): PullSecretView {
     if (key !== undefined) keys.push(key);
   }
   const detail = state.hardError ?? state.typeError;
-  return view(name, type, detail === undefined ? undefined : malformed(detail), keys);
+  const decoded = { keys: Object.freeze(keys), problem: detail === undefined ? undefined : malformed(detail) };
+  if (digest !== undefined) rememberPayload(digest, decoded);
+  return view(name, type, decoded.problem, decoded.keys);
+}
+
+/**
+ * The payload memo's key for a secret whose payload is a non-empty string (where payloadOf reads
+ * it: `stringData` over `data`), else undefined: other shapes are cheap to judge afresh.
+ */
+function memoDigest(secret: Record<string, unknown>, type: string, dataKey: string): string | undefined {
+  const stringData = secret['stringData'];
+  if (isRecord(stringData) && Object.hasOwn(stringData, dataKey)) {
+    const value = stringData[dataKey];
+    return typeof value === 'string' && value !== '' ? payloadDigest(`${type}\u0000stringData`, value) : undefined;
+  }
+  const data = secret['data'];
+  const value = isRecord(data) && Object.hasOwn(data, dataKey) ? data[dataKey] : undefined;
+  return typeof value === 'string' && value !== '' ? payloadDigest(`${type}\u0000data`, value) : undefined;
 }
 
 /**
