@@ -12,7 +12,7 @@ import { buildPolicyReports, parseReportApi, policyReportList } from '../report/
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyFile } from './inputs.ts';
-import type { CommandIo } from './io.ts';
+import { writeJsonLine, type CommandIo } from './io.ts';
 import { probeUncoveredRegistries } from './audit-probe.ts';
 import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { parseNow } from './review.ts';
@@ -198,7 +198,7 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
       ? buildPolicyReports(report, { api: reportApi, includePass: values['report-pass'] === true, now, clusterReport: namespace === undefined })
       : undefined;
 
-    if (output === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    if (output === 'json') writeJsonLine(report, io);
     else if (output === 'policyreport' && reports !== undefined) {
       io.stdout.write(JSON.stringify(policyReportList(reports), null, 2) + '\n');
     } else {

@@ -6,12 +6,12 @@ import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, prepareWorkl
 import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
 import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
 import { clean, plural, renderTable } from '../report/table.ts';
-import { DEFAULT_NAMESPACE, SnapshotBuilder } from '../snapshot/from-objects.ts';
+import { DEFAULT_NAMESPACE, SnapshotBuilder, type ProjectedState } from '../snapshot/from-objects.ts';
 import { EXIT_USAGE, UsageError } from './errors.ts';
 import { ANONYMOUS_PROBE_CONCURRENCY, probeUncoveredRegistries } from './audit-probe.ts';
 import { formatColumns } from './help.ts';
 import { loadPolicyResolver } from './inputs.ts';
-import type { CommandIo } from './io.ts';
+import { writeJsonLine, type CommandIo } from './io.ts';
 import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { ProgressLine } from './progress.ts';
 import { parseNow } from './review.ts';
@@ -47,6 +47,7 @@ ${formatColumns([
   ['--probe-allow-realm HOST', 'with --probe-anonymous: a token server on another host that may be'],
   ['', 'asked for an anonymous token (besides the registry, auth.docker.io)'],
   ['--no-color', 'never colour the table'],
+  ['--stats', 'print to stderr the time spent reading, deciding and writing, and the peak RSS'],
   ['-h, --help', 'show this help'],
   ['-v, --version', 'print the version'],
 ])}
@@ -100,6 +101,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
       // Known only to say why it does not apply here (parseArgs would call it an unknown flag).
       apply: { type: 'boolean' },
       'no-color': { type: 'boolean' },
+      stats: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -133,6 +135,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const policy = await loadPolicyResolver(values.policy);
   const defaultNamespace = values.namespace ?? DEFAULT_NAMESPACE;
 
+  const started = performance.now();
   const progress = new ProgressLine(io.stderr, io.stderr.isTTY === true);
   const state = new SnapshotBuilder(defaultNamespace);
   const workloads: PreparedWorkload[] = [];
@@ -140,13 +143,16 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const notAudited: NotAuditedEntry[] = [];
   let files = 0;
   let objects = 0;
-  // What is kept of each object as it is parsed: State objects whole (projected per file, once
-  // the file parsed), workloads as identity, pod spec and fingerprint; everything else is dropped.
-  type Kept = { readonly state: Record<string, unknown> } | { readonly workload: PreparedWorkload };
+  // What is kept of each object as it is parsed: state objects projected (added to the snapshot
+  // once their file parsed), workloads as identity, pod spec and fingerprint; the rest is dropped.
+  type Kept = { readonly state: ProjectedState } | { readonly workload: PreparedWorkload };
   const keeper = (asState: boolean) => (entry: SourcedObject): Kept | undefined => {
     objects += 1;
     const kind = entry.object['kind'];
-    if (typeof kind === 'string' && STATE_KINDS.has(kind)) return { state: entry.object };
+    if (typeof kind === 'string' && STATE_KINDS.has(kind)) {
+      const projected = state.project(entry.object);
+      return projected === undefined ? undefined : { state: projected };
+    }
     if (asState) return undefined;
     const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates);
     return workload === undefined ? undefined : { workload };
@@ -162,7 +168,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     if (event.kind === 'objects') {
       files += 1;
       for (const kept of event.objects) {
-        if ('state' in kept) state.add(kept.state);
+        if ('state' in kept) state.addProjected(kept.state);
         else workloads.push(kept.workload);
       }
     } else if (event.kind === 'skipped') {
@@ -184,14 +190,18 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     if (error instanceof ManifestError) throw new UsageError(error.message);
     throw error;
   }
+  const read = performance.now();
   progress.update(() => `deciding ${plural(workloads.length, 'workload')}`);
   const snapshot = state.build();
   const results = decideWorkloads(workloads, snapshot, policy, now, { defaultNamespace });
+  const workloadCount = workloads.length;
+  workloads.length = 0; // the results hold what the report needs
   progress.clear();
   const decided = buildReport({ mode: policy.policy.mode, results, skipped, notAudited });
   const report = probeFlags === undefined ? decided : await probeUncoveredRegistries(decided, probeFlags, io);
+  const decidedAt = performance.now();
   const shown = filterResults(report, only);
-  if (output === 'json') io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+  if (output === 'json') writeJsonLine(shown, io);
   else if (output === 'policyreport') {
     // Manifests are not the whole cluster: no cluster report, as with audit --cluster -n.
     const reports = buildPolicyReports(report, { api: reportApi, includePass: values['report-pass'] === true, now, clusterReport: false, manifestSources: true });
@@ -199,6 +209,12 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   } else {
     const color = values['no-color'] !== true && io.stdout.isTTY === true && io.env['NO_COLOR'] === undefined;
     io.stdout.write(renderTable(shown, { color }));
+  }
+  if (values.stats === true) {
+    const cpu = process.cpuUsage();
+    io.stderr.write(
+      `stats: ${plural(objects, 'object')} in ${plural(files, 'source')}, ${plural(workloadCount, 'workload')}; reading ${Math.round(read - started)} ms, deciding ${Math.round(decidedAt - read)} ms, writing ${Math.round(performance.now() - decidedAt)} ms; CPU ${Math.round((cpu.user + cpu.system) / 1000)} ms; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
+    );
   }
   return auditExitStatus(report, { strict: values.strict === true });
 }

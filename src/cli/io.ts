@@ -1,3 +1,6 @@
+import { fstatSync, writeSync } from 'node:fs';
+import { writeJson } from '../report/write-json.ts';
+
 /** The streams a command uses, injectable so tests run commands in-process. */
 export interface CommandIo {
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -7,5 +10,33 @@ export interface CommandIo {
 }
 
 export function processIo(): CommandIo {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return { stdin: process.stdin, stdout: stdoutWriter(), stderr: process.stderr, env: process.env };
 }
+
+/**
+ * process.stdout, except when it is a file (`> report.json`) or /dev/null: Node's stream for
+ * files turns every string into a Buffer before writing it, and the pieces of a 55 MiB report
+ * would leave as many MiB of Buffers for the garbage collector (peak RSS); fs.writeSync encodes
+ * each piece without one. Both write synchronously, so output order is kept.
+ */
+function stdoutWriter(): CommandIo['stdout'] {
+  const stdout = process.stdout;
+  try {
+    const info = fstatSync(STDOUT_FD);
+    if (info.isFile() || (info.isCharacterDevice() && stdout.isTTY !== true)) return { write: (text: string) => writeSync(STDOUT_FD, text), isTTY: false };
+  } catch {
+    // No stdout to stat (closed): Node's stream reports what went wrong when written to.
+  }
+  return stdout;
+}
+
+const STDOUT_FD = 1;
+
+/** An audit report as `JSON.stringify(report, null, 2)` and a newline, written in pieces (writeJson). */
+export function writeJsonLine(report: object, io: Pick<CommandIo, 'stdout'>): void {
+  writeJson(report as Readonly<Record<string, unknown>>, RESULT_LISTS, (text) => io.stdout.write(text));
+  io.stdout.write('\n');
+}
+
+/** The members of reports that grow with the input. */
+const RESULT_LISTS: ReadonlySet<string> = new Set(['results']);

@@ -55,6 +55,12 @@ export function snapshotFromObjects(objects: Iterable<unknown>, defaultNamespace
   return builder.build();
 }
 
+/** A state object reduced to what the snapshot keeps of it (SnapshotBuilder.project). */
+export type ProjectedState =
+  | { readonly kind: 'Namespace'; readonly view: NamespaceView }
+  | { readonly kind: 'Secret'; readonly namespace: string; readonly view: PullSecretView }
+  | { readonly kind: 'ServiceAccount'; readonly namespace: string; readonly name: string; readonly pullSecrets: ServiceAccountPullSecrets };
+
 /**
  * The same, one object at a time, so a reader can drop each object once added (`audit` of a large
  * repository keeps only the projections, never the raw Secrets).
@@ -71,22 +77,43 @@ export class SnapshotBuilder {
 
   /** Adds a Namespace, Secret or ServiceAccount; anything else is ignored. */
   add(object: unknown): void {
-    if (!isRecord(object)) return;
+    const entry = this.project(object);
+    if (entry !== undefined) this.addProjected(entry);
+  }
+
+  /**
+   * What `add` keeps of an object, computed now so the object can be dropped; added later with
+   * addProjected (a reader projects each object as it is parsed and adds a file's objects once
+   * the whole file parsed). Undefined for objects that are not state.
+   */
+  project(object: unknown): ProjectedState | undefined {
+    if (!isRecord(object)) return undefined;
     const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
     const name = typeof metadata['name'] === 'string' ? metadata['name'] : undefined;
-    if (name === undefined) return;
+    if (name === undefined) return undefined;
     const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : this.defaultNamespace;
     switch (object['kind']) {
       case 'Namespace':
-        this.namespaces.set(name, Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }));
+        return { kind: 'Namespace', view: Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }) };
+      case 'Secret':
+        return { kind: 'Secret', namespace, view: projectPullSecret(object) };
+      case 'ServiceAccount':
+        return { kind: 'ServiceAccount', namespace, name, pullSecrets: serviceAccountPullSecrets(object) };
+      default:
+        return undefined;
+    }
+  }
+
+  addProjected(entry: ProjectedState): void {
+    switch (entry.kind) {
+      case 'Namespace':
+        this.namespaces.set(entry.view.name, entry.view);
         break;
       case 'Secret':
-        push(this.secrets, namespace, projectPullSecret(object));
+        push(this.secrets, entry.namespace, entry.view);
         break;
       case 'ServiceAccount':
-        push(this.serviceAccounts, namespace, [name, serviceAccountPullSecrets(object)] as const);
-        break;
-      default:
+        push(this.serviceAccounts, entry.namespace, [entry.name, entry.pullSecrets] as const);
         break;
     }
   }

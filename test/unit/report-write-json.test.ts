@@ -1,0 +1,31 @@
+import t from 'tap';
+import { ELEMENTS_PER_PIECE, writeJson } from '../../src/report/write-json.ts';
+
+const result = (index: number): Record<string, unknown> => ({ name: `web-${index}`, sources: [`a.yaml:${index}`], containers: [{ findings: [] }], skipped: undefined, note: 'quote " and \\ and \u2028' });
+
+const cases: Record<string, Record<string, unknown>> = {
+  'an empty object': {},
+  'a report with no results': { mode: 'enforce', summary: { objects: 0 }, results: [], skipped: [] },
+  'a report with one result': { mode: 'enforce', results: [result(1)], rollup: { byCode: {} } },
+  'a report whose results fill several pieces, the last one partly': { mode: 'warn', results: Array.from({ length: ELEMENTS_PER_PIECE * 2 + 3 }, (_, index) => result(index)), notAudited: [{ source: 'chart/' }] },
+  'a report whose results fill exactly one piece': { results: Array.from({ length: ELEMENTS_PER_PIECE }, (_, index) => result(index)) },
+  'members that JSON leaves out (undefined, functions) and a results member that is not a list': { a: undefined, results: 'none', b: () => 1, c: null },
+  'results as the first and only member, with values JSON turns into null': { results: [undefined, () => 1, Number.NaN] },
+};
+
+for (const [name, value] of Object.entries(cases)) {
+  t.test(`writes exactly what JSON.stringify(value, null, 2) returns for ${name}`, async (t) => {
+    const pieces: string[] = [];
+    writeJson(value, new Set(['results']), (text) => pieces.push(text));
+    t.equal(pieces.join(''), JSON.stringify(value, null, 2));
+  });
+}
+
+t.test('writes a long result list in pieces, none holding the whole list', async (t) => {
+  const value = { results: Array.from({ length: ELEMENTS_PER_PIECE * 4 }, (_, index) => result(index)) };
+  const pieces: string[] = [];
+  writeJson(value, new Set(['results']), (text) => pieces.push(text));
+  const whole = JSON.stringify(value, null, 2);
+  t.ok(pieces.length >= 4);
+  t.ok(Math.max(...pieces.map((piece) => piece.length)) < whole.length / 3);
+});
