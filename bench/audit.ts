@@ -23,12 +23,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRest } from '../src/cluster/rest-client-node.ts';
 import type { KubeRest } from '../src/cluster/rest.ts';
 import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
+import { create, pool } from './cluster-load.ts';
 
 const NAMESPACES = 2_000;
 const SECRETS_PER_NAMESPACE = 25;
 const SERVICE_ACCOUNTS_PER_NAMESPACE = 5;
 const PODS_PER_NAMESPACE = 5;
-const IN_FLIGHT = 24;
 const GOAL_SECONDS = 15;
 const RSS_GOAL_MIB = 300;
 
@@ -50,20 +50,6 @@ function podSpec(): Record<string, unknown> {
   };
 }
 
-/** Runs `jobs` with at most IN_FLIGHT at once. */
-async function pool(jobs: readonly (() => Promise<unknown>)[]): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next];
-      next += 1;
-      if (job !== undefined) await job();
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-}
-
-const create = (rest: KubeRest, path: string, body: unknown): Promise<unknown> => rest.request({ method: 'POST', path, body });
 
 async function populate(rest: KubeRest): Promise<void> {
   const names = Array.from({ length: NAMESPACES }, (_, index) => `bench-${String(index).padStart(4, '0')}`);

@@ -25,11 +25,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRest } from '../src/cluster/rest-client-node.ts';
 import type { KubeRest } from '../src/cluster/rest.ts';
 import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
+import { create, pool } from './cluster-load.ts';
 
 const NAMESPACES = 10_000;
 /** Every POPULATED_EVERY-th namespace also gets a ServiceAccount, a pull secret and a pod. */
 const POPULATED_EVERY = 5;
-const IN_FLIGHT = 24;
 const RUNS = 5;
 const GOAL_SECONDS = 1;
 const TARGET_NAMESPACE = 'bench-explain-target';
@@ -50,20 +50,6 @@ function pod(namespace: string, name: string, secret: string): Record<string, un
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: { app: 'web' } }, spec: { imagePullSecrets: [{ name: secret }], containers: [{ name: 'app', image: `${REGISTRY}/team/app:1.4.2` }] } };
 }
 
-/** Runs `jobs` with at most IN_FLIGHT at once. */
-async function pool(jobs: readonly (() => Promise<unknown>)[]): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next];
-      next += 1;
-      if (job !== undefined) await job();
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-}
-
-const create = (rest: KubeRest, path: string, body: unknown): Promise<unknown> => rest.request({ method: 'POST', path, body });
 
 async function populate(rest: KubeRest): Promise<number> {
   const names = Array.from({ length: NAMESPACES }, (_, index) => `bench-${String(index).padStart(5, '0')}`);
