@@ -23,6 +23,7 @@ import {
   waitUntil,
   type ManagedProcess,
 } from './processes.ts';
+import { readPins, VERSIONS_FILE } from './pins.ts';
 
 /** Cold kube-apiserver start on two cores (etcd bootstrap, RBAC and priority-and-fairness seeding). */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 120_000;
@@ -35,7 +36,6 @@ const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
 const LOOPBACK = '127.0.0.1';
 const ETCD_MEMBER_NAME = 'pullguard-e2e';
 
-const versionsFile = fileURLToPath(new URL('../versions.env', import.meta.url));
 const buildScript = fileURLToPath(new URL('../build-control-plane.sh', import.meta.url));
 export const REQUIRED_BINARIES = ['kube-apiserver', 'kubectl', 'etcd', 'helm'] as const;
 
@@ -46,17 +46,8 @@ export interface ControlPlaneVersions {
 }
 
 /** The pins from test/e2e/versions.env, the same file the build script sources. */
-export function readVersions(path = versionsFile): ControlPlaneVersions {
-  const values = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) values.set(match[1], match[2]);
-  }
-  const pick = (key: string): string => {
-    const value = values.get(key);
-    if (value === undefined) throw new Error(`${path}: ${key} is not set`);
-    return value;
-  };
+export function readVersions(path = VERSIONS_FILE): ControlPlaneVersions {
+  const pick = readPins(path);
   return { kubernetes: pick('K8S_VERSION'), etcd: pick('ETCD_VERSION'), helm: pick('HELM_VERSION') };
 }
 

@@ -27,6 +27,7 @@ import {
   waitUntil,
   type ManagedProcess,
 } from './processes.ts';
+import { readPins, VERSIONS_FILE } from './pins.ts';
 import type { Registry, RegistryCa } from './registry.ts';
 
 const execFileAsync = promisify(execFile);
@@ -41,20 +42,10 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 /** containerd 1.6 keeps shim sockets, fifos and runc's default root here whatever its state dir says. */
 const CONTAINERD_RUN_DIR = '/run/containerd';
 
-const versionsFile = fileURLToPath(new URL('../versions.env', import.meta.url));
 
 /** The node's pins from test/e2e/versions.env (plain KEY=VALUE lines, as build-node.sh sources them). */
-export function readNodeVersions(path = versionsFile): { kubernetes: string; containerd: string; runc: string; registry: string; crane: string } {
-  const values = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) values.set(match[1], match[2]);
-  }
-  const pick = (key: string): string => {
-    const value = values.get(key);
-    if (value === undefined) throw new Error(`${path}: ${key} is not set`);
-    return value;
-  };
+export function readNodeVersions(path = VERSIONS_FILE): { kubernetes: string; containerd: string; runc: string; registry: string; crane: string } {
+  const pick = readPins(path);
   return { kubernetes: pick('K8S_VERSION'), containerd: pick('CONTAINERD_DEB'), runc: pick('RUNC_DEB'), registry: pick('DOCKER_REGISTRY_DEB'), crane: pick('CRANE_VERSION') };
 }
 
