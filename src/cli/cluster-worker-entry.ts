@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { WorkerRequest } from './cluster-worker.ts';
+import type { WorkerMessage, WorkerRequest } from './cluster-worker.ts';
 import type { CommandIo } from './io.ts';
 
 /** The bounded worker of cluster-worker.ts: runs one pullguard command line and posts its exit code. */
@@ -11,19 +11,20 @@ function isWorkerRequest(data: unknown): data is WorkerRequest {
 
 if (!isMainThread && isWorkerRequest(workerData)) {
   const request = workerData;
+  const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
   const { main } = await import('./main.ts');
   const io: CommandIo = {
     stdin: Readable.from([]),
-    stdout: { write: (text: string) => process.stdout.write(text), isTTY: request.stdoutIsTTY },
-    stderr: { write: (text: string) => process.stderr.write(text), isTTY: request.stderrIsTTY },
+    stdout: { write: (text: string) => post({ stream: 'stdout', text }), isTTY: request.stdoutIsTTY },
+    stderr: { write: (text: string) => post({ stream: 'stderr', text }), isTTY: request.stderrIsTTY },
     env: process.env,
   };
-  let code: number;
+  let exitCode: number;
   try {
-    code = await main(request.pullguardCommand, io);
+    exitCode = await main(request.pullguardCommand, io);
   } catch (error) {
-    process.stderr.write(`pullguard: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    code = 70;
+    io.stderr.write(`pullguard: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    exitCode = 70;
   }
-  parentPort?.postMessage(code);
+  post({ exitCode });
 }

@@ -27,6 +27,14 @@ export interface WorkerRequest {
   readonly stderrIsTTY: boolean;
 }
 
+/**
+ * What the worker posts: its output, one write at a time, then its exit code. Both streams go
+ * through the one message port so their order survives: a worker's own process.stdout and
+ * process.stderr are forwarded separately, and the progress line's clearing (stderr) would then
+ * land after the report (stdout) on a terminal.
+ */
+export type WorkerMessage = { readonly stream: 'stdout' | 'stderr'; readonly text: string } | { readonly exitCode: number };
+
 /** V8 flags that size the young generation: whoever passes one (node flags, NODE_OPTIONS) gets exactly that. */
 const YOUNG_GENERATION_FLAG = /(^|\s)--(max-semi-space-size|max-young-generation-size|semi-space-growth-factor)\b/;
 
@@ -47,7 +55,7 @@ export function readsWholeCluster(args: readonly string[], execArgv: readonly st
   return false;
 }
 
-/** Runs `pullguard ARGS` in the bounded worker; its stdout and stderr are the process's. Resolves to the exit code. */
+/** Runs `pullguard ARGS` in the bounded worker, writing its output to `io` in order. Resolves to the exit code. */
 export function runInBoundedWorker(args: readonly string[], io: CommandIo): Promise<number> {
   const request: WorkerRequest = { pullguardCommand: [...args], stdoutIsTTY: io.stdout.isTTY === true, stderrIsTTY: io.stderr.isTTY === true };
   // Next to this module: .js when built, .ts when run from source.
@@ -55,11 +63,13 @@ export function runInBoundedWorker(args: readonly string[], io: CommandIo): Prom
   return new Promise((resolve, reject) => {
     let code: number | undefined;
     const worker = new Worker(entry, { workerData: request, env: { ...io.env }, resourceLimits: { maxYoungGenerationSizeMb: CLUSTER_AUDIT_YOUNG_GENERATION_MB } });
-    worker.on('message', (message: unknown) => {
-      if (typeof message === 'number') code = message;
+    worker.on('message', (message: WorkerMessage) => {
+      if ('exitCode' in message) code = message.exitCode;
+      else if (message.stream === 'stdout') io.stdout.write(message.text);
+      else io.stderr.write(message.text);
     });
     worker.on('error', reject);
-    // 'exit' comes after the worker's stdout and stderr have been handed to the process's.
+    // 'exit' comes after every message the worker posted has been handled.
     worker.on('exit', () => (code === undefined ? reject(new Error('the audit worker ended without an exit code')) : resolve(code)));
   });
 }

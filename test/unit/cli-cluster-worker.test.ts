@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readsWholeCluster } from '../../src/cli/cluster-worker.ts';
 
 const run = promisify(execFile);
@@ -63,4 +65,38 @@ t.test('an API server that cannot be reached is exit 2 with the context named, f
   const result = await bin(['audit', '--cluster', '--kubeconfig', kubeconfig]);
   t.equal(result.code, 2);
   t.match(result.stderr, /nowhere: .*cannot reach https:\/\/127\.0\.0\.1:1/);
+});
+
+t.test('in the worker, stdout and stderr keep their order: the progress line is cleared before the report, the policy line follows it', async (t) => {
+  // An API server with an empty cluster: every list is empty.
+  const server = createServer((request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-worker-order-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      'current-context': 'empty',
+      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }],
+      users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+      contexts: [{ name: 'empty', context: { cluster: 'c', user: 'u' } }],
+    }),
+  );
+  const { stdout } = await run(process.execPath, [fileURLToPath(new URL('../helpers/worker-writes.ts', import.meta.url)), 'audit', '--cluster', '--kubeconfig', kubeconfig, '--no-color'], {
+    env: { PATH: process.env['PATH'] ?? '' },
+  });
+  const { code, writes } = JSON.parse(stdout) as { code: number; writes: Array<[string, string]> };
+  t.equal(code, 0);
+  const firstReport = writes.findIndex(([stream]) => stream === 'stdout');
+  const lastClear = writes.findLastIndex(([stream, text]) => stream === 'stderr' && text.startsWith('\r\x1b[K') && !text.includes('reading'));
+  const policyLine = writes.findIndex(([stream, text]) => stream === 'stderr' && text.startsWith('policy: '));
+  t.ok(firstReport > 0 && writes.slice(0, firstReport).some(([, text]) => text.includes('reading')), 'progress lines come first');
+  t.ok(lastClear >= 0 && lastClear < firstReport, 'the progress line is cleared before the report');
+  t.ok(policyLine > firstReport, 'the policy line follows the report');
+  t.match(writes.filter(([stream]) => stream === 'stdout').map(([, text]) => text).join(''), /0 workloads/);
 });
