@@ -10,7 +10,8 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startControlPlane } from './harness/control-plane.ts';
-import { goModule, openReportsCrdFiles, pins } from './harness/go-modules.ts';
+import { goModule, openReportsCrdFiles } from './harness/go-modules.ts';
+import { readPins } from './harness/pins.ts';
 import {
   ECR_REGISTRY,
   PRIVATE_REGISTRY,
@@ -227,10 +228,10 @@ async function installCrds(files: readonly string[], names: readonly string[]): 
   for (const name of names) await controlPlane.kubectl(['wait', '--for=condition=Established', `crd/${name}`, '--timeout=60s']);
 }
 
-const versions = pins();
+const pin = readPins();
 
 t.test('--apply writes wgpolicyk8s.io PolicyReports (Kyverno\'s CRDs) the API server accepts, and a second run after a fix updates them', async (t) => {
-  const kyverno = await goModule('github.com/kyverno/kyverno', versions['KYVERNO_VERSION'] ?? '');
+  const kyverno = await goModule('github.com/kyverno/kyverno', pin('KYVERNO_VERSION'));
   await installCrds(
     ['wgpolicyk8s.io_policyreports.yaml', 'wgpolicyk8s.io_clusterpolicyreports.yaml'].map((file) => join(kyverno, 'config', 'crds', 'policyreport', file)),
     ['policyreports.wgpolicyk8s.io', 'clusterpolicyreports.wgpolicyk8s.io'],

@@ -2,23 +2,13 @@
 // OpenReports), fetched through the Go module proxy at the versions pinned in versions.env and
 // cached in the Go module cache: no hand-written copies of upstream YAML.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { readPins } from './pins.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-
-/** Every KEY=value pin of test/e2e/versions.env. */
-export function pins(): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const line of readFileSync(join(root, 'test', 'e2e', 'versions.env'), 'utf8').split('\n')) {
-    const match = /^([A-Z0-9_]+)=(\S+)\s*$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) values[match[1]] = match[2];
-  }
-  return values;
-}
 
 /** The directory of a module from the Go module proxy (downloaded once into the module cache). */
 export async function goModule(module: string, version: string): Promise<string> {
@@ -35,6 +25,6 @@ export async function goModule(module: string, version: string): Promise<string>
 
 /** The OpenReports CRD files (Report, ClusterReport) at the pinned version. */
 export async function openReportsCrdFiles(): Promise<string[]> {
-  const dir = await goModule('github.com/openreports/reports-api', pins()['OPENREPORTS_VERSION'] ?? '');
+  const dir = await goModule('github.com/openreports/reports-api', readPins()('OPENREPORTS_VERSION'));
   return ['openreports.io_reports.yaml', 'openreports.io_clusterreports.yaml'].map((file) => join(dir, 'config', 'crd', file));
 }
