@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CertificateFilesExistError, DEFAULT_CERTIFICATE_DIR, writeCertificateFiles } from '../certs/files.ts';
 import {
   CertificateOptionsError, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS, describeCertificate, generateCertificates, servingHosts,
@@ -25,7 +25,13 @@ certificate Job runs; no cert-manager needed).
   --validating-webhook NAME    same for a ValidatingWebhookConfiguration; repeatable
   --renew-before DAYS          with --secret: keep the Secret's certificate when it covers every host and
                                is valid for longer than this (default 30); the caBundles are still patched
-  --kubeconfig FILE            kubeconfig for --secret and the webhooks (default: in-cluster or ~/.kube/config)
+  --kubeconfig FILE            kubeconfig for --secret and the webhooks (default: KUBECONFIG,
+                               ~/.kube/config, then in-cluster)
+  -h, --help                   show this help
+  -v, --version                print the version
+
+Exit status: 0 done, 1 the cluster could not be reached or refused a write (the message says which),
+2 usage error or an unusable kubeconfig.
 `;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -111,7 +117,12 @@ export async function runCerts(args: readonly string[], io: CommandIo): Promise<
     secretTarget = { namespace: match[1] as string, name: match[2] as string };
   }
   const publishing = secretTarget !== undefined || values['mutating-webhook'].length > 0 || values['validating-webhook'].length > 0;
-  const kubeConfig = publishing ? loadKubeConfig(values.kubeconfig) : undefined;
+  let kubeConfig: KubeConfig | undefined;
+  try {
+    kubeConfig = publishing ? loadKubeConfig(values.kubeconfig) : undefined;
+  } catch (error) {
+    throw new UsageError(`cannot load a kubeconfig${values.kubeconfig === undefined ? '' : ` from ${values.kubeconfig}`}: ${(error as Error).message}`);
+  }
 
   let bundle: { caCert: string; tlsCert: string; tlsKey: string; caKey?: string; notAfter: Date } | undefined;
   let previousCa: string | undefined;
@@ -141,17 +152,53 @@ export async function runCerts(args: readonly string[], io: CommandIo): Promise<
     }
   }
   if (kubeConfig !== undefined && secretTarget !== undefined && !reused) {
-    const action = await writeTlsSecret(kubeConfig, secretTarget.namespace, secretTarget.name, bundle);
+    let action;
+    try {
+      action = await writeTlsSecret(kubeConfig, secretTarget.namespace, secretTarget.name, bundle);
+    } catch (error) {
+      io.stderr.write(`pullguard certs: cannot write Secret ${values.secret} (API server ${kubeConfig.getCurrentCluster()?.server ?? 'unknown'}): ${describeApiError(error)}\n`);
+      return EXIT_PUBLISH_FAILED;
+    }
     io.stdout.write(`Secret ${values.secret}: ${action}\n`);
   }
   if (kubeConfig !== undefined && (values['mutating-webhook'].length > 0 || values['validating-webhook'].length > 0)) {
     // During a rotation the pods still serve the old certificate until the kubelet refreshes the
     // mounted Secret (up to a minute or two): trust both CAs until the next run drops the old one.
     const caBundle = !reused && previousCa !== undefined && previousCa.trim() !== bundle.caCert.trim() ? `${bundle.caCert.trimEnd()}\n${previousCa.trimEnd()}\n` : bundle.caCert;
-    const results = await patchWebhookCaBundles(kubeConfig, { mutating: values['mutating-webhook'], validating: values['validating-webhook'] }, caBundle);
+    let results;
+    try {
+      results = await patchWebhookCaBundles(kubeConfig, { mutating: values['mutating-webhook'], validating: values['validating-webhook'] }, caBundle);
+    } catch (error) {
+      io.stderr.write(`pullguard certs: cannot write the caBundle of the webhook configurations (API server ${kubeConfig.getCurrentCluster()?.server ?? 'unknown'}): ${describeApiError(error)}\n`);
+      return EXIT_PUBLISH_FAILED;
+    }
     for (const result of results) {
       io.stdout.write(`${result.kind} ${result.name}: caBundle ${result.patched ? 'updated' : 'already current'} (${result.webhooks} webhooks)\n`);
     }
   }
   return EXIT_OK;
+}
+
+/** The cluster refused a write or could not be reached: a message, not a stack trace (the chart's Job logs it). */
+export const EXIT_PUBLISH_FAILED = 1;
+
+/** What went wrong talking to the API server, in one line: the HTTP status and the API's message, or the network error. */
+function describeApiError(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body: unknown = typeof error.body === 'string' ? safeJson(error.body) : error.body;
+    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : undefined;
+    return `HTTP ${error.code}${message === undefined ? '' : `: ${message}`}`;
+  }
+  if (!(error instanceof Error)) return String(error);
+  // fetch wraps the network error ("fetch failed"): its cause says what happened (ECONNREFUSED, ...).
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

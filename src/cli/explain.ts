@@ -45,6 +45,8 @@ its newest pod), the ServiceAccount, the pull secrets, the namespace and the pod
   -o, --output text|json    output format (default text; colour when stdout is a terminal)
   --now RFC3339             evaluate token expiry and event ages at this time (default: now)
   --no-color                never colour the text
+  -h, --help                show this help
+  -v, --version             print the version
 
 Exit status: 0 every container can be pulled as far as pullguard and the kubelet can tell,
 1 a diagnosis names a problem, 2 usage error or unreadable input.

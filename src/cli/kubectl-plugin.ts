@@ -22,8 +22,10 @@ export const PLUGIN_HELP = `Usage: kubectl pullguard <command> [kubectl flags] [
 Commands:
   audit                 what pullguard would decide for the workloads and pods in the namespace
                         (-A: every namespace); see pullguard audit --cluster --help for its flags
-  explain pod NAME      why a pod can or cannot pull its images (needs a pullguard with explain)
+  explain pod NAME      why a pod can or cannot pull its images, and the fix; also explain
+                        KIND/NAME (deployment/web, ...); see pullguard explain --help
   version               print the version
+  help                  show this help
 
 kubectl flags (anywhere on the line):
   --kubeconfig FILE     kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)
@@ -92,11 +94,20 @@ export function parseKubectlFlags(args: readonly string[]): KubectlFlags {
   return flags;
 }
 
+/** What `kubectl pullguard` runs besides help and version: the commands that read the cluster kubectl points at. */
+const PLUGIN_COMMANDS: ReadonlySet<string> = new Set(['audit', 'explain']);
+
+/** A command line the plugin does not know: answered with the plugin's usage. */
+class UnknownPluginCommandError extends UsageError {}
+
 /** The pullguard command line a plugin invocation runs. */
 export function pluginCommand(flags: KubectlFlags, io: CommandIo): string[] | undefined {
   const [command, ...args] = flags.rest;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return undefined;
   if (command === 'version' || command === '--version') return ['--version'];
+  if (!PLUGIN_COMMANDS.has(command)) {
+    throw new UnknownPluginCommandError(command.startsWith('-') ? `unknown flag ${command}` : `unknown command "${command}"`);
+  }
   const connection = [
     ...(flags.kubeconfig !== undefined ? ['--kubeconfig', flags.kubeconfig] : []),
     ...(flags.context !== undefined ? ['--context', flags.context] : []),
@@ -126,14 +137,16 @@ export async function runPlugin(args: readonly string[], io: CommandIo, run: (ar
     command = pluginCommand(parseKubectlFlags(args), io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`kubectl pullguard: ${error.message}\n`);
+      io.stderr.write(`kubectl pullguard: ${error.message}\n${error instanceof UnknownPluginCommandError ? `\n${PLUGIN_HELP}` : ''}`);
       return EXIT_USAGE;
     }
     throw error;
   }
   if (command === undefined) {
-    io.stdout.write(PLUGIN_HELP);
-    return args.length === 0 ? EXIT_USAGE : 0;
+    // Asked for (help, -h, --help): stdout, 0. No command at all: a usage error, as for pullguard.
+    const asked = args.some((arg) => arg === 'help' || arg === '-h' || arg === '--help');
+    (asked ? io.stdout : io.stderr).write(PLUGIN_HELP);
+    return asked ? 0 : EXIT_USAGE;
   }
   if (command[0] === '--version') {
     io.stdout.write(`kubectl-pullguard ${packageVersion()}\n`);

@@ -71,9 +71,13 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   try {
     return await loaded.run(rest, io);
   } catch (error) {
-    const message = usageMessage(error, loaded.help);
+    // `audit --cluster` has flags of its own: a mistake there is answered with its usage.
+    const clusterAudit = command === 'audit' && rest.includes('--cluster');
+    const help = clusterAudit ? (await import('./audit-cluster.ts')).CLUSTER_AUDIT_HELP : loaded.help;
+    const message = usageMessage(error, help);
     if (message === undefined) throw error;
-    io.stderr.write(`pullguard ${command}: ${message.text}\n${message.withUsage ? `\n${loaded.help}` : `Run 'pullguard ${command} --help' for usage.\n`}`);
+    const helpCommand = clusterAudit ? 'audit --cluster' : command;
+    io.stderr.write(`pullguard ${command}: ${message.text}\n${message.withUsage ? `\n${help}` : `Run 'pullguard ${helpCommand} --help' for usage.\n`}`);
     return EXIT_USAGE;
   }
 }
@@ -92,7 +96,8 @@ function usageMessage(error: unknown, help: string): { text: string; withUsage: 
     return { text: `unknown flag ${flag}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`, withUsage: true };
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+    // Node names the option as "'-o, --output <value>'": show it as the user knows it, -o/--output.
+    const flag = /'(-[^' ,]+)(?:, (--[^' ]+))?/.exec(message)?.slice(1, 3).filter((part) => part !== undefined).join('/') ?? '';
     const text = message.includes('argument missing') ? `${flag} needs a value` : message.includes('does not take an argument') ? `${flag} takes no value` : message;
     return { text, withUsage: true };
   }

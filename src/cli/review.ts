@@ -3,7 +3,7 @@ import { admit, type Phase } from '../admission/admit.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
 import { checkReviewLimits } from '../admission/review-limits.ts';
 import { readStdin } from '../manifests/read.ts';
-import { EXIT_OK, UsageError } from './errors.ts';
+import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
 import type { CommandIo } from './io.ts';
 
@@ -16,6 +16,12 @@ would send, using cluster state from --state files (Secrets, ServiceAccounts, Na
   --state FILE|DIR          cluster state; repeatable
   --policy FILE             policy.yaml (default: built-in policy)
   --now RFC3339             evaluate token expiry at this time (default: now)
+  -h, --help                show this help
+  -v, --version             print the version
+
+Exit status: 0 the response was printed (whatever it decides: a denial is a normal answer),
+2 usage error, unreadable --state or --policy, or stdin not an AdmissionReview v1 within the
+review limits (what the webhook answers with HTTP 400).
 `;
 
 export async function runReview(args: readonly string[], io: CommandIo): Promise<number> {
@@ -33,6 +39,11 @@ export async function runReview(args: readonly string[], io: CommandIo): Promise
   if (values.help === true) {
     io.stdout.write(REVIEW_HELP);
     return EXIT_OK;
+  }
+  // With nothing piped in and a person at the keyboard, waiting on stdin would look like a hang.
+  if (io.stdin.isTTY === true) {
+    io.stderr.write(REVIEW_HELP);
+    return EXIT_USAGE;
   }
   if (values.phase !== 'mutate' && values.phase !== 'validate') throw new UsageError(`--phase must be mutate or validate, got ${values.phase}`);
   const now = parseNow(values.now);

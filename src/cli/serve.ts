@@ -44,7 +44,7 @@ environment variable shown.
                            Given --state, the webhook does not watch a cluster.
   --cluster auto|on|off    watch the cluster for state and policy (PULLGUARD_CLUSTER, default auto:
                            on when a kubeconfig or in-cluster config exists and no --state is given)
-  --kubeconfig FILE        kubeconfig (KUBECONFIG; default in-cluster, then ~/.kube/config)
+  --kubeconfig FILE        kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)
   --namespace NS           namespace of the policy ConfigMap (POD_NAMESPACE, default pullguard)
   --policy-configmap NAME  policy ConfigMap name (PULLGUARD_POLICY_CONFIGMAP, default pullguard-policy)
   --secret-namespaces NS,...
@@ -70,6 +70,8 @@ environment variable shown.
                            default: the one the cluster serves, OpenReports first)
   --dev                    development: create certs/ if missing, listen on 127.0.0.1, use the example
                            state in examples/cluster when no --state is given (what npm start runs)
+  -h, --help               show this help
+  -v, --version            print the version
 `;
 
 function parsePort(text: string, flag: string): number {

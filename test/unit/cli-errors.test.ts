@@ -1,4 +1,7 @@
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.ts';
 
 interface Case {
@@ -108,6 +111,14 @@ const cases: Record<string, Case> = {
   },
   'a mistyped flag gets a suggestion': { args: ['audit', '--outptu', 'json'], code: 2, stderr: /^pullguard audit: unknown flag --outptu \(did you mean --output\?\)\n/ },
   'a flag without its value names the flag': { args: ['audit', '--policy'], code: 2, stderr: /^pullguard audit: --policy needs a value\n\nUsage: pullguard audit/ },
+  'a short flag without its value is named in both spellings': { args: ['audit', '-o'], code: 2, stderr: /^pullguard audit: -o\/--output needs a value\n\nUsage: pullguard audit / },
+  'a boolean flag with a short form given a value is named in both spellings': { args: ['explain', '--help=yes'], code: 2, stderr: /^pullguard explain: -h\/--help takes no value\n\nUsage: pullguard explain / },
+  'an unknown flag of audit --cluster prints the cluster audit usage': {
+    args: ['audit', '--cluster', '--frobnicate'],
+    code: 2,
+    stderr: /^pullguard audit: unknown flag --frobnicate\n\nUsage: pullguard audit --cluster /,
+  },
+  'a mistyped flag of audit --cluster gets a suggestion from its own flags': { args: ['audit', '--cluster', '--chunksize', '5'], code: 2, stderr: /unknown flag --chunksize \(did you mean --chunk-size\?\)/ },
   'a boolean flag given a value is refused': { args: ['audit', '--strict=yes', '-'], code: 2, stderr: /^pullguard audit: --strict takes no value\n/ },
   'an argument to a command without arguments is refused in our words': { args: ['review', 'extra'], code: 2, stderr: /^pullguard review: unexpected argument "extra": this command takes flags only\n\nUsage: pullguard review/ },
   'an unknown flag of serve prints serve usage': { args: ['serve', '--prot', '1'], code: 2, stderr: /unknown flag --prot \(did you mean --port\?\)\n\nUsage: pullguard serve/ },
@@ -156,3 +167,36 @@ for (const [name, c] of Object.entries(cases)) {
     if (c.stdout !== undefined) t.match(result.stdout, c.stdout);
   });
 }
+
+t.test('certs exits 1 with one line naming the API server, not a stack, when the cluster cannot be reached', async (t) => {
+  const dir = t.testdir();
+  // A port that was just free: nothing listens there.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+  const cases = {
+    'writing the Secret': ['--secret', 'pullguard-system/pullguard-tls'],
+    'patching a caBundle': ['--mutating-webhook', 'pullguard'],
+  };
+  for (const [name, flags] of Object.entries(cases)) {
+    const result = await runCli(['certs', '--host', 'pullguard.pullguard-system.svc', '--out', '', '--kubeconfig', kubeconfig, ...flags]);
+    t.equal(result.code, 1, `${name}: exit code`);
+    t.match(result.stderr, new RegExp(`^pullguard certs: cannot write [^\\n]+\\(API server https://127\\.0\\.0\\.1:${port}\\): [^\\n]*ECONNREFUSED[^\\n]*\\n$`), `${name}: one line`);
+    t.notMatch(result.stderr, /not-a-real-token/, `${name}: no credential`);
+  }
+});
+
+t.test('certs exits 2 naming the file when the kubeconfig cannot be read', async (t) => {
+  const result = await runCli(['certs', '--host', 'pullguard.pullguard-system.svc', '--out', '', '--secret', 'ns/name', '--kubeconfig', 'no/such/kubeconfig']);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /^pullguard certs: cannot load a kubeconfig from no\/such\/kubeconfig: ENOENT/);
+});

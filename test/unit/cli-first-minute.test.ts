@@ -6,6 +6,8 @@ import { REVIEW_HELP } from '../../src/cli/review.ts';
 import { SERVE_HELP } from '../../src/cli/serve.ts';
 import { CERTS_HELP } from '../../src/cli/certs.ts';
 import { EXPLAIN_HELP } from '../../src/cli/explain.ts';
+import { CLUSTER_AUDIT_HELP } from '../../src/cli/audit-cluster.ts';
+import { PLUGIN_HELP } from '../../src/cli/kubectl-plugin.ts';
 import { ProgressLine } from '../../src/cli/progress.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -42,20 +44,29 @@ t.test('a -v after -- is an argument, not the version flag', async (t) => {
   t.match(result.stderr, /-v: no such file/);
 });
 
-t.test('audit with no arguments on a terminal prints its usage instead of waiting on stdin', async (t) => {
-  let stdout = '';
-  let stderr = '';
-  const stdin = Object.assign(new Readable({ read() {} }), { isTTY: true });
-  const code = await main(['audit'], {
-    stdin,
-    stdout: { write: (text: string) => (stdout += text), isTTY: true },
-    stderr: { write: (text: string) => (stderr += text), isTTY: true },
-    env: {},
+for (const [command, help] of [['audit', AUDIT_HELP], ['review', REVIEW_HELP]] as const) {
+  t.test(`${command} with nothing piped in on a terminal prints its usage instead of waiting on stdin`, async (t) => {
+    let stdout = '';
+    let stderr = '';
+    const stdin = Object.assign(new Readable({ read() {} }), { isTTY: true });
+    const code = await main([command], {
+      stdin,
+      stdout: { write: (text: string) => (stdout += text), isTTY: true },
+      stderr: { write: (text: string) => (stderr += text), isTTY: true },
+      env: {},
+    });
+    t.equal(code, 2);
+    t.equal(stdout, '');
+    t.equal(stderr, help);
   });
-  t.equal(code, 2);
-  t.equal(stdout, '');
-  t.equal(stderr, AUDIT_HELP);
-});
+}
+
+for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
+  t.test(`the ${name} help lists -h and -v, which every command accepts`, async (t) => {
+    t.match(help, /\n {2}-h, --help {2,}show this help/);
+    t.match(help, /\n {2}-v, --version {2,}print the version/);
+  });
+}
 
 /** The column where the description of each option line starts: must be one column per block. */
 function descriptionColumns(help: string): Map<string, Set<number>> {
@@ -76,7 +87,7 @@ function descriptionColumns(help: string): Map<string, Set<number>> {
   return blocks;
 }
 
-for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
+for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, 'audit --cluster': CLUSTER_AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP, 'kubectl pullguard': PLUGIN_HELP })) {
   t.test(`the ${name} help starts every description of a block at the same column`, async (t) => {
     const blocks = descriptionColumns(help);
     t.ok(blocks.size > 0, 'found option rows');

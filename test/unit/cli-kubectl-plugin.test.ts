@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { parseKubectlFlags, pluginCommand, runPlugin } from '../../src/cli/kubectl-plugin.ts';
+import { parseKubectlFlags, PLUGIN_HELP, pluginCommand, runPlugin } from '../../src/cli/kubectl-plugin.ts';
 import type { CommandIo } from '../../src/cli/io.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pullguard-plugin-'));
@@ -69,14 +69,34 @@ t.test('other commands get the same connection flags after their own arguments',
   t.same(pluginCommand(parseKubectlFlags(['explain', 'pod', 'web-1', '--context', 'prod']), io({ KUBECONFIG: second })), ['explain', 'pod', 'web-1', '--context', 'prod', '-n', 'team-prod']);
 });
 
-t.test('without a command it prints its help and exits 2; an unusable kubeconfig is a usage error', async (t) => {
+t.test('without a command it prints its help on stderr and exits 2; asked for help, on stdout with 0; an unusable kubeconfig is a usage error', async (t) => {
   const streams = io();
   t.equal(await runPlugin([], streams), 2);
-  t.match(streams.out(), /Usage: kubectl pullguard/);
+  t.match(streams.err(), /^Usage: kubectl pullguard/);
+  t.equal(streams.out(), '');
+  for (const asking of [['help'], ['--help'], ['-n', 'x', '-h']]) {
+    const helped = io();
+    t.equal(await runPlugin(asking, helped), 0, asking.join(' '));
+    t.match(helped.out(), /^Usage: kubectl pullguard/, asking.join(' '));
+  }
   const broken = io({ KUBECONFIG: first });
   t.equal(await runPlugin(['audit', '--context', 'missing'], broken), 2);
   t.match(broken.err(), /kubectl pullguard: context "missing" not found/);
 });
+
+const unknown: Record<string, { args: string[]; message: string }> = {
+  'a command the plugin does not run (review reads stdin, not the cluster)': { args: ['review'], message: 'unknown command "review"' },
+  'a misspelt command': { args: ['audti'], message: 'unknown command "audti"' },
+  'an unknown flag where the command should be, after kubectl flags': { args: ['-n', 'x', '--frobnicate'], message: 'unknown flag --frobnicate' },
+};
+for (const [name, { args, message }] of Object.entries(unknown)) {
+  t.test(`answers ${name} with the plugin's usage and exit 2`, async (t) => {
+    const streams = io({ KUBECONFIG: first });
+    t.equal(await runPlugin(args, streams), 2);
+    t.equal(streams.err(), `kubectl pullguard: ${message}\n\n${PLUGIN_HELP}`);
+    t.equal(streams.out(), '');
+  });
+}
 
 t.test('version prints the package version', async (t) => {
   const streams = io();
