@@ -8,7 +8,8 @@
  * fresh `main.js --version` (node start and the CLI's entry module: the part no cluster size
  * changes). The API server's audit log (GET/LIST of the bench's user) lists every request each
  * run made: the bench fails unless all of them stay in the pod's namespace (plus the policy
- * ConfigMap, one GET by name).
+ * ConfigMap: one GET by name and, as the bench's cluster has none there, the search by the chart's
+ * labels).
  * Goal: median wall clock under 1 s.
  *
  *   npm run bench:explain          (builds dist/ first; needs test/e2e/build-control-plane.sh's binaries)
@@ -35,8 +36,10 @@ const GOAL_SECONDS = 1;
 const TARGET_NAMESPACE = 'bench-explain-target';
 const TARGET_POD = 'web-7d4f9c6b8-x2x7p';
 const REGISTRY = 'registry.bench.pullguard.test';
-/** The only object outside the pod's namespace explain may read: the policy ConfigMap, by name. */
+/** The only object outside the pod's namespace explain may read: the policy ConfigMap, by name... */
 const POLICY_CONFIGMAP_PATH = '/api/v1/namespaces/pullguard/configmaps/pullguard-policy';
+/** ...or, when it is not there, searched by the chart's labels (one list, label-selected). */
+const POLICY_SEARCH_PATH = '/api/v1/configmaps';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
@@ -157,10 +160,12 @@ function requestsBetween(logPath: string, from: number, to: number): string[] {
   return uris;
 }
 
-/** A request explain may make: inside the pod's namespace (the namespace object included), or the policy ConfigMap by name. */
+/** A request explain may make: inside the pod's namespace (the namespace object included), or the policy ConfigMap by name or by the chart's labels. */
 function allowed(request: string): boolean {
-  const path = new URL(request.slice(request.indexOf(' ') + 1), 'https://x').pathname;
-  return path === `/api/v1/namespaces/${TARGET_NAMESPACE}` || path.startsWith(`/api/v1/namespaces/${TARGET_NAMESPACE}/`) || path === POLICY_CONFIGMAP_PATH;
+  const url = new URL(request.slice(request.indexOf(' ') + 1), 'https://x');
+  const path = url.pathname;
+  const policySearch = path === POLICY_SEARCH_PATH && url.searchParams.get('labelSelector') === 'app.kubernetes.io/part-of=pullguard,app.kubernetes.io/component=webhook';
+  return path === `/api/v1/namespaces/${TARGET_NAMESPACE}` || path.startsWith(`/api/v1/namespaces/${TARGET_NAMESPACE}/`) || path === POLICY_CONFIGMAP_PATH || policySearch;
 }
 
 const median = (values: readonly number[]): number => {

@@ -9,6 +9,7 @@ import { DEFAULT_NAMESPACE, snapshotFromObjects } from '../snapshot/from-objects
 import { extractPodSpec } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
 import { loadPolicyFile, readObjects } from './inputs.ts';
+import type { PolicyConfigMapChoice } from './explain-live.ts';
 import type { CommandIo } from './io.ts';
 import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
 import { parseNow } from './review.ts';
@@ -33,7 +34,8 @@ its newest pod), the ServiceAccount, the pull secrets, the namespace and the pod
   --kubeconfig FILE         kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)
   --context NAME            kubeconfig context
   --policy FILE             policy.yaml (default: the cluster's ConfigMap, else the built-in policy)
-  --policy-namespace NS     namespace of the policy ConfigMap (default pullguard)
+  --policy-namespace NS     namespace of the policy ConfigMap (default pullguard; without either
+                            flag, a ConfigMap not found there is searched by the chart's labels)
   --policy-configmap NAME   policy ConfigMap name (default pullguard-policy)
   --probe                   also ask each image's registry (v2 API) with the credential pullguard would
                             use (anonymously for public and uncovered images): GET /v2/, the login
@@ -52,6 +54,10 @@ Exit status: 0 every container can be pulled as far as pullguard and the kubelet
 1 a diagnosis names a problem, 2 usage error or unreadable input.
 `;
 
+/** Where `serve` reads its policy by default (outside a pod), and so where explain looks first. */
+const DEFAULT_POLICY_NAMESPACE = 'pullguard';
+const DEFAULT_POLICY_CONFIGMAP = 'pullguard-policy';
+
 export interface ExplainDependencies {
   /** Live reads, injectable so tests run without a cluster. */
   readonly live?: (options: LiveOptions) => Promise<LiveResult>;
@@ -63,8 +69,8 @@ export interface LiveOptions {
   readonly namespace: string | undefined;
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
-  readonly policyNamespace: string;
-  readonly policyConfigMap: string;
+  /** Where the policy ConfigMap is; searched by its labels when not there and no flag named it. */
+  readonly policyConfigMap: PolicyConfigMapChoice;
   readonly readPolicy: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -90,8 +96,8 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       policy: { type: 'string' },
-      'policy-namespace': { type: 'string', default: 'pullguard' },
-      'policy-configmap': { type: 'string', default: 'pullguard-policy' },
+      'policy-namespace': { type: 'string' },
+      'policy-configmap': { type: 'string' },
       output: { type: 'string', short: 'o', default: 'text' },
       now: { type: 'string' },
       probe: { type: 'boolean' },
@@ -126,8 +132,11 @@ export async function runExplain(args: readonly string[], io: CommandIo, depende
       namespace: values.namespace,
       kubeconfig: values.kubeconfig,
       context: values.context,
-      policyNamespace: values['policy-namespace'],
-      policyConfigMap: values['policy-configmap'],
+      policyConfigMap: {
+        namespace: values['policy-namespace'] ?? DEFAULT_POLICY_NAMESPACE,
+        name: values['policy-configmap'] ?? DEFAULT_POLICY_CONFIGMAP,
+        explicit: values['policy-namespace'] !== undefined || values['policy-configmap'] !== undefined,
+      },
       readPolicy: values.policy === undefined,
       env: io.env,
     });

@@ -256,7 +256,7 @@ t.test('explain deployment/web: the template and its newest pod', async (t) => {
     ],
   );
   for (const explanation of result.output.explanations) t.match(explanation.containers[0]?.diagnosis.summary, /did you mean regcred\?/);
-  t.match(result.stderr, /no policy ConfigMap pullguard\/pullguard-policy: using the built-in policy/);
+  t.match(result.stderr, /no policy ConfigMap pullguard\/pullguard-policy, and none labelled app\.kubernetes\.io\/part-of=pullguard,app\.kubernetes\.io\/component=webhook: using the built-in policy/);
 });
 
 t.test('explain --probe against the cluster takes the credential from the live secret (the .test registry does not resolve: network)', async (t) => {
