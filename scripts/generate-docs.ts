@@ -6,6 +6,9 @@ import { FINDING_CODES, FINDING_DESCRIPTIONS, FINDING_SEVERITIES } from '../src/
 import { SERVE_HELP } from '../src/cli/serve.ts';
 import { CERTS_HELP } from '../src/cli/certs.ts';
 import { AUDIT_HELP } from '../src/cli/audit.ts';
+import { REVIEW_HELP } from '../src/cli/review.ts';
+import { MAIN_HELP } from '../src/cli/main.ts';
+import { PLUGIN_HELP } from '../src/cli/kubectl-plugin.ts';
 import { auditRollupExample } from './audit-example.ts';
 import * as limits from '../src/server/limits.ts';
 import * as reviewLimits from '../src/admission/review-limits.ts';
@@ -105,6 +108,9 @@ async function explainJsonExample(): Promise<string> {
 export async function generatedSections(): Promise<Record<string, string>> {
   return {
     'findings-table': findingsTable(),
+    'main-help': helpBlock(MAIN_HELP),
+    'review-flags': helpBlock(REVIEW_HELP),
+    'plugin-help': helpBlock(PLUGIN_HELP),
     'serve-flags': helpBlock(SERVE_HELP),
     'certs-flags': helpBlock(CERTS_HELP),
     'audit-flags': helpBlock(AUDIT_HELP),

@@ -32,7 +32,8 @@ kubectl flags (anywhere on the line):
   --context NAME        kubeconfig context (default: current-context)
   -n, --namespace NS    namespace (default: the context's namespace)
   -A, --all-namespaces  every namespace
-  -o, --output FORMAT   output format of the command (audit: table, json, policyreport)
+  -o, --output FORMAT   output format of the command (audit: table, json, policyreport; explain:
+                        text, json)
 `;
 
 export interface KubectlFlags {

@@ -19,7 +19,7 @@ interface CommandEntry {
 const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   serve: { summary: 'run the admission webhook (HTTPS)', load: async () => { const m = await import('./serve.ts'); return { run: m.runServe, help: m.SERVE_HELP }; } },
   review: { summary: 'answer one AdmissionReview from stdin', load: async () => { const m = await import('./review.ts'); return { run: m.runReview, help: m.REVIEW_HELP }; } },
-  audit: { summary: 'report what would be decided for manifests', load: async () => { const m = await import('./audit.ts'); return { run: m.runAudit, help: m.AUDIT_HELP }; } },
+  audit: { summary: 'report what would be decided for manifests or a live cluster', load: async () => { const m = await import('./audit.ts'); return { run: m.runAudit, help: m.AUDIT_HELP }; } },
   explain: { summary: "why a pod's image does not pull, and the fix", load: async () => { const m = await import('./explain.ts'); return { run: m.runExplain, help: m.EXPLAIN_HELP }; } },
   certs: { summary: 'create a CA and serving certificate', load: async () => { const m = await import('./certs.ts'); return { run: m.runCerts, help: m.CERTS_HELP }; } },
 };

@@ -7,7 +7,7 @@ import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
 import type { CommandIo } from './io.ts';
 
-export const REVIEW_HELP = `Usage: pullguard review [--phase mutate|validate] [--state FILE...] [--policy FILE] < review.json
+export const REVIEW_HELP = `Usage: pullguard review [--phase mutate|validate] [--state FILE|DIR]... [--policy FILE] < review.json
 
 Reads an AdmissionReview v1 (JSON) on stdin and prints the AdmissionReview response the webhook
 would send, using cluster state from --state files (Secrets, ServiceAccounts, Namespaces).
