@@ -36,6 +36,8 @@ export function httpsKubeRest(access: LightAccess, options: { idleTimeoutMs?: nu
       })
     : new http.Agent({ keepAlive: true });
   const server = `${base.protocol}//${base.host}${prefix}`;
+  // URL keeps an IPv6 literal's brackets (`[fd00::1]`, as in-cluster addresses are written); a socket needs the bare address.
+  const hostname = base.hostname.replace(/^\[(.*)\]$/, '$1');
 
   return {
     request(request) {
@@ -50,7 +52,7 @@ export function httpsKubeRest(access: LightAccess, options: { idleTimeoutMs?: nu
       }
       return new Promise<unknown>((resolve, reject) => {
         const outgoing = transport.request(
-          { protocol: base.protocol, hostname: base.hostname, port: base.port, path, method: request.method, headers, agent, timeout: idleTimeoutMs },
+          { protocol: base.protocol, hostname, port: base.port, path, method: request.method, headers, agent, timeout: idleTimeoutMs },
           (response) => {
             // Decoded as it arrives (the decoder keeps a character split across chunks whole): the
             // text lives on the JS heap, where a young-generation collection frees it right after

@@ -14,7 +14,7 @@ interface Seen {
 }
 
 /** A plain-HTTP stand-in for the API server on 127.0.0.1; `answer` decides each response. */
-async function apiServer(t: Test, answer: (seen: Seen, response: ServerResponse) => void): Promise<{ server: string; seen: Seen[] }> {
+async function apiServer(t: Test, answer: (seen: Seen, response: ServerResponse) => void, host = '127.0.0.1'): Promise<{ server: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((request, response) => {
     let body = '';
@@ -26,10 +26,10 @@ async function apiServer(t: Test, answer: (seen: Seen, response: ServerResponse)
       answer(one, response);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   t.teardown(() => server.closeAllConnections());
-  return { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  return { server: `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`, seen };
 }
 
 function access(server: string): LightAccess {
@@ -109,4 +109,10 @@ t.test('one connection serves consecutive requests (keep-alive)', async (t) => {
   const rest = httpsKubeRest(access(server));
   for (let index = 0; index < 3; index += 1) await rest.request({ method: 'GET', path: `/n${index}` });
   t.equal(new Set(seen.map((one) => one.remotePort)).size, 1, 'every request came from the same client port');
+});
+
+t.test('a server written as an IPv6 literal in brackets (in-cluster on an IPv6 cluster) is reached', async (t) => {
+  const { server, seen } = await apiServer(t, (_, response) => response.end('{"kind":"APIVersions"}'), '::1');
+  t.same(await httpsKubeRest(access(server)).request({ method: 'GET', path: '/api' }), { kind: 'APIVersions' });
+  t.equal(seen[0]?.url, '/api');
 });
