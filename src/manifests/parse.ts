@@ -1,6 +1,7 @@
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { isRecord } from '../workloads/extract.ts';
 import { scanJsonList, validateListMembers } from './json-list.ts';
+import { readBlockYaml } from './yaml-block.ts';
 
 /** One Kubernetes object read from a source, with where it came from (for messages). */
 export interface SourcedObject {
@@ -188,14 +189,15 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
       chunkLine = pendingLine;
       pending = '';
     }
-    if (index + 1 < starts.length && onlyPreamble(chunk) && chunk.includes('%')) {
+    if (index + 1 < starts.length && chunk.includes('%') && onlyPreamble(chunk)) {
       pending = chunk;
       pendingLine = chunkLine;
       continue;
     }
     let documents: unknown[];
     try {
-      documents = loadAll(chunk, { schema: SCHEMA, json: true, maxAliases: MAX_ALIASES_PER_DOCUMENT });
+      // Plain block YAML (nearly every manifest) is read line by line; the rest by js-yaml.
+      documents = readBlockYaml(chunk, SCHEMA) ?? loadAll(chunk, { schema: SCHEMA, json: true, maxAliases: MAX_ALIASES_PER_DOCUMENT });
     } catch (error) {
       const mark = (error as { mark?: { line?: number } }).mark;
       const line = chunkLine + (typeof mark?.line === 'number' ? mark.line : 0);

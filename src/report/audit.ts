@@ -127,6 +127,21 @@ export function prepareWorkload(object: Record<string, unknown>, source: string,
   };
 }
 
+/**
+ * Two copies of one object (same key) are one copy when their fingerprints are equal and so is
+ * everything a decision reads. The fingerprint is a fast non-cryptographic hash (object-
+ * fingerprint.ts); the exact comparison means a collision can never leave a copy undecided.
+ */
+function sameCopy(a: PreparedWorkload, b: PreparedWorkload): boolean {
+  if (a.fingerprint === undefined || a.fingerprint !== b.fingerprint) return false;
+  return a.namespace === b.namespace && a.specField === b.specField && sameStrings(a.annotations, b.annotations) && JSON.stringify(a.spec) === JSON.stringify(b.spec);
+}
+
+function sameStrings(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
+}
+
 interface Variant {
   readonly workload: PreparedWorkload;
   readonly sources: string[];
@@ -158,7 +173,7 @@ export function decideWorkloads(
     }
     // Compared with a bounded number of copies, so a file holding thousands of versions of one
     // object stays linear (the extra copies are reported as differing).
-    const same = workload.fingerprint === undefined ? undefined : variants.slice(0, MAX_COMPARED_COPIES).find((variant) => variant.workload.fingerprint === workload.fingerprint);
+    const same = variants.slice(0, MAX_COMPARED_COPIES).find((variant) => sameCopy(variant.workload, workload));
     if (same !== undefined) same.sources.push(workload.source);
     else variants.push({ workload, sources: [workload.source] });
   }

@@ -1,9 +1,18 @@
-import { hash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /**
  * Fingerprints of objects as written, for "the copies differ": equal when two copies hold the same
  * fields and values, whatever order their keys were written in (a kustomize build and a hand-
  * written file order keys differently), different when any value differs.
+ *
+ * Computed for every workload read, so it must cost little next to parsing: one walk over the
+ * tree that hashes as it goes (no canonical copy, no string of the whole object). Members of an
+ * object are hashed one by one and summed, so their order does not count; arrays and strings are
+ * hashed in order. Two 32-bit lanes with different multipliers, seeded at random per process.
+ * This is not a cryptographic hash, and nothing relies on it being one: the audit only takes two
+ * copies for one when their fingerprints are equal AND everything a decision reads is equal
+ * (sameDecisionInputs in audit.ts). A collision, found by luck or written on purpose, can at worst
+ * leave a difference in a field no decision reads unflagged; it never leaves a copy undecided.
  */
 
 /**
@@ -13,73 +22,117 @@ import { hash } from 'node:crypto';
  */
 export const MAX_FINGERPRINT_NODES = 1_000_000;
 
+const seeds = randomBytes(8);
+const SEED_A = seeds.readInt32LE(0);
+const SEED_B = seeds.readInt32LE(4);
+
+// Type tags, mixed before each value so that `"1"`, `1`, `[1]` and `{"1": ...}` differ.
+const TAG_STRING = 1;
+const TAG_NUMBER = 2;
+const TAG_TRUE = 3;
+const TAG_FALSE = 4;
+const TAG_NULL = 5;
+const TAG_ARRAY = 6;
+const TAG_OBJECT = 7;
+const TAG_MEMBER = 8;
+const TAG_OTHER = 9;
+
 class TooLarge extends Error {}
 
-interface Meter {
-  left: number;
+/** The walk's state: the two lanes being mixed and the nodes it may still visit. */
+let laneA = 0;
+let laneB = 0;
+let nodesLeft = 0;
+
+function mix(code: number): void {
+  laneA = Math.imul(laneA ^ code, 0x01000193);
+  laneB = Math.imul(laneB ^ code, 0x5bd1e995);
+  laneB ^= laneB >>> 13;
 }
 
-/** Stores `value` under `key` as an own, enumerable property (assigning `__proto__` would set the prototype). */
-function put(copy: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
-  else copy[key] = value;
+function mixString(text: string): void {
+  mix(TAG_STRING);
+  mix(text.length);
+  // The lanes in locals: this loop is where the time goes.
+  let a = laneA;
+  let b = laneB;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    a = Math.imul(a ^ code, 0x01000193);
+    b = Math.imul(b ^ code, 0x5bd1e995);
+    b ^= b >>> 13;
+  }
+  laneA = a;
+  laneB = b;
 }
 
-/**
- * The value with every object's keys in sorted order: the value itself when it already is (no
- * copy), else a copy of the parts that are not.
- */
-function canonical(value: unknown, meter: Meter): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  meter.left -= 1;
-  if (meter.left < 0) throw new TooLarge();
+/** murmur3's finaliser: every input bit affects every output bit, so sums of members stay spread. */
+function avalanche(value: number): number {
+  let h = value;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function walk(value: unknown): void {
+  if (typeof value === 'string') return mixString(value);
+  if (typeof value === 'number') {
+    mix(TAG_NUMBER);
+    return mixString(String(value));
+  }
+  if (value === true) return mix(TAG_TRUE);
+  if (value === false) return mix(TAG_FALSE);
+  if (value === null) return mix(TAG_NULL);
+  if (typeof value !== 'object') return mix(TAG_OTHER); // undefined: JSON-parsed data has none
+  nodesLeft -= 1;
+  if (nodesLeft < 0) throw new TooLarge();
   if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
-    for (let index = 0; index < value.length; index += 1) {
-      const item: unknown = value[index];
-      const canonicalItem = canonical(item, meter);
-      if (canonicalItem !== item) (copy ??= value.slice())[index] = canonicalItem;
-    }
-    return copy ?? value;
+    mix(TAG_ARRAY);
+    mix(value.length);
+    for (const item of value as unknown[]) walk(item);
+    return;
   }
+  // Each member hashed from fresh lanes, then added: the sum is the same in any key order.
+  const outerA = laneA;
+  const outerB = laneB;
+  let sumA = 0;
+  let sumB = 0;
+  let count = 0;
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  let sorted = true;
-  for (let index = 1; index < keys.length; index += 1) {
-    if ((keys[index - 1] as string) > (keys[index] as string)) {
-      sorted = false;
-      break;
-    }
+  // for-in: own keys only here (parsed objects inherit no enumerable keys), without a keys array.
+  for (const key in record) {
+    laneA = SEED_A;
+    laneB = SEED_B;
+    mix(TAG_MEMBER);
+    mixString(key);
+    walk(record[key]);
+    sumA = (sumA + avalanche(laneA)) | 0;
+    sumB = (sumB + avalanche(laneB ^ laneA)) | 0;
+    count += 1;
   }
-  if (!sorted) {
-    keys.sort();
-    const copy: Record<string, unknown> = {};
-    for (const key of keys) put(copy, key, canonical(record[key], meter));
-    return copy;
-  }
-  for (let index = 0; index < keys.length; index += 1) {
-    const child = record[keys[index] as string];
-    const canonicalChild = canonical(child, meter);
-    if (canonicalChild === child) continue;
-    // A child changed: copy, in the same (sorted) order.
-    const copy: Record<string, unknown> = {};
-    for (let before = 0; before < index; before += 1) put(copy, keys[before] as string, record[keys[before] as string]);
-    put(copy, keys[index] as string, canonicalChild);
-    for (let after = index + 1; after < keys.length; after += 1) put(copy, keys[after] as string, canonical(record[keys[after] as string], meter));
-    return copy;
-  }
-  return value;
+  laneA = outerA;
+  laneB = outerB;
+  mix(TAG_OBJECT);
+  mix(count);
+  mix(sumA);
+  mix(sumB);
 }
 
 /**
- * sha256 of the object's canonical JSON (keys sorted at every level), or undefined when it has no
- * fingerprint: an alias cycle, or more than MAX_FINGERPRINT_NODES nodes. Callers treat an object
- * without a fingerprint as different from every other copy.
+ * The object's fingerprint (see above), or undefined when it has none: an alias cycle, or more
+ * than MAX_FINGERPRINT_NODES nodes. Callers treat an object without a fingerprint as different
+ * from every other copy.
  */
 export function objectFingerprint(object: unknown): string | undefined {
+  laneA = SEED_A;
+  laneB = SEED_B;
+  nodesLeft = MAX_FINGERPRINT_NODES;
   try {
-    return hash('sha256', JSON.stringify(canonical(object, { left: MAX_FINGERPRINT_NODES })), 'base64');
+    walk(object);
   } catch {
     return undefined; // TooLarge, or a RangeError from a cycle or a very deep tree
   }
+  return `${(avalanche(laneA) >>> 0).toString(36)}.${(avalanche(laneB) >>> 0).toString(36)}`;
 }
