@@ -32,36 +32,60 @@ const BACKSLASH = 0x5c;
 /** Characters that give a plain scalar's first character a meaning we leave to js-yaml. */
 const SPECIAL_FIRST = new Set([...'[]{},&*!|>%@`?:'].map((character) => character.charCodeAt(0)));
 
-interface Line {
-  /** Spaces before the content. */
-  readonly indent: number;
-  /** Offset of the content and of the end of the line (before `\r\n`/`\n`). */
-  readonly start: number;
-  readonly end: number;
+/**
+ * The content lines of the chunk being read (not blank, not a comment): spaces before the
+ * content, and offsets of the content and of the line's end. Kept in arrays reused from chunk
+ * to chunk: a 74 MiB file has 1.5 million lines, and an object per line is garbage.
+ */
+let indents = new Int32Array(1024);
+let starts = new Int32Array(1024);
+let ends = new Int32Array(1024);
+
+function pushLine(count: number, indent: number, start: number, end: number): void {
+  if (count === indents.length) {
+    const grow = (array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const bigger = new Int32Array(array.length * 2);
+      bigger.set(array);
+      return bigger;
+    };
+    indents = grow(indents);
+    starts = grow(starts);
+    ends = grow(ends);
+  }
+  indents[count] = indent;
+  starts[count] = start;
+  ends[count] = end;
 }
 
 class Reader {
   readonly text: string;
-  readonly lines: Line[];
+  readonly count: number;
   readonly schema: Schema;
   next = 0;
 
-  constructor(text: string, lines: Line[], schema: Schema) {
+  constructor(text: string, count: number, schema: Schema) {
     this.text = text;
-    this.lines = lines;
+    this.count = count;
     this.schema = schema;
   }
 
-  peek(): Line | undefined {
-    return this.lines[this.next];
+  /** Indentation of the next line, or -1 when there is none (so `< column` means "the block ends"). */
+  nextIndent(): number {
+    return this.next < this.count ? (indents[this.next] as number) : -1;
+  }
+
+  /** True when the next line is a `- ` entry. */
+  nextIsSequenceEntry(): boolean {
+    return this.next < this.count && this.isSequenceEntry(starts[this.next] as number, ends[this.next] as number);
   }
 
   /** A value at this indentation or deeper: a mapping or a sequence (scalars never start a line). */
   block(indent: number): unknown {
-    const line = this.peek();
-    if (line === undefined || line.indent < indent) bail();
-    if (this.isSequenceEntry(line.start, line.end)) return this.sequence(line.indent, line.start);
-    return this.mapping(line.indent, line.start);
+    const lineIndent = this.nextIndent();
+    if (lineIndent < indent) bail();
+    const start = starts[this.next] as number;
+    if (this.nextIsSequenceEntry()) return this.sequence(lineIndent, start);
+    return this.mapping(lineIndent, start);
   }
 
   isSequenceEntry(start: number, end: number): boolean {
@@ -73,19 +97,19 @@ class Reader {
     const result: Record<string, unknown> = {};
     let start = first;
     for (;;) {
-      const line = this.lines[this.next] as Line;
-      const colon = this.keyEnd(start, line.end);
+      const end = ends[this.next] as number;
+      const colon = this.keyEnd(start, end);
       const key = this.key(start, colon);
       if (Object.hasOwn(result, key) || key === '<<') bail();
       this.next += 1;
-      const value = this.value(column, colon + 1, line.end, true);
+      const value = this.value(column, colon + 1, end, true);
       if (key === '__proto__') Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
       else result[key] = value;
-      const following = this.peek();
-      if (following === undefined || following.indent < column) return result;
-      if (following.indent > column) bail();
-      if (this.isSequenceEntry(following.start, following.end)) return result; // the parent's sequence goes on (a mapping in `- ` at the same column cannot)
-      start = following.start;
+      const following = this.nextIndent();
+      if (following < column) return result;
+      if (following > column) bail();
+      if (this.nextIsSequenceEntry()) return result; // the parent's sequence goes on (a mapping in `- ` at the same column cannot)
+      start = starts[this.next] as number;
     }
   }
 
@@ -94,32 +118,31 @@ class Reader {
     const result: unknown[] = [];
     let dash = first;
     for (;;) {
-      const line = this.lines[this.next] as Line;
+      const end = ends[this.next] as number;
       let at = dash + 1;
-      while (at < line.end && this.text.charCodeAt(at) === SPACE) at += 1;
-      if (at === line.end || this.text.charCodeAt(at) === HASH) {
+      while (at < end && this.text.charCodeAt(at) === SPACE) at += 1;
+      if (at === end || this.text.charCodeAt(at) === HASH) {
         // `-` alone: the entry is the block below, or null.
         this.next += 1;
-        const following = this.peek();
-        result.push(following !== undefined && following.indent > column ? this.block(column + 1) : this.schema.resolveImplicitScalarTag('').value);
-      } else if (this.isSequenceEntry(at, line.end)) {
+        result.push(this.nextIndent() > column ? this.block(column + 1) : this.schema.resolveImplicitScalarTag('').value);
+      } else if (this.isSequenceEntry(at, end)) {
         bail(); // `- - a`
-      } else if (this.looksLikeKey(at, line.end)) {
+      } else if (this.looksLikeKey(at, end)) {
         // `- key: value`: a mapping whose keys line up with this first key.
         result.push(this.mapping(column + (at - dash), at));
       } else {
         this.next += 1;
-        result.push(this.value(column, dash + 1, line.end, false));
+        result.push(this.value(column, dash + 1, end, false));
       }
-      const following = this.peek();
-      if (following === undefined || following.indent < column) return result;
-      if (following.indent > column || !this.isSequenceEntry(following.start, following.end)) {
+      const following = this.nextIndent();
+      if (following < column) return result;
+      if (following > column || !this.nextIsSequenceEntry()) {
         // A mapping key at the sequence's column ends the sequence only when the sequence is a
         // mapping value written at its key's column (`key:\n- a\nnext: b`): the caller checks.
-        if (following.indent === column) return result;
+        if (following === column) return result;
         bail();
       }
-      dash = following.start;
+      dash = starts[this.next] as number;
     }
   }
 
@@ -184,11 +207,11 @@ class Reader {
     if (start === end || this.text.charCodeAt(start) === HASH) {
       if (start !== end && start === from) bail(); // `key:#x` is not a comment
       if (!nested) bail();
-      const following = this.peek();
-      if (following === undefined || following.indent < column) return this.schema.resolveImplicitScalarTag('').value;
-      if (following.indent === column) {
+      const following = this.nextIndent();
+      if (following < column) return this.schema.resolveImplicitScalarTag('').value;
+      if (following === column) {
         // `key:` then `- a` at the key's column: the sequence is the value.
-        return this.isSequenceEntry(following.start, following.end) ? this.sequence(column, following.start) : this.schema.resolveImplicitScalarTag('').value;
+        return this.nextIsSequenceEntry() ? this.sequence(column, starts[this.next] as number) : this.schema.resolveImplicitScalarTag('').value;
       }
       return this.block(column + 1);
     }
@@ -215,8 +238,7 @@ class Reader {
     while (after < end && this.text.charCodeAt(after) === SPACE) after += 1;
     if (after < end && (this.text.charCodeAt(after) !== HASH || this.text.charCodeAt(after - 1) !== SPACE)) bail();
     // A deeper line after a scalar would continue it over several lines.
-    const following = this.peek();
-    if (following !== undefined && following.indent > column) bail();
+    if (this.nextIndent() > column) bail();
     return value;
   }
 
@@ -258,33 +280,33 @@ const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '
  */
 const LEFT_TO_JS_YAML = /[\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]/;
 
-/** The lines with content (not blank, not a comment), or undefined when the text has what only js-yaml reads. */
-function contentLines(text: string): Line[] | undefined {
-  if (LEFT_TO_JS_YAML.test(text)) return undefined;
-  const lines: Line[] = [];
+/** Fills the line arrays with the chunk's content lines; -1 when the text has what only js-yaml reads. */
+function contentLines(text: string): number {
+  if (LEFT_TO_JS_YAML.test(text)) return -1;
+  let count = 0;
   let start = 0;
   let sawMarker = false;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    const next = end + 1;
     let content = start;
     while (content < end && text.charCodeAt(content) === SPACE) content += 1;
     const code = text.charCodeAt(content);
     if (content < end && code !== HASH) {
       if (content === start && text.startsWith('---', start) && (end === start + 3 || text.charCodeAt(start + 3) === SPACE)) {
         // The chunk's own marker, first and bare; anything after it on the line goes to js-yaml.
-        if (sawMarker || lines.length > 0 || !/^---\s*(#.*)?$/.test(text.slice(start, end))) return undefined;
+        if (sawMarker || count > 0 || !/^---\s*(#.*)?$/.test(text.slice(start, end))) return -1;
         sawMarker = true;
       } else if (content === start && (code === 0x25 || text.startsWith('...', start))) {
-        return undefined; // a directive or a document end
+        return -1; // a directive or a document end
       } else {
-        lines.push({ indent: content - start, start: content, end });
+        pushLine(count, content - start, content, end);
+        count += 1;
       }
     }
-    start = next;
+    start = end + 1;
   }
-  return lines;
+  return count;
 }
 
 /**
@@ -292,15 +314,16 @@ function contentLines(text: string): Line[] | undefined {
  * empty documents left out), or undefined when the chunk is not plain block YAML.
  */
 export function readBlockYaml(text: string, schema: Schema): unknown[] | undefined {
-  const lines = contentLines(text);
-  if (lines === undefined) return undefined;
-  if (lines.length === 0) return [];
-  const reader = new Reader(text, lines, schema);
+  const count = contentLines(text);
+  if (count === -1) return undefined;
+  if (count === 0) return [];
+  const reader = new Reader(text, count, schema);
   try {
-    const first = lines[0] as Line;
-    if (first.indent !== 0 || reader.isSequenceEntry(first.start, first.end) || !reader.looksLikeKey(first.start, first.end)) return undefined;
-    const document = reader.mapping(0, first.start);
-    return reader.next === lines.length ? [document] : undefined;
+    const start = starts[0] as number;
+    const end = ends[0] as number;
+    if (indents[0] !== 0 || reader.isSequenceEntry(start, end) || !reader.looksLikeKey(start, end)) return undefined;
+    const document = reader.mapping(0, start);
+    return reader.next === count ? [document] : undefined;
   } catch (error) {
     if (error === NOT_BLOCK) return undefined;
     throw error;

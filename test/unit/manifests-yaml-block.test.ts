@@ -125,6 +125,13 @@ for (const [name, text] of Object.entries(declined)) {
   });
 }
 
+t.test('reads a document of thousands of lines (more than its line buffers start with)', async (t) => {
+  const data = Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`key-${index}`, index % 2 === 0 ? `value ${index}` : index]));
+  const text = dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data });
+  t.same(readBlockYaml(text, SCHEMA), [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data }]);
+  t.same(readBlockYaml('kind: Pod\n', SCHEMA), [{ kind: 'Pod' }], 'and a small one after it');
+});
+
 t.test('an empty chunk or one of comments is no document', async (t) => {
   t.same(readBlockYaml('', SCHEMA), []);
   t.same(readBlockYaml('---\n# nothing\n\n', SCHEMA), []);
