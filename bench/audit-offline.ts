@@ -117,7 +117,7 @@ try {
   const parsers: Record<string, (text: string) => unknown[]> = {
     'yaml 2.9 (parseAllDocuments + toJS, merge keys on)': (text) => parseAllDocuments(text, { merge: true, uniqueKeys: false, logLevel: 'silent' }).map((document) => document.toJS({ maxAliasCount: 10_000 })),
     'js-yaml 5.5 (loadAll, core schema + merge keys)': (text) => loadAll(text, { schema, json: true }),
-    'pullguard parseManifestText (js-yaml per document, with lines)': (text) => parseManifestText(text, 'x.yaml').objects.map((entry) => entry.object),
+    'pullguard parseManifestText (line reader for block YAML, js-yaml for the rest; with lines)': (text) => parseManifestText(text, 'x.yaml').objects.map((entry) => entry.object),
   };
   const anchors = 'kind: List\napiVersion: v1\nitems:\n- &base {kind: Pod, apiVersion: v1, metadata: {name: a}, spec: {containers: [{name: c, image: "nginx:1"}]}}\n- <<: *base\n  metadata: {name: b}\n';
   const threeDocs = '---\nkind: Pod\nmetadata: {name: a}\n---\n# only a comment\n---\nkind: Pod\nmetadata: {name: b}\n...\n';
