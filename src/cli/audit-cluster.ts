@@ -8,6 +8,7 @@ import { applyReports, chooseReportApi, ReportApiError } from '../cluster/report
 import { KubeApiError, type KubeRest } from '../cluster/rest.ts';
 import { PolicyResolver } from '../policy/resolve.ts';
 import { renderClusterTable } from '../report/cluster-table.ts';
+import { plural } from '../report/table.ts';
 import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
 import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/extract.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './errors.ts';
@@ -50,6 +51,8 @@ under the workload that owns them.
                             access public or secret from the answer; with --ca-file FILE,
                             --probe-timeout MS and --probe-allow-realm HOST as in the offline audit
   --no-color                never colour the table
+  -h, --help                show this help
+  -v, --version             print the version
 
 A progress line (objects read, namespaces done, ETA) goes to stderr when stderr is a terminal.
 Exit status: 0 nothing would be denied, 1 something would be denied (a workload or one of its
@@ -209,12 +212,12 @@ export async function runClusterAudit(args: readonly string[], io: CommandIo, de
     if (values.stats === true) {
       const peakMiB = process.resourceUsage().maxRSS / 1024;
       io.stderr.write(
-        `stats: ${outcome.objects} objects in ${outcome.namespaces.length} namespaces; listing ${Math.round(outcome.listMs)} ms, deciding ${Math.round(outcome.decideMs)} ms, peak RSS ${peakMiB.toFixed(0)} MiB\n`,
+        `stats: ${plural(outcome.objects, 'object')} in ${plural(outcome.namespaces.length, 'namespace')}; listing ${Math.round(outcome.listMs)} ms, deciding ${Math.round(outcome.decideMs)} ms, peak RSS ${peakMiB.toFixed(0)} MiB\n`,
       );
     }
     if (values.apply === true && reports !== undefined) {
       const applied = await applyReports(rest, reports, reportApi, { namespace });
-      io.stderr.write(`applied ${applied.applied} ${reportApi} reports${applied.deleted.length > 0 ? `, deleted ${applied.deleted.length} no longer needed (${applied.deleted.join(', ')})` : ''}\n`);
+      io.stderr.write(`applied ${plural(applied.applied, `${reportApi} report`)}${applied.deleted.length > 0 ? `, deleted ${applied.deleted.length} no longer needed (${applied.deleted.join(', ')})` : ''}\n`);
     }
     return report.summary.deny > 0 ? EXIT_DENIED : EXIT_OK;
   } catch (error) {

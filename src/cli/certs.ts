@@ -7,6 +7,7 @@ import {
 import { patchWebhookCaBundles, writeTlsSecret } from '../certs/publish.ts';
 import { EXIT_OK, UsageError } from './errors.ts';
 import type { CommandIo } from './io.ts';
+import { plural } from '../report/table.ts';
 
 export const CERTS_HELP = `Usage: pullguard certs [--out DIR] --host NAME... [options]
 
@@ -173,7 +174,7 @@ export async function runCerts(args: readonly string[], io: CommandIo): Promise<
       return EXIT_PUBLISH_FAILED;
     }
     for (const result of results) {
-      io.stdout.write(`${result.kind} ${result.name}: caBundle ${result.patched ? 'updated' : 'already current'} (${result.webhooks} webhooks)\n`);
+      io.stdout.write(`${result.kind} ${result.name}: caBundle ${result.patched ? 'updated' : 'already current'} (${plural(result.webhooks, 'webhook')})\n`);
     }
   }
   return EXIT_OK;

@@ -3,6 +3,7 @@ import type { EffectiveMode } from '../policy/schema.ts';
 import type { WorkloadKind } from '../workloads/extract.ts';
 import type { AuditReport, AuditResult } from './audit.ts';
 import type { ClusterAuditResult, PodGroup } from './cluster-audit.ts';
+import { plural } from './table.ts';
 
 /**
  * Audit results as policy reports, the format Policy Reporter, Kyverno's tooling and many
@@ -259,10 +260,10 @@ function namespaceResult(namespace: string, tally: NamespaceTally, timestamp: Re
   const severity: ReportSeverity = verdict === 'fail' ? 'high' : verdict === 'warn' ? 'medium' : 'info';
   const message =
     tally.deny > 0
-      ? `enforcing here would deny ${tally.deny} of ${tally.workloads} workloads (mode now: ${tally.mode})`
+      ? `enforcing here would deny ${tally.deny} of ${plural(tally.workloads, 'workload')} (mode now: ${tally.mode})`
       : tally.warn > 0
-        ? `nothing would be denied; ${tally.warn} of ${tally.workloads} workloads have warnings (mode now: ${tally.mode})`
-        : `nothing would be denied in ${tally.workloads} workloads (mode now: ${tally.mode})`;
+        ? `nothing would be denied; ${tally.warn} of ${plural(tally.workloads, 'workload')} ${tally.warn === 1 ? 'has' : 'have'} warnings (mode now: ${tally.mode})`
+        : `nothing would be denied in ${plural(tally.workloads, 'workload')} (mode now: ${tally.mode})`;
   return {
     source: REPORT_SOURCE,
     policy: NAMESPACE_POLICY,

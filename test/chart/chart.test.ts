@@ -3,6 +3,7 @@
 // matter for a webhook in the path of every pod creation.
 //   npx tap test/chart/chart.test.ts     (helm from $PULLGUARD_HELM, else the e2e cache)
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -462,20 +463,35 @@ if ('problem' in located) {
     });
 
     t.test('passes certificate arguments that `pullguard certs` accepts', async (t) => {
-      // With a kubeconfig that does not exist, valid arguments get as far as loading it; invalid
-      // ones stop earlier with a usage error (exit 2).
+      // With a kubeconfig whose API server does not answer (a loopback port just freed), valid
+      // arguments get as far as writing to it (exit 1); invalid ones stop earlier with a usage
+      // error (exit 2).
       const args = patch.spec.template.spec.containers[0]?.args ?? [];
-      const missingKubeconfig = join(scratch, 'no-such-kubeconfig');
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const unreachable = join(scratch, 'unreachable-kubeconfig');
+      writeFileSync(
+        unreachable,
+        JSON.stringify({
+          clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${port}` } }],
+          users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+          contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+          'current-context': 'x',
+        }),
+      );
       let outcome: { code: number; stderr: string };
       try {
-        await run(process.execPath, ['src/cli/main.ts', ...args, '--kubeconfig', missingKubeconfig], { cwd: REPO });
+        await run(process.execPath, ['src/cli/main.ts', ...args, '--kubeconfig', unreachable], { cwd: REPO });
         outcome = { code: 0, stderr: '' };
       } catch (error) {
         const failed = error as { code?: number; stderr?: string };
         outcome = { code: failed.code ?? -1, stderr: failed.stderr ?? '' };
       }
       t.not(outcome.code, 2, `not a usage error: ${outcome.stderr}`);
-      t.match(outcome.stderr, missingKubeconfig, 'reached the point of talking to the cluster');
+      t.equal(outcome.code, 1, 'the API server could not be reached');
+      t.match(outcome.stderr, `(API server https://127.0.0.1:${port})`, 'reached the point of talking to the cluster');
     });
 
     t.test('leaves the caBundles to the patch Job', async (t) => {

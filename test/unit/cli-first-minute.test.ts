@@ -61,7 +61,7 @@ for (const [command, help] of [['audit', AUDIT_HELP], ['review', REVIEW_HELP]] a
   });
 }
 
-for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
+for (const [name, help] of Object.entries({ main: MAIN_HELP, audit: AUDIT_HELP, 'audit --cluster': CLUSTER_AUDIT_HELP, review: REVIEW_HELP, explain: EXPLAIN_HELP, serve: SERVE_HELP, certs: CERTS_HELP })) {
   t.test(`the ${name} help lists -h and -v, which every command accepts`, async (t) => {
     t.match(help, /\n {2}-h, --help {2,}show this help/);
     t.match(help, /\n {2}-v, --version {2,}print the version/);

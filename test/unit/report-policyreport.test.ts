@@ -114,6 +114,18 @@ t.test('the cluster report has one result per namespace that would deny or warn'
   t.equal(buildPolicyReports(report, { api: 'openreports.io/v1alpha1', includePass: false, now: NOW, clusterReport: false }).cluster, undefined, 'no cluster report for a partial audit');
 });
 
+t.test('the cluster report counts workloads in words that agree with the number', async (t) => {
+  const messages = (results: ClusterAuditResult[]): (string | undefined)[] => {
+    const set = buildPolicyReports({ ...report, results }, { api: 'openreports.io/v1alpha1', includePass: true, now: NOW, clusterReport: true });
+    return (set.cluster?.results ?? []).map((entry) => entry.message.replace(/ \(mode now: .*\)$/, ''));
+  };
+  t.same(messages([denied]), ['enforcing here would deny 1 of 1 workload'], 'one workload');
+  t.same(messages([denied, warned]), ['enforcing here would deny 1 of 2 workloads'], 'two workloads');
+  t.same(messages([warned]), ['nothing would be denied; 1 of 1 workload has warnings']);
+  t.same(messages([warned, result('team', 'other', { containers: warned.containers })]), ['nothing would be denied; 2 of 2 workloads have warnings']);
+  t.same(messages([clean]), ['nothing would be denied in 1 workload']);
+});
+
 t.test('--report-pass adds pass results for clean workloads, info findings, and skip results, and the summary still adds up', async (t) => {
   const set = buildPolicyReports(report, { api: 'wgpolicyk8s.io/v1alpha2', includePass: true, now: NOW, clusterReport: true });
   t.same(set.namespaced.map((entry) => [entry.kind, entry.metadata.namespace]), [['PolicyReport', 'kube-system'], ['PolicyReport', 'quiet'], ['PolicyReport', 'team']]);
