@@ -52,25 +52,29 @@ function checkObject(object: unknown, where: string): void {
     if (secrets.length > REVIEW_MAX_IMAGE_PULL_SECRETS) {
       throw new ReviewLimitError(`${field}.imagePullSecrets has ${secrets.length} entries; pullguard reviews at most ${REVIEW_MAX_IMAGE_PULL_SECRETS} (REVIEW_MAX_IMAGE_PULL_SECRETS)`);
     }
-    secrets.forEach((entry: unknown, index) => {
-      if (isRecord(entry)) checkName(entry['name'], `${field}.imagePullSecrets[${index}].name`);
-    });
+    for (let index = 0; index < secrets.length; index++) {
+      const entry: unknown = secrets[index];
+      if (isRecord(entry)) checkName(entry['name'], field, 'imagePullSecrets', index, 'name');
+    }
   }
-  checkName(spec['serviceAccountName'], `${field}.serviceAccountName`);
-  checkName(spec['serviceAccount'], `${field}.serviceAccount`);
+  checkName(spec['serviceAccountName'], field, 'serviceAccountName');
+  checkName(spec['serviceAccount'], field, 'serviceAccount');
   for (const group of CONTAINER_GROUPS) {
     const list = spec[group];
     if (!Array.isArray(list)) continue;
-    list.forEach((entry: unknown, index) => {
-      if (!isRecord(entry)) return;
-      checkName(entry['name'], `${field}.${group}[${index}].name`);
-      checkName(entry['image'], `${field}.${group}[${index}].image`);
-    });
+    for (let index = 0; index < list.length; index++) {
+      const entry: unknown = list[index];
+      if (!isRecord(entry)) continue;
+      checkName(entry['name'], field, group, index, 'name');
+      checkName(entry['image'], field, group, index, 'image');
+    }
   }
 }
 
-function checkName(value: unknown, field: string): void {
+/** The field path is built only for the message: on every review, no string is made for a name that fits. */
+function checkName(value: unknown, spec: string, name: string, index?: number, member?: string): void {
   if (typeof value === 'string' && value.length > REVIEW_MAX_NAME_CHARS) {
+    const field = index === undefined ? `${spec}.${name}` : `${spec}.${name}[${index}].${member ?? ''}`;
     throw new ReviewLimitError(`${field} is ${value.length} characters; pullguard reviews names and images of at most ${REVIEW_MAX_NAME_CHARS} (REVIEW_MAX_NAME_CHARS)`);
   }
 }
