@@ -2,7 +2,8 @@
 // secrets, 2 other secrets and 3 ServiceAccounts each), as one JSON List and as multi-document
 // YAML. Each input is audited as a user runs it: the built CLI (`node dist/cli/main.js audit FILE
 // -o json`, the package's bin; the npm script builds dist/ first) in a fresh process with Node's
-// default flags (no V8 tuning: the container image's NODE_OPTIONS do not apply to an npm install),
+// default flags (no V8 tuning: the container image's NODE_OPTIONS do not apply to an npm install;
+// the bin itself runs the audit of files in its worker with a capped young generation),
 // the report written to /dev/null. Wall time is spawn to exit; CPU time and peak RSS come from the
 // CLI's own `--stats` line. Next to it, a bare JSON.parse + JSON.stringify of the same input,
 // measured in the same run. Then the YAML parsers compared on the same real-shaped documents, with

@@ -12,7 +12,8 @@ import { ANONYMOUS_PROBE_CONCURRENCY, probeUncoveredRegistries } from './audit-p
 import { formatColumns } from './help.ts';
 import { loadPolicyResolver } from './inputs.ts';
 import { writeJsonLine, type CommandIo } from './io.ts';
-import { PROBE_FLAG_OPTIONS, parseProbeFlags } from './probe-flags.ts';
+import { parseProbeFlags } from './probe-flags.ts';
+import { AUDIT_OPTIONS } from './audit-options.ts';
 import { ProgressLine } from './progress.ts';
 import { parseNow } from './review.ts';
 
@@ -85,25 +86,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   if (args.includes('--cluster')) return (await import('./audit-cluster.ts')).runClusterAudit(args, io);
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: {
-      output: { type: 'string', short: 'o', default: 'table' },
-      only: { type: 'string', multiple: true, default: [] },
-      namespace: { type: 'string', short: 'n' },
-      state: { type: 'string', multiple: true, default: [] },
-      policy: { type: 'string' },
-      'helm-values': { type: 'string', multiple: true, default: [] },
-      strict: { type: 'boolean' },
-      now: { type: 'string' },
-      'probe-anonymous': { type: 'boolean' },
-      ...PROBE_FLAG_OPTIONS,
-      'report-api': { type: 'string' },
-      'report-pass': { type: 'boolean' },
-      // Known only to say why it does not apply here (parseArgs would call it an unknown flag).
-      apply: { type: 'boolean' },
-      'no-color': { type: 'boolean' },
-      stats: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: AUDIT_OPTIONS,
     allowPositionals: true,
   });
   if (values.help === true) {

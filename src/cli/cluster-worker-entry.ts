@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { WorkerMessage, WorkerRequest } from './cluster-worker.ts';
-import type { CommandIo } from './io.ts';
+import { fileStdout, type CommandIo } from './io.ts';
 
 /** The bounded worker of cluster-worker.ts: runs one pullguard command line and posts its exit code. */
 
@@ -15,7 +15,8 @@ if (!isMainThread && isWorkerRequest(workerData)) {
   const { main } = await import('./main.ts');
   const io: CommandIo = {
     stdin: Readable.from([]),
-    stdout: { write: (text: string) => post({ stream: 'stdout', text }), isTTY: request.stdoutIsTTY },
+    // A file is written from here directly (fileStdout: no copy of the report through the main thread).
+    stdout: fileStdout(request.stdoutIsTTY) ?? { write: (text: string) => post({ stream: 'stdout', text }), isTTY: request.stdoutIsTTY },
     stderr: { write: (text: string) => post({ stream: 'stderr', text }), isTTY: request.stderrIsTTY },
     env: process.env,
   };

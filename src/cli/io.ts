@@ -20,14 +20,18 @@ export function processIo(): CommandIo {
  * each piece without one. Both write synchronously, so output order is kept.
  */
 function stdoutWriter(): CommandIo['stdout'] {
-  const stdout = process.stdout;
+  return fileStdout(process.stdout.isTTY === true) ?? process.stdout;
+}
+
+/** A writer straight to fd 1 when stdout is a file or /dev/null (not a terminal), else undefined. Works in a worker too. */
+export function fileStdout(isTTY: boolean): CommandIo['stdout'] | undefined {
   try {
     const info = fstatSync(STDOUT_FD);
-    if (info.isFile() || (info.isCharacterDevice() && stdout.isTTY !== true)) return { write: (text: string) => writeSync(STDOUT_FD, text), isTTY: false };
+    if (info.isFile() || (info.isCharacterDevice() && !isTTY)) return { write: (text: string) => writeSync(STDOUT_FD, text), isTTY: false };
   } catch {
     // No stdout to stat (closed): Node's stream reports what went wrong when written to.
   }
-  return stdout;
+  return undefined;
 }
 
 const STDOUT_FD = 1;

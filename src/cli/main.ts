@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { readsWholeCluster, runInBoundedWorker } from './cluster-worker.ts';
+import { runInBoundedWorker, runsInBoundedWorker } from './cluster-worker.ts';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { formatColumns } from './help.ts';
 import { processIo, type CommandIo } from './io.ts';
@@ -137,7 +137,7 @@ function editDistance(a: string, b: string): number {
 
 /** The bin's way to run a command: `audit --cluster` in its memory-bounded worker (cluster-worker.ts), the rest here. */
 export function runCommand(argv: readonly string[], io: CommandIo): Promise<number> {
-  return readsWholeCluster(argv, process.execArgv, io.env) ? runInBoundedWorker(argv, io) : main(argv, io);
+  return runsInBoundedWorker(argv, process.execArgv, io.env) ? runInBoundedWorker(argv, io) : main(argv, io);
 }
 
 // A worker thread sees the process's argv too: only the main thread is the bin.

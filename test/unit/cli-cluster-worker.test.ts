@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readsWholeCluster } from '../../src/cli/cluster-worker.ts';
+import { readsWholeCluster, runsInBoundedWorker } from '../../src/cli/cluster-worker.ts';
 
 const run = promisify(execFile);
 const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -26,6 +26,32 @@ const cases: Record<string, { args: string[]; execArgv?: string[]; env?: Record<
 for (const [name, { args, execArgv, env, expected }] of Object.entries(cases)) {
   t.test(name, async (t) => t.equal(readsWholeCluster(args, execArgv, env), expected));
 }
+
+const bounded: Record<string, { args: string[]; execArgv?: string[]; env?: Record<string, string>; expected: boolean }> = {
+  'the offline audit of files runs in the bounded worker': { args: ['audit', 'manifests/', '-o', 'json'], expected: true },
+  'the offline audit with flags that take values before its files': { args: ['audit', '-o', 'json', '--state', 'state/', '-n', 'team', 'a.yaml'], expected: true },
+  'audit --cluster still does': { args: ['audit', '--cluster'], expected: true },
+  'an audit of stdin (-) stays on the main thread: the worker has no stdin': { args: ['audit', 'a.yaml', '-'], expected: false },
+  'an audit without inputs reads stdin, so stays too': { args: ['audit', '-o', 'json', '--state', 'state/'], expected: false },
+  'an audit whose flags do not parse stays, where the error is reported': { args: ['audit', '--bogus', 'a.yaml'], expected: false },
+  'the offline audit with the young generation sized by the user stays': { args: ['audit', 'a.yaml'], env: { NODE_OPTIONS: '--max-semi-space-size=4' }, expected: false },
+  'other commands stay': { args: ['review', 'a.yaml'], expected: false },
+};
+for (const [name, { args, execArgv, env, expected }] of Object.entries(bounded)) {
+  t.test(name, async (t) => t.equal(runsInBoundedWorker(args, execArgv, env), expected));
+}
+
+t.test('the bin runs the offline audit of a file in its worker: report, stderr and exit code come through', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-worker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pod.yaml');
+  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: app, image: private.example.net/app:1}]}\n---\nreplicas: 3\n');
+  const result = await bin(['audit', file, '-o', 'json', '--now', '2026-06-01T12:00:00Z']);
+  t.equal(result.code, 1, 'a denial is exit 1');
+  const report = JSON.parse(result.stdout) as { summary: { objects: number; deny: number } };
+  t.same([report.summary.objects, report.summary.deny], [1, 1]);
+  t.match(result.stderr, /skipped .*pod\.yaml:6: a mapping without kind/);
+});
 
 /** The bin, from source, in a process of its own: what users run. */
 async function bin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
