@@ -34,6 +34,9 @@ kubectl flags (anywhere on the line):
   -A, --all-namespaces  every namespace
   -o, --output FORMAT   output format of the command (audit: table, json, policyreport; explain:
                         text, json)
+
+Exit status: the command's (see its --help); 2 for a usage error of the plugin itself (an unknown
+command, -n with -A, an unusable kubeconfig).
 `;
 
 export interface KubectlFlags {
