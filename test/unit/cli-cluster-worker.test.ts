@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,23 @@ t.test('the bin runs the offline audit of a file in its worker: report, stderr a
   const report = JSON.parse(result.stdout) as { summary: { objects: number; deny: number } };
   t.same([report.summary.objects, report.summary.deny], [1, 1]);
   t.match(result.stderr, /skipped .*pod\.yaml:6: a mapping without kind/);
+});
+
+t.test('the bin writes a report going to a file from its worker, whole and as JSON.stringify(report, null, 2) prints it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-worker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pods = Array.from({ length: 100 }, (_, index) => `apiVersion: v1\nkind: Pod\nmetadata: {name: web-${index}}\nspec: {containers: [{name: app, image: nginx:1.27}]}\n`);
+  const file = join(dir, 'pods.yaml');
+  writeFileSync(file, pods.join('---\n'));
+  const out = join(dir, 'report.json');
+  const fd = openSync(out, 'w');
+  const child = spawnSync(process.execPath, [mainScript, 'audit', file, '-o', 'json', '--now', '2026-06-01T12:00:00Z'], { stdio: ['ignore', fd, 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+  closeSync(fd);
+  t.equal(child.status, 0, child.stderr.toString());
+  const text = readFileSync(out, 'utf8');
+  const report = JSON.parse(text) as { summary: { objects: number } };
+  t.equal(report.summary.objects, 100);
+  t.equal(text, JSON.stringify(report, null, 2) + '\n');
 });
 
 /** The bin, from source, in a process of its own: what users run. */
