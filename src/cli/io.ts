@@ -20,7 +20,31 @@ export function processIo(): CommandIo {
  * each piece without one. Both write synchronously, so output order is kept.
  */
 function stdoutWriter(): CommandIo['stdout'] {
-  return fileStdout(process.stdout.isTTY === true) ?? process.stdout;
+  return fileStdout(process.stdout.isTTY === true) ?? readerMayLeave(process.stdout);
+}
+
+/**
+ * stdout as a pipe or terminal, whose reader may stop reading (`pullguard audit | head`): the
+ * write fails with EPIPE, which Node reports as an 'error' event that would crash the process
+ * with a stack trace. Then the rest of the output is dropped and the command runs to its end, so
+ * its exit status still says what it found (a pipeline under `set -o pipefail` must not read a
+ * cut-short denial as success). Any other stream error is not ours to hide.
+ */
+export function readerMayLeave(stream: NodeJS.WritableStream & { isTTY?: boolean }): CommandIo['stdout'] {
+  let gone = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
+      gone = true;
+      return;
+    }
+    throw error;
+  });
+  return {
+    write: (text: string) => (gone ? true : stream.write(text)),
+    get isTTY() {
+      return stream.isTTY === true;
+    },
+  };
 }
 
 /** A writer straight to fd 1 when stdout is a file or /dev/null (not a terminal), else undefined. Works in a worker too. */

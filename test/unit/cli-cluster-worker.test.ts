@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,4 +142,24 @@ t.test('in the worker, stdout and stderr keep their order: the progress line is 
   t.ok(lastClear >= 0 && lastClear < firstReport, 'the progress line is cleared before the report');
   t.ok(policyLine > firstReport, 'the policy line follows the report');
   t.match(writes.filter(([stream]) => stream === 'stdout').map(([, text]) => text).join(''), /0 workloads/);
+});
+
+t.test('a reader that stops early (audit | head) ends the output, not the audit: no crash, and the exit status still says what was found', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pullguard-epipe-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Far more output than a pipe buffers (64 KiB), every pod denied.
+  const pods = Array.from({ length: 3000 }, (_, index) => `apiVersion: v1\nkind: Pod\nmetadata: {name: web-${index}}\nspec: {containers: [{name: app, image: private.example.net/app:${index}}]}\n`);
+  const file = join(dir, 'pods.yaml');
+  writeFileSync(file, pods.join('---\n'));
+  for (const output of ['table', 'json']) {
+    const child = spawn(process.execPath, [mainScript, 'audit', file, '-o', output, '--now', '2026-06-01T12:00:00Z'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Read the first chunk, then go away as head does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+    t.equal(code, 1, `-o ${output}: exit 1, the denials, as if the whole report had been read`);
+    t.notMatch(stderr, /EPIPE|Unhandled|internal error|at /, `-o ${output}: nothing on stderr about the closed pipe`);
+  }
 });
