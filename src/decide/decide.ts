@@ -355,7 +355,10 @@ const INJECTION_ALTERNATIVES_TRIED = 8;
 function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMatch[], context: ContainerContext): NamespaceKeyMatch {
   if (context.pulls.length === 0) return pick;
   const base = [...context.usable, ...context.chosenViews];
-  const harmless = (entry: NamespaceKeyMatch): boolean => context.pulls.every((pull) => servedBy([...base, entry.view], pull, context));
+  const harmless = (entry: NamespaceKeyMatch): boolean => {
+    const keyring = [...base, entry.view];
+    return context.pulls.every((pull) => servedBy(keyring, pull, context));
+  };
   if (harmless(pick)) return pick;
   let tried = 0;
   for (const entry of viable) {

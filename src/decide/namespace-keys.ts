@@ -46,9 +46,10 @@ export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imag
     memo = new StringMemo((name) => compute(pullSecrets, name, undefined), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
     memos.set(pullSecrets, memo);
   }
+  if (meter === undefined) return memo.get(imageName);
   const known = memo.peek(imageName);
   if (known !== undefined) return known;
   const computed = compute(pullSecrets, imageName, meter);
-  if (meter === undefined || meter.spent <= meter.limit) memo.remember(imageName, computed);
+  if (meter.spent <= meter.limit) memo.remember(imageName, computed);
   return computed;
 }
