@@ -62,6 +62,8 @@ const { values } = parseArgs({
     'server-node-options': { type: 'string', default: IMAGE_NODE_OPTIONS },
     /** Add a diagnostic target: the webhook with the bench namespaces excluded (everything but the decision). */
     'no-decision-target': { type: 'boolean', default: false },
+    /** Add diagnostic targets: the bare server plus one piece of the webhook's setup each (server options and parser, metrics registry, snapshot). */
+    'bare-variants': { type: 'boolean', default: false },
     /** Add a diagnostic target: the webhook with logging off. */
     'silent-target': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -107,6 +109,13 @@ const TARGETS: readonly Target[] = [
   { name: 'pullguard, --log-allows (a line per review)', script: 'webhook-server.ts', args: ['--logger', 'info', '--log-allows', '--namespaces', values.namespaces], logFile: true, diagnostic: true },
   ...(values['silent-target']
     ? [{ name: 'pullguard, logger silent', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces], logFile: false, diagnostic: true }]
+    : []),
+  ...(values['bare-variants']
+    ? [
+        { name: 'bare + webhook server options and JSON parser', script: 'bare-server.ts', args: ['--server-options'], logFile: false, diagnostic: true },
+        { name: 'bare + metrics registry (default process metrics)', script: 'bare-server.ts', args: ['--metrics'], logFile: false, diagnostic: true },
+        { name: 'bare + 10,000-namespace snapshot held in memory', script: 'bare-server.ts', args: ['--snapshot'], logFile: false, diagnostic: true },
+      ]
     : []),
   ...(values['no-decision-target']
     ? [{ name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true }]

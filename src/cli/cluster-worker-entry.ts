@@ -1,3 +1,4 @@
+import { enableCompileCache } from 'node:module';
 import { Readable } from 'node:stream';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { WorkerMessage, WorkerRequest } from './cluster-worker.ts';
@@ -12,6 +13,8 @@ function isWorkerRequest(data: unknown): data is WorkerRequest {
 if (!isMainThread && isWorkerRequest(workerData)) {
   const request = workerData;
   const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
+  // As the bin does (main.ts): the worker compiles its modules anew, so it reuses the cache too.
+  enableCompileCache();
   const { main } = await import('./main.ts');
   const io: CommandIo = {
     stdin: Readable.from([]),

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { KubeconfigError } from '../cluster/kubeconfig-files.ts';
 import { contextNamespace } from '../cluster/kubeconfig-light.ts';
@@ -161,6 +162,7 @@ export async function runPlugin(args: readonly string[], io: CommandIo, run: (ar
 
 const invokedDirectly = isMainThread && process.argv[1] !== undefined && import.meta.filename === realpathSync(process.argv[1]);
 if (invokedDirectly) {
+  enableCompileCache(); // as the pullguard bin does (main.ts)
   runPlugin(process.argv.slice(2), processIo(), runCommand).then(
     (code) => {
       process.exitCode = code;

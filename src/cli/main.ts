@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { runInBoundedWorker, runsInBoundedWorker } from './cluster-worker.ts';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
@@ -143,6 +144,10 @@ export function runCommand(argv: readonly string[], io: CommandIo): Promise<numb
 // A worker thread sees the process's argv too: only the main thread is the bin.
 const invokedDirectly = isMainThread && process.argv[1] !== undefined && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1]);
 if (invokedDirectly) {
+  // Node's on-disk compile cache (in the OS temp directory; NODE_DISABLE_COMPILE_CACHE=1 turns it
+  // off, and a read-only file system just goes without): the commands' modules, loaded lazily
+  // below, start from cached code instead of being compiled on every run.
+  enableCompileCache();
   runCommand(process.argv.slice(2), processIo()).then(
     (code) => {
       process.exitCode = code;

@@ -52,7 +52,7 @@ export interface DecideInput {
   readonly workBudget?: number | undefined;
 }
 
-const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 const DOCKER_HUB = 'docker.io';
 
 interface ResolvedSecret {

@@ -1,4 +1,4 @@
-import { decide } from '../decide/decide.ts';
+import { decide, MIRROR_POD_ANNOTATION } from '../decide/decide.ts';
 import type { ContainerDecision, PodDecision, Verdict } from '../decide/types.ts';
 import type { Finding } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
@@ -178,10 +178,11 @@ export function decideWorkloads(
     else variants.push({ workload, sources: [workload.source] });
   }
   const results: AuditResult[] = [];
+  const decisions: DecisionMemo = new Map();
   for (const variants of [...groups.values(), ...unnamed]) {
     let shown: AuditResult | undefined;
     for (const variant of variants) {
-      const result = decideOne(variant.workload, snapshot, policy, now, defaultNamespace);
+      const result = decideOne(variant.workload, snapshot, policy, now, defaultNamespace, decisions);
       if (shown === undefined || VERDICT_RANK[result.decision] > VERDICT_RANK[shown.decision]) shown = result;
     }
     if (shown === undefined) continue;
@@ -220,7 +221,20 @@ function builtinSpecField(object: Record<string, unknown>): string | undefined {
   return isWorkloadKind(kind) ? WORKLOAD_SPEC_FIELDS[kind] : undefined;
 }
 
-function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, defaultNamespace: string): AuditResult {
+/**
+ * Decisions already made in this run, by everything decide() reads from a workload: its
+ * namespace, its pod spec as extracted and whether it is a mirror pod (the only annotation decide()
+ * reads). The replicas of one template (a cluster dump's pods, one Deployment in several overlays)
+ * then cost one decision. The snapshot, policy and clock are those of the run. Holds nothing the
+ * results do not already hold but the keys: results share the decision's (read-only) parts.
+ */
+type DecisionMemo = Map<string, PodDecision>;
+
+function decisionKey(namespace: string, spec: PodSpecRef, annotations: Readonly<Record<string, string>>): string {
+  return `${namespace}\u0000${annotations[MIRROR_POD_ANNOTATION] !== undefined ? 'mirror' : ''}\u0000${JSON.stringify(spec)}`;
+}
+
+function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, defaultNamespace: string, decisions: DecisionMemo): AuditResult {
   const { kind, name, source, spec } = workload;
   const namespace = workload.namespace || defaultNamespace;
   const base = { namespace, kind, name, source, sources: [source], copiesDiffer: false };
@@ -236,15 +250,20 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
       skipped: `${workload.specField} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
     };
   }
-  const decision: PodDecision = decide({
-    spec,
-    namespace,
-    snapshot,
-    policy,
-    now,
-    secretsFinal: false, // manifests: the ServiceAccount plugin has not run yet
-    annotations: workload.annotations,
-  });
+  const key = decisionKey(namespace, spec, workload.annotations);
+  let decision = decisions.get(key);
+  if (decision === undefined) {
+    decision = decide({
+      spec,
+      namespace,
+      snapshot,
+      policy,
+      now,
+      secretsFinal: false, // manifests: the ServiceAccount plugin has not run yet
+      annotations: workload.annotations,
+    });
+    decisions.set(key, decision);
+  }
   return resultOf(base, decision);
 }
 

@@ -66,6 +66,38 @@ function mixString(text: string): void {
   laneB = b;
 }
 
+/**
+ * Keys repeat across objects (`name`, `image`, `metadata`): the lanes after a member's key depend
+ * on the key alone (fresh seeds, the member tag, the key), so they are computed once per distinct
+ * key and looked up after that. Parsed keys are internalized strings, so the lookup is cheap.
+ * Bounded: emptied when full, like the other memos.
+ */
+const MAX_KEY_STATES = 4096;
+const keyStates = new Map<string, number>();
+const keyLanesA: number[] = [];
+const keyLanesB: number[] = [];
+
+function startMember(key: string): void {
+  const index = keyStates.get(key);
+  if (index !== undefined) {
+    laneA = keyLanesA[index] as number;
+    laneB = keyLanesB[index] as number;
+    return;
+  }
+  laneA = SEED_A;
+  laneB = SEED_B;
+  mix(TAG_MEMBER);
+  mixString(key);
+  if (keyStates.size >= MAX_KEY_STATES) {
+    keyStates.clear();
+    keyLanesA.length = 0;
+    keyLanesB.length = 0;
+  }
+  keyStates.set(key, keyLanesA.length);
+  keyLanesA.push(laneA);
+  keyLanesB.push(laneB);
+}
+
 /** murmur3's finaliser: every input bit affects every output bit, so sums of members stay spread. */
 function avalanche(value: number): number {
   let h = value;
@@ -103,10 +135,7 @@ function walk(value: unknown): void {
   const record = value as Record<string, unknown>;
   // for-in: own keys only here (parsed objects inherit no enumerable keys), without a keys array.
   for (const key in record) {
-    laneA = SEED_A;
-    laneB = SEED_B;
-    mix(TAG_MEMBER);
-    mixString(key);
+    startMember(key);
     walk(record[key]);
     sumA = (sumA + avalanche(laneA)) | 0;
     sumB = (sumB + avalanche(laneB ^ laneA)) | 0;

@@ -188,7 +188,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
  * other body (and every body JSON.parse refuses, for the same 400 and message) goes to Fastify's
  * own parser.
  */
-function useFastJsonParser(app: FastifyInstance): void {
+export function useFastJsonParser(app: FastifyInstance): void {
   const strict = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseJsonBody(request, body, done) {

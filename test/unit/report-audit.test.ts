@@ -176,3 +176,26 @@ t.test('--namespace puts objects without a namespace, and the secrets they use, 
   t.equal(report.results[0]?.namespace, 'team-a');
   t.equal(report.results[0]?.decision, 'allow', 'the secret was found in the same namespace');
 });
+
+t.test('replicas of one spec in one namespace share one decision, and nothing a decision reads is left out of the match', async (t) => {
+  const image = 'registry.corp.example/team/api:1';
+  const objects = [
+    pod({ name: 'api-1', namespace: 'team-a', containers: [{ name: 'app', image }] }),
+    pod({ name: 'api-2', namespace: 'team-a', containers: [{ name: 'app', image }] }),
+    pod({ name: 'api-3', namespace: 'team-b', containers: [{ name: 'app', image }] }),
+    pod({ name: 'api-4', namespace: 'team-a', containers: [{ name: 'app', image }], annotations: { 'kubernetes.io/config.mirror': 'x' } }),
+    pod({ name: 'api-5', namespace: 'team-a', containers: [{ name: 'app', image: `${image}-other` }] }),
+  ];
+  const snapshot = snapshotFromObjects([pullSecret('team-a', 'corp-pull', 'registry.corp.example')]);
+  const report = auditObjects(objects.map((object, index) => ({ object, source: `m.yaml:${index + 1}` })), snapshot, policy(), NOW);
+  const byName = new Map(report.results.map((result) => [result.name, result]));
+  t.equal(byName.get('api-1')?.containers, byName.get('api-2')?.containers, 'the second replica reuses the first decision');
+  t.same([...report.results].map((result) => [result.name, result.decision, result.skipped !== undefined]), [
+    ['api-1', 'inject', false],
+    ['api-2', 'inject', false],
+    ['api-4', 'allow', true],
+    ['api-5', 'inject', false],
+    ['api-3', 'deny', false],
+  ]);
+  t.same(byName.get('api-5')?.containers.map((container) => container.image), [`${image}-other`], 'another image is decided for itself');
+});
