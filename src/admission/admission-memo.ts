@@ -8,8 +8,9 @@
  * - The key holds every input admit() reads from the request for a CREATE except the name: the
  *   phase, the request's kind, subresource and namespace, and the object as admit() sees it
  *   through identify() and extractPodSpec() (kind, namespace, and each container's group, name,
- *   image and pull policy, the ServiceAccount and the imagePullSecrets list). Fields are
- *   length-prefixed, so no two different inputs share a key whatever characters they hold.
+ *   image and pull policy, the ServiceAccount and the imagePullSecrets list), read straight from
+ *   the object (memoKey). Encoded as JSON, so no two different inputs share a key whatever
+ *   characters they hold.
  * - The name only labels an answer (the log line) and appears in no kept response: a hit takes it
  *   from its own request, and denials, whose message names the object, are never kept.
  * - Every entry belongs to one policy and to one version of its namespace: the decision reads the
@@ -28,10 +29,10 @@
  * memo). Keys longer than MAX_KEY_CHARS and outcomes estimated above MAX_ENTRY_BYTES are never
  * kept. Outcomes hold no credential (AdmissionOutcome never does); kept ones are frozen.
  */
-import { extractPodSpec, identify, isRecord, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
+import { CONTAINER_GROUPS, isRecord, podSpecOf } from '../workloads/extract.ts';
 import type { NamespaceView } from '../snapshot/types.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
-import { admissionName, admissionNamespace, admit, NODE_USER_PREFIX, type AdmissionOutcome, type AdmitContext, type Phase } from './admit.ts';
+import { admit, NODE_USER_PREFIX, type AdmissionOutcome, type AdmitContext, type Phase } from './admit.ts';
 import type { AdmissionRequest } from './review.ts';
 
 /** Default entry count: a few hundred distinct templates cover a rollout wave (a 3-container pod's outcome is ~8 KiB). */
@@ -81,32 +82,85 @@ function estimateBytes(key: string, outcome: AdmissionOutcome): number {
   return bytes;
 }
 
-/** Appends one field, length-prefixed: `7:default`. Undefined gets its own marker, distinct from ''. */
-function field(key: string, value: string | undefined): string {
-  return value === undefined ? `${key}-|` : `${key}${value.length}:${value}|`;
+function stringOr<T>(value: unknown, fallback: T): string | T {
+  return typeof value === 'string' ? value : fallback;
 }
 
-/** The memo key of a plain CREATE: everything admit() reads but the uid and the name. */
-export function memoKey(request: AdmissionRequest, phase: Phase, identity: WorkloadIdentity | undefined, spec: PodSpecRef): string {
-  let key = `${phase}|`;
-  key = field(key, request.kind.kind);
-  key = field(key, request.subResource);
-  key = field(key, request.namespace);
-  key = field(key, identity?.kind);
-  key = field(key, identity?.namespace);
-  key = field(key, spec.kind);
-  key = field(key, spec.serviceAccountName);
-  key += spec.hasImagePullSecretsField ? `s${spec.imagePullSecrets.length}|` : 's-|';
-  for (const name of spec.imagePullSecrets) key = field(key, name);
-  key += `c${spec.containers.length}|`;
-  for (const container of spec.containers) {
-    key = field(key, container.group);
-    key += `${container.index}|`;
-    key = field(key, container.name);
-    key = field(key, container.image);
-    key = field(key, container.imagePullPolicy);
+/** The image volume's fields, or undefined when the entry is no image volume (describePodSpec skips those). */
+function volumeImage(entry: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(entry)) return undefined;
+  const image = entry['image'];
+  return isRecord(image) ? image : undefined;
+}
+
+/**
+ * The memo key of a plain CREATE: everything admit() reads but the uid and the name, or undefined
+ * when the object has no pod spec. Read straight from the object, with no PodSpecRef or identity
+ * built (this runs on every review, hit or miss): the same fields identify() and extractPodSpec()
+ * give admit(), resolved the same way (the ServiceAccount's default, a missing container name as
+ * `#index`, an entry without a name in imagePullSecrets as ''), so two reviews share a key exactly
+ * when admit() sees the same inputs in them; a test holds the two derivations together.
+ * Encoded by JSON.stringify of a flat list (native, one flat string): strings are quoted and
+ * escaped, absent values are null and the list lengths are numbers, so no two different inputs
+ * share a key whatever characters they hold.
+ */
+export function memoKey(request: AdmissionRequest, phase: Phase): string | undefined {
+  const found = podSpecOf(request.object);
+  if (found === undefined) return undefined;
+  const object = request.object as Record<string, unknown>;
+  const metadata = object['metadata'];
+  const spec = found.spec;
+  const parts: unknown[] = [
+    phase,
+    request.kind.kind,
+    request.subResource,
+    request.namespace,
+    found.kind,
+    isRecord(metadata) ? stringOr(metadata['namespace'], null) : null,
+    stringOr(spec['serviceAccountName'], '') || stringOr(spec['serviceAccount'], '') || 'default',
+  ];
+  const secrets = spec['imagePullSecrets'];
+  if (Array.isArray(secrets)) {
+    parts.push(secrets.length);
+    for (const entry of secrets as unknown[]) parts.push(isRecord(entry) ? stringOr(entry['name'], '') : '');
+  } else {
+    parts.push(null);
   }
-  return key;
+  for (const group of CONTAINER_GROUPS) {
+    const list = spec[group];
+    if (!Array.isArray(list)) {
+      parts.push(null);
+      continue;
+    }
+    parts.push(list.length);
+    for (let index = 0; index < list.length; index += 1) {
+      const entry: unknown = list[index];
+      const container = isRecord(entry) ? entry : {};
+      parts.push(stringOr(container['name'], `#${index}`), stringOr(container['image'], null), stringOr(container['imagePullPolicy'], null));
+    }
+  }
+  const volumes = spec['volumes'];
+  if (Array.isArray(volumes)) {
+    for (let index = 0; index < volumes.length; index += 1) {
+      const entry: unknown = volumes[index];
+      const image = volumeImage(entry);
+      if (image === undefined) continue;
+      parts.push(index, stringOr((entry as Record<string, unknown>)['name'], `#${index}`), stringOr(image['reference'], null), stringOr(image['pullPolicy'], null));
+    }
+  }
+  return JSON.stringify(parts);
+}
+
+/** The object's namespace and name as identify() reads them, for a review answered from the memo. */
+function objectNamespace(object: Record<string, unknown>): string | undefined {
+  const metadata = object['metadata'];
+  return isRecord(metadata) ? stringOr(metadata['namespace'], undefined) : undefined;
+}
+
+function objectName(object: Record<string, unknown>): string {
+  const metadata = object['metadata'];
+  if (!isRecord(metadata)) return '';
+  return stringOr(metadata['name'], undefined) ?? stringOr(metadata['generateName'], '');
 }
 
 /** A kept outcome and the namespace version it was decided against. */
@@ -138,12 +192,9 @@ export class AdmissionMemo {
     if (this.maxEntries === 0 || request.operation !== 'CREATE' || request.subResource !== '' || request.username.startsWith(NODE_USER_PREFIX)) {
       return this.bypass(request, phase, context);
     }
-    if (!isRecord(request.object)) return this.bypass(request, phase, context);
-    const spec = extractPodSpec(request.object);
-    if (spec === undefined) return this.bypass(request, phase, context);
-    const identity = identify(request.object);
-    const key = memoKey(request, phase, identity, spec);
-    if (key.length > MAX_KEY_CHARS) return this.bypass(request, phase, context);
+    const key = memoKey(request, phase);
+    if (key === undefined || key.length > MAX_KEY_CHARS) return this.bypass(request, phase, context);
+    const object = request.object as Record<string, unknown>;
 
     if (context.policy !== this.policy) {
       this.invalidations += this.entries.size;
@@ -151,7 +202,8 @@ export class AdmissionMemo {
       this.policy = context.policy;
     }
     const { snapshot } = context;
-    const namespace = admissionNamespace(request, identity);
+    // As admissionNamespace() and admissionName() read them, without building the identity.
+    const namespace = request.namespace || objectNamespace(object) || 'default';
     const entry = this.entries.get(key);
     if (entry !== undefined) {
       if (
@@ -162,7 +214,7 @@ export class AdmissionMemo {
         this.hits++;
         const known = entry.outcome;
         // Skipped reviews are reported under the request's name, decided ones as admit() names them.
-        const name = known.action === 'skip' ? request.name : admissionName(request, identity);
+        const name = known.action === 'skip' ? request.name : request.name || objectName(object);
         return { ...known, name, response: { ...known.response, uid: request.uid } };
       }
       // The namespace changed since: decide again.
