@@ -4,7 +4,7 @@ import type { AuditReport } from '../report/audit.ts';
 import { withAnonymousProbes, type AnonymousProbe } from '../report/rollup.ts';
 import { clean } from '../report/table.ts';
 import type { CommandIo } from './io.ts';
-import { readCaFile, type ProbeFlags } from './probe-flags.ts';
+import { ANONYMOUS_PROBE_CONCURRENCY, readCaFile, type ProbeFlags } from './probe-flags.ts';
 
 /**
  * `audit --probe-anonymous`: for each registry that no policy rule names and no pull secret covers,
@@ -13,11 +13,6 @@ import { readCaFile, type ProbeFlags } from './probe-flags.ts';
  * `public` or `secret` from what the registry answered. Never sends a credential.
  */
 
-/**
- * Registries probed at once: enough that a dozen unreachable registries cost a few time-outs, not
- * a dozen, and few enough that a first audit does not look like a scan to anyone's firewall.
- */
-export const ANONYMOUS_PROBE_CONCURRENCY = 4;
 
 export type Prober = (target: ProbeTarget, options: ProbeOptions) => Promise<ProbeResult>;
 

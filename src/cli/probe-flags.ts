@@ -19,6 +19,12 @@ export const PROBE_FLAG_OPTIONS = {
   'probe-allow-realm': { type: 'string' as const, multiple: true as const, default: [] as string[] },
 };
 
+/**
+ * Registries probed at once: enough that a dozen unreachable registries cost a few time-outs, not
+ * a dozen, and few enough that a first audit does not look like a scan to anyone's firewall.
+ */
+export const ANONYMOUS_PROBE_CONCURRENCY = 4;
+
 /** Longest --probe-timeout accepted: two minutes is already far beyond any registry's answer. */
 const MAX_PROBE_TIMEOUT_MS = 120_000;
 
