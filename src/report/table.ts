@@ -38,7 +38,9 @@ export function renderTable(report: AuditReport, options: TableOptions): string 
       namespace = result.namespace;
       lines.push('', paint('bold', `namespace ${clean(namespace)}`) + paint('dim', ` (mode ${result.mode})`));
     }
-    const inject = result.inject.length > 0 ? ` inject [${clean(result.inject.join(', '))}]` : '';
+    // `INJECT [regcred]`; another verdict that still names secrets says what they are for.
+    const injected = `[${clean(result.inject.join(', '))}]`;
+    const inject = result.inject.length === 0 ? '' : result.decision === 'inject' ? ` ${injected}` : ` inject ${injected}`;
     lines.push(`  ${clean(result.kind)}/${clean(result.name)}  ${paint(verdictColor[result.decision], result.decision.toUpperCase())}${inject}  ${paint('dim', clean(result.source))}`);
     const others = result.sources.slice(1);
     if (others.length > 0) {

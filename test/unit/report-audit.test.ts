@@ -199,3 +199,11 @@ t.test('replicas of one spec in one namespace share one decision, and nothing a 
   ]);
   t.same(byName.get('api-5')?.containers.map((container) => container.image), [`${image}-other`], 'another image is decided for itself');
 });
+
+t.test('the table names the secrets an injection adds once, after the verdict', async (t) => {
+  const snapshot = snapshotFromObjects([pullSecret('team', 'regcred', 'registry.corp.example')]);
+  const report = auditObjects([{ object: pod({ name: 'api', containers: [{ name: 'app', image: 'registry.corp.example/app:1' }] }), source: 'm.yaml:1' }], snapshot, policy(), NOW);
+  const table = renderTable(report, { color: false });
+  t.match(table, /^ {2}Pod\/api {2}INJECT \[regcred\] {2}m\.yaml:1$/m);
+  t.notMatch(table, /INJECT inject/);
+});
