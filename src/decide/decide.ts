@@ -7,18 +7,17 @@ import type { EffectivePolicy, PolicyResolver } from '../policy/resolve.ts';
 import { nodeIdentityHint } from '../policy/cloud-registries.ts';
 import { unmatchableAuthsKeyReason } from '../policy/pattern-check.ts';
 import type { Access } from '../policy/schema.ts';
-import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
+import type { ClusterSnapshot } from '../snapshot/types.ts';
 import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
 import { DECIDE_WORK_BUDGET } from './limits.ts';
 import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
+import { podSecrets, unique, type PodSecrets, type ResolvedSecret } from './pod-secrets.ts';
 import type {
   ContainerDecision,
-  CredentialSource,
   CredentialUsed,
   PodDecision,
   ReferenceSummary,
-  SecretConsidered,
   Verdict,
 } from './types.ts';
 
@@ -55,13 +54,6 @@ export interface DecideInput {
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 const DOCKER_HUB = 'docker.io';
 
-interface ResolvedSecret {
-  readonly considered: SecretConsidered;
-  readonly view: PullSecretView | undefined;
-  /** Where the name comes from: `spec.imagePullSecrets[2]`, or the ServiceAccount field for its secrets. */
-  readonly path: string;
-}
-
 /** The single decision every front door (webhook, review, audit, explain) calls. Pure and synchronous. */
 export function decide(input: DecideInput): PodDecision {
   const { spec, namespace, snapshot } = input;
@@ -85,25 +77,8 @@ export function decide(input: DecideInput): PodDecision {
   }
 
   const podFindings: Finding[] = [];
-  // Duplicates add nothing for the kubelet; deduplicating also keeps the work linear in the spec.
-  const listed = unique(spec.imagePullSecrets.filter((name) => name !== ''));
-  // The ServiceAccount plugin copies the SA's list only when the pod's is empty, counting entries
-  // without a name too: `imagePullSecrets: [{}]` stops the copy.
-  const hasOwnList = spec.imagePullSecrets.length > 0;
-  const saSecrets = snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName);
-  let names: readonly string[];
-  let secretsSource: PodDecision['secretsSource'];
-  let nameSource: CredentialSource;
-  if (input.secretsFinal || hasOwnList) {
-    names = listed;
-    const copiedFromSa = input.secretsFinal && saSecrets !== undefined && saSecrets.length > 0 && sameList(listed, saSecrets);
-    nameSource = copiedFromSa ? 'serviceAccount' : 'pod';
-    secretsSource = listed.length === 0 ? 'none' : nameSource;
-  } else {
-    names = saSecrets ?? [];
-    nameSource = 'serviceAccount';
-    secretsSource = names.length === 0 ? 'none' : 'serviceAccount';
-  }
+  const secrets = podSecrets(spec, namespace, snapshot, input.secretsFinal);
+  const { hasOwnList, saSecrets, names, usable } = secrets;
   // At pod admission the ServiceAccount plugin has already rejected a pod whose ServiceAccount does
   // not exist; templates and manifests have not met it yet. `default` is created in every namespace.
   if (!input.secretsFinal && saSecrets === undefined && spec.serviceAccountName !== 'default') {
@@ -115,31 +90,6 @@ export function decide(input: DecideInput): PodDecision {
     if (notMountable !== undefined) podFindings.push(notMountable);
   }
 
-  // Where each name is first listed: one pass, so a list of 300,000 names costs 300,000 steps.
-  const firstListed = new Map<string, number>();
-  spec.imagePullSecrets.forEach((name, index) => {
-    if (!firstListed.has(name)) firstListed.set(name, index);
-  });
-  const resolved = names.map((name) => {
-    const listedAt = firstListed.get(name);
-    const path = listedAt !== undefined ? `${spec.specPath}.imagePullSecrets[${listedAt}]` : `${spec.specPath}.serviceAccountName`;
-    return resolveSecret(snapshot, namespace, name, nameSource, path);
-  });
-  const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
-  const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
-  // Secrets of the SA that the pod's own list shadows (copy-if-empty rule). Looked up only when a
-  // container is not covered: most pods never need them.
-  let shadowed: readonly PullSecretView[] | undefined;
-  const shadowedSaSecrets = (): readonly PullSecretView[] => {
-    if (shadowed !== undefined) return shadowed;
-    const listedSet = new Set(listed);
-    shadowed =
-      hasOwnList && saSecrets !== undefined
-        ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
-        : [];
-    return shadowed;
-  };
-
   // A template is patched only when the policy asks, the operation allows it, and the patch cannot
   // hide secrets we do not know: adding a list to a template whose SA is unknown would stop the
   // ServiceAccount plugin from copying that SA's secrets into every pod.
@@ -149,17 +99,8 @@ export function decide(input: DecideInput): PodDecision {
     input,
     effective,
     patchesTemplate,
-    names,
-    nameSource,
-    resolved,
+    secrets,
     usable,
-    malformed,
-    malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
-    firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
-    shadowedSaSecrets,
-    unmatchedUsable: onFirstUse(() => describeUnmatched(usable)),
-    nameSet: new Set(names),
-    saSecrets,
     chosen: [],
     chosenViews: [],
     citedSecrets: new Set<string>(),
@@ -180,7 +121,7 @@ export function decide(input: DecideInput): PodDecision {
   if (!overBudget(context) && context.chosenViews.length > 0) recheckAfterInjection(containers, context);
   if (overBudget(context)) podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
 
-  for (const entry of resolved) {
+  for (const entry of secrets.resolved) {
     if (context.citedSecrets.has(entry.considered.name)) continue;
     if (entry.considered.status === 'not-found' || entry.considered.status === 'wrong-type') {
       podFindings.push(secretProblemFinding(entry, spec, 'warn', namespace, input.snapshot.seesAllSecretTypes));
@@ -204,8 +145,8 @@ export function decide(input: DecideInput): PodDecision {
     decision,
     inject,
     patchNames,
-    secretsSource,
-    secrets: resolved.map((entry) => entry.considered),
+    secretsSource: secrets.secretsSource,
+    secrets: secrets.considered,
     containers,
     findings: podFindings,
     skipped: undefined,
@@ -258,27 +199,10 @@ interface ContainerContext {
   readonly effective: EffectivePolicy;
   /** True when injection patches this template now; otherwise pods get the secret at creation. */
   readonly patchesTemplate: boolean;
-  readonly names: readonly string[];
-  readonly nameSource: CredentialSource;
-  readonly resolved: readonly ResolvedSecret[];
+  /** The pod's pull secrets resolved in its namespace (shared by every decision with the same list there). */
+  readonly secrets: PodSecrets;
+  /** secrets.usable: the keyring the pod has before any injection. */
   readonly usable: readonly PullSecretView[];
-  readonly malformed: readonly ResolvedSecret[];
-  /** ` (and b, c +5)` after the first malformed secret's name, built once for every container. */
-  readonly malformedOthers: string;
-  /** The first listed secret that is missing, else the first of the wrong type: found once. */
-  readonly firstBroken: ResolvedSecret | undefined;
-  /** The SA's usable secrets that the pod's own list shadows, computed on first use. */
-  readonly shadowedSaSecrets: () => readonly PullSecretView[];
-  /**
-   * Why the usable secrets do not cover an image (describeUnmatched), built once per decision: it
-   * depends only on the secrets, and parsing their keys again for every uncovered container of a
-   * 7 MiB review was the slowest path there.
-   */
-  readonly unmatchedUsable: () => string;
-  /** Every name the pod's keyring is built from. */
-  readonly nameSet: ReadonlySet<string>;
-  /** The ServiceAccount's list (flagged when it enforces mountable secrets), or undefined when unknown. */
-  readonly saSecrets: ServiceAccountPullSecrets | undefined;
   /** Secrets picked for injection so far, in order: later containers reuse them first. */
   readonly chosen: string[];
   readonly chosenViews: PullSecretView[];
@@ -446,12 +370,12 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     }
   }
 
-  const firstMalformed = context.malformed[0];
+  const firstMalformed = context.secrets.malformed[0];
   if (firstMalformed !== undefined) {
     // One finding per container however many secrets are broken: a review cannot grow the answer
     // quadratically (containers x listed secrets).
-    if (!context.citedSecrets.has(firstMalformed.considered.name)) for (const entry of context.malformed) context.citedSecrets.add(entry.considered.name);
-    const others = context.malformedOthers;
+    if (!context.citedSecrets.has(firstMalformed.considered.name)) for (const entry of context.secrets.malformed) context.citedSecrets.add(entry.considered.name);
+    const others = context.secrets.malformedOthers;
     findings.push({
       code: 'PullSecretMalformed',
       severity: 'deny',
@@ -462,7 +386,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
 
   // A malformed secret makes the kubelet fail every pull of the pod: that is the whole story,
   // and injecting another secret would not help.
-  if (context.malformed.length > 0) {
+  if (context.secrets.malformed.length > 0) {
     return result(container, image, summary, access.access, access.matchedPattern ?? null, null, 'deny', findings);
   }
 
@@ -473,7 +397,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   const accessNow: Access = privateBy !== undefined ? 'secret' : access.access;
   const rule = access.matchedPattern ?? null;
   if (live !== undefined) {
-    const credential: CredentialUsed = { secret: live.secret, key: live.key.raw, source: context.nameSource };
+    const credential: CredentialUsed = { secret: live.secret, key: live.key.raw, source: context.secrets.nameSource };
     addShortLivedFinding(findings, container, live, effective, input.now);
     context.pulls.push({ at, imageName: reference.name, needs: accessNow });
     return result(container, image, summary, accessNow, rule, credential, verdictOf(findings), findings);
@@ -609,13 +533,13 @@ function chooseInjection(
   const { input } = context;
   const now = input.now;
   const covering = namespaceMatches(context, input.snapshot.pullSecrets(input.namespace), reference.name).filter(
-    (entry) => !context.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
+    (entry) => !context.secrets.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
   );
   if (covering.length === 0) return undefined;
   const keyring = context.chosenViews.length === 0 ? ownMatches : lookupKeyring([...context.usable, ...context.chosenViews], targetOf(context, reference.name), context.meter);
   const directHolder = keyring.find((match) => !match.viaDockerHubFallback);
   const reaches = (entry: NamespaceKeyMatch): boolean => directHolder === undefined || !(entry.matches[0] as KeyringMatch).viaDockerHubFallback;
-  const account = context.saSecrets;
+  const account = context.secrets.saSecrets;
   const mountable = (entry: NamespaceKeyMatch): boolean => account?.enforceMountableSecrets !== true || account.includes(entry.view.name);
   const viable = covering.filter((entry) => reaches(entry) && mountable(entry));
   const first = viable[0];
@@ -627,7 +551,7 @@ function chooseInjection(
   // Looked up by name, list by list: the lists can be as long as the namespace's secrets.
   const viableByName = new Map<string, NamespaceKeyMatch>();
   for (const entry of viable) if (!viableByName.has(entry.view.name)) viableByName.set(entry.view.name, entry);
-  const shadowedNames = context.shadowedSaSecrets().map((view) => view.name);
+  const shadowedNames = context.secrets.shadowedSaSecrets().map((view) => view.name);
   let pick = first;
   search: for (const list of [context.chosen, rulePreferred, context.effective.preferredSecrets, shadowedNames]) {
     context.meter.spent += list.length;
@@ -680,14 +604,14 @@ function uncoveredCause(
     };
   }
   // A listed secret that is missing or of the wrong type is the likeliest cause: blame it first.
-  const broken = context.firstBroken;
+  const broken = context.secrets.firstBroken;
   if (broken !== undefined) {
     context.citedSecrets.add(broken.considered.name);
     const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes, input.podUpdate === true);
     return { ...finding, path: imagePath, message: `${container.name}: ${finding.message}` };
   }
   const target = targetOf(context, reference.name);
-  const shadowed = context.shadowedSaSecrets().find((view) => hasLiveMatch(view, target, input.now, context.meter));
+  const shadowed = context.secrets.shadowedSaSecrets().find((view) => hasLiveMatch(view, target, input.now, context.meter));
   if (shadowed !== undefined) {
     return {
       code: 'ServiceAccountSecretsIgnored',
@@ -710,12 +634,12 @@ function uncoveredCause(
     };
   }
   // Listed secrets that exist but do not help are named with why: they are what a user checks first.
-  const lookedAt = context.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.names)}`;
+  const lookedAt = context.secrets.names.length === 0 ? 'pod has no imagePullSecrets' : `looked at ${listNames(context.secrets.names)}`;
   // A registry no rule names may simply be public: offer the policy route next to the secret.
   const orRule = ruleNamesRegistry
     ? ''
     : `, or, if ${registry} needs no pull secret, add a policy registries rule for it (access: public, or access: node when nodes pull with their own identity)`;
-  const unmatched = context.usable.length === 0 ? '' : `; ${context.unmatchedUsable()}`;
+  const unmatched = context.usable.length === 0 ? '' : `; ${context.secrets.describeUsable(describeUnmatched)}`;
   const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
   const fix = input.podUpdate === true
     ? `a pod's imagePullSecrets cannot change after creation: create a docker-registry secret for ${registry} and ${recreateAdvice(input.spec, 'NEW-SECRET')}`
@@ -729,19 +653,6 @@ function uncoveredCause(
     severity: 'deny',
     path: imagePath,
     message: `${container.name}: ${what}; ${fix}${hint === undefined ? orRule : `; ${hint}`}`,
-  };
-}
-
-/** compute() on the first call, its answer after that. */
-function onFirstUse<T>(compute: () => T): () => T {
-  let done = false;
-  let value: T;
-  return () => {
-    if (!done) {
-      value = compute();
-      done = true;
-    }
-    return value as T;
   };
 }
 
@@ -866,31 +777,8 @@ function isUsableCredential(key: CredentialKey, now: number): boolean {
   return !key.anonymous && !isExpired(key, now);
 }
 
-function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, path: string): ResolvedSecret {
-  const view = snapshot.secret(namespace, name);
-  if (view === undefined) {
-    return { path, view, considered: { name, source, status: 'not-found', detail: undefined, keys: [] } };
-  }
-  const keys = view.keys.map((key) => key.key);
-  if (view.usable) return { path, view, considered: { name, source, status: 'usable', detail: undefined, keys } };
-  const status = view.problem?.kind === 'malformed' ? 'malformed' : 'wrong-type';
-  return { path, view, considered: { name, source, status, detail: view.problem?.detail, keys } };
-}
-
-function isUsable(view: PullSecretView | undefined): view is PullSecretView {
-  return view !== undefined && view.usable;
-}
-
 function verdictOf(findings: readonly Finding[]): Verdict {
   return findings.some((finding) => finding.severity === 'deny') ? 'deny' : 'allow';
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((name, index) => name === b[index]);
-}
-
-function unique(names: readonly string[]): string[] {
-  return [...new Set(names)];
 }
 
 function result(

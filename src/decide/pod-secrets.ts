@@ -1,0 +1,191 @@
+import type { PullSecretView } from '../credentials/types.ts';
+import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
+import type { PodSpecRef } from '../workloads/extract.ts';
+import { listNames } from './messages.ts';
+import type { CredentialSource, PodDecision, SecretConsidered } from './types.ts';
+
+/**
+ * The pull secrets a pod spec will have, resolved against its namespace: which names the keyring is
+ * built from (the spec's own list, or its ServiceAccount's), and what each name is in the snapshot.
+ * It depends only on the namespace's state, the spec's list, its ServiceAccount name and whether the
+ * list is final, so it is remembered per namespace state: the pods of a namespace repeat one list,
+ * and resolving it again for every pod was a visible share of a decision.
+ */
+
+export interface ResolvedSecret {
+  readonly considered: SecretConsidered;
+  readonly view: PullSecretView | undefined;
+  /** Where the name comes from: `spec.imagePullSecrets[2]`, or the ServiceAccount field for its secrets. */
+  readonly path: string;
+}
+
+export interface PodSecrets {
+  /** The spec's own names, without '' and duplicates, in order. */
+  readonly listed: readonly string[];
+  /** The spec lists entries (even nameless ones): the ServiceAccount plugin copies nothing then. */
+  readonly hasOwnList: boolean;
+  /** The ServiceAccount's list, or undefined when the snapshot does not hold the ServiceAccount. */
+  readonly saSecrets: ServiceAccountPullSecrets | undefined;
+  /** Every name the pod's keyring is built from, in order. */
+  readonly names: readonly string[];
+  readonly nameSource: CredentialSource;
+  readonly secretsSource: PodDecision['secretsSource'];
+  readonly resolved: readonly ResolvedSecret[];
+  /** `resolved` as the decision reports it (decisions share it: never mutated, like every part of a decision). */
+  readonly considered: readonly SecretConsidered[];
+  readonly usable: readonly PullSecretView[];
+  readonly malformed: readonly ResolvedSecret[];
+  /** ` (and b, c +5)` after the first malformed secret's name. */
+  readonly malformedOthers: string;
+  /** The first listed secret that is missing, else the first of the wrong type. */
+  readonly firstBroken: ResolvedSecret | undefined;
+  readonly nameSet: ReadonlySet<string>;
+  /** The ServiceAccount's usable secrets that the spec's own list shadows (copy-if-empty rule), found on first use. */
+  shadowedSaSecrets(): readonly PullSecretView[];
+  /** describe(usable), built on first use and kept with the rest (it depends on the secrets only). */
+  describeUsable(describe: (views: readonly PullSecretView[]) => string): string;
+}
+
+/** Lists remembered; emptied when full (no bookkeeping on a hit), so a flood of lists costs what it did without. */
+export const POD_SECRETS_MEMO_ENTRIES = 1024;
+/** Longest key remembered: a list of a few dozen names. Longer lists are resolved every time and never kept. */
+const POD_SECRETS_MEMO_MAX_KEY_CHARS = 2048;
+
+interface MemoEntry {
+  /** snapshot.namespaceVersion(namespace) the entry was resolved against: compared by identity. */
+  readonly version: object;
+  readonly value: PodSecrets;
+}
+
+const memo = new Map<string, MemoEntry>();
+
+/** Forgets every remembered list (tests). */
+export function clearPodSecretsMemo(): void {
+  memo.clear();
+}
+
+/** Entries held now (tests). */
+export function podSecretsMemoSize(): number {
+  return memo.size;
+}
+
+/**
+ * An unambiguous key (every part length-prefixed, so no name can imitate a separator), or
+ * undefined when it would be longer than POD_SECRETS_MEMO_MAX_KEY_CHARS. Stops as soon as it is:
+ * a list of 300,000 names costs no more than resolving it.
+ */
+function memoKey(spec: PodSpecRef, namespace: string, secretsFinal: boolean): string | undefined {
+  let key = `${secretsFinal ? 'F' : 'T'}${namespace.length}:${namespace}${spec.serviceAccountName.length}:${spec.serviceAccountName}${spec.specPath.length}:${spec.specPath}`;
+  if (key.length > POD_SECRETS_MEMO_MAX_KEY_CHARS) return undefined;
+  for (const name of spec.imagePullSecrets) {
+    key += `${name.length}:${name}`;
+    if (key.length > POD_SECRETS_MEMO_MAX_KEY_CHARS) return undefined;
+  }
+  return key;
+}
+
+/**
+ * The spec's pull secrets resolved in `namespace`, remembered while the namespace's state
+ * (snapshot.namespaceVersion) is the same object: any change of its secrets or ServiceAccounts
+ * makes a new one, so a remembered answer is never stale.
+ */
+export function podSecrets(spec: PodSpecRef, namespace: string, snapshot: ClusterSnapshot, secretsFinal: boolean): PodSecrets {
+  const key = memoKey(spec, namespace, secretsFinal);
+  if (key === undefined) return resolvePodSecrets(spec, namespace, snapshot, secretsFinal);
+  const version = snapshot.namespaceVersion(namespace);
+  const known = memo.get(key);
+  if (known !== undefined && known.version === version) return known.value;
+  const value = resolvePodSecrets(spec, namespace, snapshot, secretsFinal);
+  if (memo.size >= POD_SECRETS_MEMO_ENTRIES) memo.clear();
+  memo.set(key, { version, value });
+  return value;
+}
+
+function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: ClusterSnapshot, secretsFinal: boolean): PodSecrets {
+  // Duplicates add nothing for the kubelet; deduplicating also keeps the work linear in the spec.
+  const listed = unique(spec.imagePullSecrets.filter((name) => name !== ''));
+  // The ServiceAccount plugin copies the SA's list only when the pod's is empty, counting entries
+  // without a name too: `imagePullSecrets: [{}]` stops the copy.
+  const hasOwnList = spec.imagePullSecrets.length > 0;
+  const saSecrets = snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName);
+  let names: readonly string[];
+  let secretsSource: PodDecision['secretsSource'];
+  let nameSource: CredentialSource;
+  if (secretsFinal || hasOwnList) {
+    names = listed;
+    const copiedFromSa = secretsFinal && saSecrets !== undefined && saSecrets.length > 0 && sameList(listed, saSecrets);
+    nameSource = copiedFromSa ? 'serviceAccount' : 'pod';
+    secretsSource = listed.length === 0 ? 'none' : nameSource;
+  } else {
+    names = saSecrets ?? [];
+    nameSource = 'serviceAccount';
+    secretsSource = names.length === 0 ? 'none' : 'serviceAccount';
+  }
+
+  // Where each name is first listed: one pass, so a list of 300,000 names costs 300,000 steps.
+  const firstListed = new Map<string, number>();
+  spec.imagePullSecrets.forEach((name, index) => {
+    if (!firstListed.has(name)) firstListed.set(name, index);
+  });
+  const resolved = names.map((name) => {
+    const listedAt = firstListed.get(name);
+    const path = listedAt !== undefined ? `${spec.specPath}.imagePullSecrets[${listedAt}]` : `${spec.specPath}.serviceAccountName`;
+    return resolveSecret(snapshot, namespace, name, nameSource, path);
+  });
+  const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
+  const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
+
+  let shadowed: readonly PullSecretView[] | undefined;
+  let described: string | undefined;
+  return {
+    listed,
+    hasOwnList,
+    saSecrets,
+    names,
+    nameSource,
+    secretsSource,
+    resolved,
+    considered: resolved.map((entry) => entry.considered),
+    usable,
+    malformed,
+    malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
+    firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
+    nameSet: new Set(names),
+    shadowedSaSecrets(): readonly PullSecretView[] {
+      if (shadowed !== undefined) return shadowed;
+      const listedSet = new Set(listed);
+      shadowed =
+        hasOwnList && saSecrets !== undefined
+          ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
+          : [];
+      return shadowed;
+    },
+    describeUsable(describe: (views: readonly PullSecretView[]) => string): string {
+      described ??= describe(usable);
+      return described;
+    },
+  };
+}
+
+function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, path: string): ResolvedSecret {
+  const view = snapshot.secret(namespace, name);
+  if (view === undefined) {
+    return { path, view, considered: { name, source, status: 'not-found', detail: undefined, keys: [] } };
+  }
+  const keys = view.keys.map((key) => key.key);
+  if (view.usable) return { path, view, considered: { name, source, status: 'usable', detail: undefined, keys } };
+  const status = view.problem?.kind === 'malformed' ? 'malformed' : 'wrong-type';
+  return { path, view, considered: { name, source, status, detail: view.problem?.detail, keys } };
+}
+
+function isUsable(view: PullSecretView | undefined): view is PullSecretView {
+  return view !== undefined && view.usable;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, index) => name === b[index]);
+}
+
+export function unique(names: readonly string[]): string[] {
+  return [...new Set(names)];
+}

@@ -1,0 +1,132 @@
+import t from 'tap';
+import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, type SnapshotRecord } from '../../src/cluster/projection.ts';
+import { decide } from '../../src/decide/decide.ts';
+import { clearPodSecretsMemo, podSecrets, podSecretsMemoSize, POD_SECRETS_MEMO_ENTRIES } from '../../src/decide/pod-secrets.ts';
+import type { PodDecision } from '../../src/decide/types.ts';
+import type { MemorySnapshot } from '../../src/snapshot/memory.ts';
+import type { ClusterSnapshot } from '../../src/snapshot/types.ts';
+import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
+import { extractPodSpec, type PodSpecRef } from '../../src/workloads/extract.ts';
+import { namespaceObject, pod, pullSecret, secretOfType, serviceAccount } from '../helpers/objects.ts';
+import { policyResolver } from '../helpers/server.ts';
+
+// The pod's secrets are resolved once per namespace state and list, and remembered: these tests
+// pin that a remembered resolution never outlives the state it was made from, and never answers
+// for another list.
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const POLICY = policyResolver({ registries: [{ hosts: ['registry.example.com'], access: 'secret' }] });
+
+function specOf(object: Record<string, unknown>): PodSpecRef {
+  const spec = extractPodSpec(object);
+  if (spec === undefined) throw new Error('no pod spec');
+  return spec;
+}
+
+function podListing(namespace: string, ...imagePullSecrets: string[]): PodSpecRef {
+  return specOf(pod({ namespace, containers: [{ name: 'app', image: 'registry.example.com/team/app:1.0' }], imagePullSecrets }));
+}
+
+function decideIn(snapshot: ClusterSnapshot, spec: PodSpecRef, namespace: string, secretsFinal = true): PodDecision {
+  return decide({ spec, namespace, snapshot, policy: POLICY, now: NOW, secretsFinal });
+}
+
+function record(built: SnapshotRecord | undefined): SnapshotRecord {
+  if (built === undefined) throw new Error('test object has no name');
+  return built;
+}
+
+t.beforeEach(() => clearPodSecretsMemo());
+
+t.test('a secret created after a first decision covers the next pod with the same list (live snapshot, copy-on-write)', (t) => {
+  let snapshot: MemorySnapshot = applyEvent(emptyLiveSnapshot(), 'ADDED', record(projectNamespace(namespaceObject('team'))));
+  const spec = podListing('team', 'regcred');
+  const before = decideIn(snapshot, spec, 'team');
+  t.equal(before.decision, 'deny');
+  t.equal(before.secrets[0]?.status, 'not-found');
+  snapshot = applyEvent(snapshot, 'ADDED', record(projectSecret(pullSecret('team', 'regcred', 'registry.example.com'))));
+  const after = decideIn(snapshot, spec, 'team');
+  t.equal(after.decision, 'allow');
+  t.equal(after.secrets[0]?.status, 'usable');
+  t.same(after.containers[0]?.credential, { secret: 'regcred', key: 'registry.example.com', source: 'pod' });
+  t.end();
+});
+
+t.test('a ServiceAccount whose list changes changes where the pod list comes from (copied from the SA or its own)', (t) => {
+  const base = [namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com'), pullSecret('team', 'other', 'registry.example.com')];
+  const spec = specOf(pod({ namespace: 'team', serviceAccountName: 'builder', containers: [{ name: 'app', image: 'registry.example.com/team/app:1.0' }], imagePullSecrets: ['regcred'] }));
+  const copied = decideIn(snapshotFromObjects([...base, serviceAccount('team', 'builder', 'regcred')]), spec, 'team');
+  t.equal(copied.secretsSource, 'serviceAccount');
+  const own = decideIn(snapshotFromObjects([...base, serviceAccount('team', 'builder', 'other')]), spec, 'team');
+  t.equal(own.secretsSource, 'pod');
+  t.end();
+});
+
+t.test('a secret replaced by one of another type is reported as such at once', (t) => {
+  const spec = podListing('team', 'regcred');
+  const good = decideIn(snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]), spec, 'team');
+  t.equal(good.decision, 'allow');
+  const wrong = decideIn(snapshotFromObjects([namespaceObject('team'), secretOfType('team', 'regcred', 'Opaque', { x: 'eA==' })]), spec, 'team');
+  t.equal(wrong.secrets[0]?.status, 'wrong-type');
+  t.ok(wrong.containers[0]?.findings.some((finding) => finding.code === 'PullSecretWrongType'));
+  t.end();
+});
+
+t.test('lists that only differ in how their names split are resolved separately', (t) => {
+  const snapshot = snapshotFromObjects([
+    namespaceObject('team'),
+    pullSecret('team', 'a', 'registry.example.com'),
+    pullSecret('team', '1:a', 'registry.example.com'),
+  ]);
+  // Names joined as they are would give ["ab"] and ["a", "b"] one key; joined with a separator, a
+  // name holding the separator would imitate two names.
+  const cases: readonly (readonly string[])[] = [['ab'], ['a', 'b'], ['a\u0000b'], ['a', 'b', ''], ['1:a'], ['1', 'a'], ['a'], ['a', 'a']];
+  for (const names of cases) {
+    const secrets = podSecrets(podListing('team', ...names), 'team', snapshot, true);
+    t.same(secrets.resolved.map((entry) => entry.considered.name), [...new Set(names.filter((name) => name !== ''))], JSON.stringify(names));
+  }
+  t.end();
+});
+
+t.test('the same list in two namespaces resolves in each', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('a'), namespaceObject('b'), pullSecret('a', 'regcred', 'registry.example.com')]);
+  t.equal(decideIn(snapshot, podListing('a', 'regcred'), 'a').decision, 'allow');
+  t.equal(decideIn(snapshot, podListing('b', 'regcred'), 'b').secrets[0]?.status, 'not-found');
+  t.end();
+});
+
+t.test('templates (list not final) and pods (final) with the same list are resolved separately', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), serviceAccount('team', 'default', 'regcred'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  const spec = podListing('team');
+  t.same(podSecrets(spec, 'team', snapshot, true).names, []);
+  t.same(podSecrets(spec, 'team', snapshot, false).names, ['regcred']);
+  t.end();
+});
+
+t.test('a long list is resolved in full and not remembered', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  const names = [...Array.from({ length: 2000 }, (_, index) => `missing-${index}`), 'regcred'];
+  const decision = decideIn(snapshot, podListing('team', ...names), 'team');
+  t.equal(decision.secrets.length, 2001);
+  t.equal(decision.containers[0]?.credential?.secret, 'regcred');
+  t.equal(podSecretsMemoSize(), 0);
+  t.end();
+});
+
+t.test('the memo stays bounded however many distinct lists arrive', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team')]);
+  for (let index = 0; index < POD_SECRETS_MEMO_ENTRIES + 10; index++) podSecrets(podListing('team', `s-${index}`), 'team', snapshot, true);
+  t.ok(podSecretsMemoSize() <= POD_SECRETS_MEMO_ENTRIES, `${podSecretsMemoSize()} entries`);
+  t.ok(podSecretsMemoSize() > 0);
+  t.end();
+});
+
+t.test('a repeated list in an unchanged namespace is answered from the memo', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  const first = podSecrets(podListing('team', 'regcred'), 'team', snapshot, true);
+  const second = podSecrets(podListing('team', 'regcred'), 'team', snapshot, true);
+  t.equal(second, first);
+  const rebuilt = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  t.not(podSecrets(podListing('team', 'regcred'), 'team', rebuilt, true), first, 'a new namespace state resolves again');
+  t.end();
+});
