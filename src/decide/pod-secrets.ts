@@ -46,42 +46,49 @@ export interface PodSecrets {
   describeUsable(describe: (views: readonly PullSecretView[]) => string): string;
 }
 
-/** Lists remembered; emptied when full (no bookkeeping on a hit), so a flood of lists costs what it did without. */
-export const POD_SECRETS_MEMO_ENTRIES = 1024;
-/** Longest key remembered: a list of a few dozen names. Longer lists are resolved every time and never kept. */
-const POD_SECRETS_MEMO_MAX_KEY_CHARS = 2048;
+/** Namespaces remembered; the memo is emptied when full (no bookkeeping on a hit), so a flood costs what it did without. */
+export const POD_SECRETS_MEMO_NAMESPACES = 1024;
+/** Distinct lists remembered per namespace (ServiceAccount, spec path, list); the oldest makes room. */
+export const POD_SECRETS_MEMO_LISTS = 8;
+/** Longest list remembered, in names: longer lists are resolved every time and never kept. */
+const POD_SECRETS_MEMO_MAX_NAMES = 32;
 
 interface MemoEntry {
-  /** snapshot.namespaceVersion(namespace) the entry was resolved against: compared by identity. */
-  readonly version: object;
+  readonly secretsFinal: boolean;
+  readonly serviceAccountName: string;
+  readonly specPath: string;
+  /** A copy of spec.imagePullSecrets (nameless entries kept as ''). */
+  readonly imagePullSecrets: readonly string[];
   readonly value: PodSecrets;
 }
 
-const memo = new Map<string, MemoEntry>();
+interface NamespaceMemo {
+  /** snapshot.namespaceVersion(namespace) the entries were resolved against: compared by identity. */
+  readonly version: object;
+  readonly entries: MemoEntry[];
+  /** Where the next entry goes once `entries` is full. */
+  next: number;
+}
+
+// Keyed by namespace name: the string is already hashed for the snapshot's own lookups, and
+// comparing a spec with a few remembered lists costs less than building a key for it.
+const memo = new Map<string, NamespaceMemo>();
 
 /** Forgets every remembered list (tests). */
 export function clearPodSecretsMemo(): void {
   memo.clear();
 }
 
-/** Entries held now (tests). */
+/** Lists held now, over every namespace (tests). */
 export function podSecretsMemoSize(): number {
-  return memo.size;
+  let size = 0;
+  for (const namespace of memo.values()) size += namespace.entries.length;
+  return size;
 }
 
-/**
- * An unambiguous key (every part length-prefixed, so no name can imitate a separator), or
- * undefined when it would be longer than POD_SECRETS_MEMO_MAX_KEY_CHARS. Stops as soon as it is:
- * a list of 300,000 names costs no more than resolving it.
- */
-function memoKey(spec: PodSpecRef, namespace: string, secretsFinal: boolean): string | undefined {
-  let key = `${secretsFinal ? 'F' : 'T'}${namespace.length}:${namespace}${spec.serviceAccountName.length}:${spec.serviceAccountName}${spec.specPath.length}:${spec.specPath}`;
-  if (key.length > POD_SECRETS_MEMO_MAX_KEY_CHARS) return undefined;
-  for (const name of spec.imagePullSecrets) {
-    key += `${name.length}:${name}`;
-    if (key.length > POD_SECRETS_MEMO_MAX_KEY_CHARS) return undefined;
-  }
-  return key;
+function sameEntry(entry: MemoEntry, spec: PodSpecRef, secretsFinal: boolean): boolean {
+  return entry.secretsFinal === secretsFinal && entry.serviceAccountName === spec.serviceAccountName && entry.specPath === spec.specPath &&
+    sameList(entry.imagePullSecrets, spec.imagePullSecrets);
 }
 
 /**
@@ -90,14 +97,29 @@ function memoKey(spec: PodSpecRef, namespace: string, secretsFinal: boolean): st
  * makes a new one, so a remembered answer is never stale.
  */
 export function podSecrets(spec: PodSpecRef, namespace: string, snapshot: ClusterSnapshot, secretsFinal: boolean): PodSecrets {
-  const key = memoKey(spec, namespace, secretsFinal);
-  if (key === undefined) return resolvePodSecrets(spec, namespace, snapshot, secretsFinal);
+  if (spec.imagePullSecrets.length > POD_SECRETS_MEMO_MAX_NAMES) return resolvePodSecrets(spec, namespace, snapshot, secretsFinal);
   const version = snapshot.namespaceVersion(namespace);
-  const known = memo.get(key);
-  if (known !== undefined && known.version === version) return known.value;
+  let known = memo.get(namespace);
+  if (known !== undefined && known.version === version) {
+    for (const entry of known.entries) if (sameEntry(entry, spec, secretsFinal)) return entry.value;
+  } else {
+    if (known === undefined && memo.size >= POD_SECRETS_MEMO_NAMESPACES) memo.clear();
+    known = { version, entries: [], next: 0 };
+    memo.set(namespace, known);
+  }
   const value = resolvePodSecrets(spec, namespace, snapshot, secretsFinal);
-  if (memo.size >= POD_SECRETS_MEMO_ENTRIES) memo.clear();
-  memo.set(key, { version, value });
+  const entry: MemoEntry = {
+    secretsFinal,
+    serviceAccountName: spec.serviceAccountName,
+    specPath: spec.specPath,
+    imagePullSecrets: [...spec.imagePullSecrets],
+    value,
+  };
+  if (known.entries.length < POD_SECRETS_MEMO_LISTS) known.entries.push(entry);
+  else {
+    known.entries[known.next] = entry;
+    known.next = (known.next + 1) % POD_SECRETS_MEMO_LISTS;
+  }
   return value;
 }
 

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, type SnapshotRecord } from '../../src/cluster/projection.ts';
 import { decide } from '../../src/decide/decide.ts';
-import { clearPodSecretsMemo, podSecrets, podSecretsMemoSize, POD_SECRETS_MEMO_ENTRIES } from '../../src/decide/pod-secrets.ts';
+import { clearPodSecretsMemo, podSecrets, podSecretsMemoSize, POD_SECRETS_MEMO_LISTS, POD_SECRETS_MEMO_NAMESPACES } from '../../src/decide/pod-secrets.ts';
 import type { PodDecision } from '../../src/decide/types.ts';
 import type { MemorySnapshot } from '../../src/snapshot/memory.ts';
 import type { ClusterSnapshot } from '../../src/snapshot/types.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { extractPodSpec, type PodSpecRef } from '../../src/workloads/extract.ts';
-import { namespaceObject, pod, pullSecret, secretOfType, serviceAccount } from '../helpers/objects.ts';
+import { deployment, namespaceObject, pod, pullSecret, secretOfType, serviceAccount } from '../helpers/objects.ts';
 import { policyResolver } from '../helpers/server.ts';
 
 // The pod's secrets are resolved once per namespace state and list, and remembered: these tests
@@ -95,6 +95,24 @@ t.test('the same list in two namespaces resolves in each', (t) => {
   t.end();
 });
 
+t.test('the same list under another ServiceAccount or at another spec path is resolved for it', (t) => {
+  const snapshot = snapshotFromObjects([
+    namespaceObject('team'),
+    pullSecret('team', 'regcred', 'registry.example.com'),
+    serviceAccount('team', 'builder', 'regcred'),
+    serviceAccount('team', 'runner'),
+  ]);
+  const containers = [{ name: 'app', image: 'registry.example.com/team/app:1.0' }];
+  const asBuilder = specOf(pod({ namespace: 'team', serviceAccountName: 'builder', containers, imagePullSecrets: ['regcred'] }));
+  const asRunner = specOf(pod({ namespace: 'team', serviceAccountName: 'runner', containers, imagePullSecrets: ['regcred'] }));
+  t.equal(podSecrets(asBuilder, 'team', snapshot, true).nameSource, 'serviceAccount');
+  t.equal(podSecrets(asRunner, 'team', snapshot, true).nameSource, 'pod');
+  const template = specOf(deployment({ namespace: 'team', serviceAccountName: 'builder', containers, imagePullSecrets: ['regcred'] }));
+  t.equal(podSecrets(template, 'team', snapshot, true).resolved[0]?.path, 'spec.template.spec.imagePullSecrets[0]');
+  t.equal(podSecrets(asBuilder, 'team', snapshot, true).resolved[0]?.path, 'spec.imagePullSecrets[0]');
+  t.end();
+});
+
 t.test('templates (list not final) and pods (final) with the same list are resolved separately', (t) => {
   const snapshot = snapshotFromObjects([namespaceObject('team'), serviceAccount('team', 'default', 'regcred'), pullSecret('team', 'regcred', 'registry.example.com')]);
   const spec = podListing('team');
@@ -113,10 +131,15 @@ t.test('a long list is resolved in full and not remembered', (t) => {
   t.end();
 });
 
-t.test('the memo stays bounded however many distinct lists arrive', (t) => {
-  const snapshot = snapshotFromObjects([namespaceObject('team')]);
-  for (let index = 0; index < POD_SECRETS_MEMO_ENTRIES + 10; index++) podSecrets(podListing('team', `s-${index}`), 'team', snapshot, true);
-  t.ok(podSecretsMemoSize() <= POD_SECRETS_MEMO_ENTRIES, `${podSecretsMemoSize()} entries`);
+t.test('the memo stays bounded however many distinct lists and namespaces arrive', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 's-0', 'registry.example.com')]);
+  for (let index = 0; index < POD_SECRETS_MEMO_LISTS * 3; index++) podSecrets(podListing('team', `s-${index}`), 'team', snapshot, true);
+  t.equal(podSecretsMemoSize(), POD_SECRETS_MEMO_LISTS, 'lists of one namespace');
+  // The oldest list made room, and is resolved correctly again.
+  t.equal(podSecrets(podListing('team', 's-0'), 'team', snapshot, true).usable.length, 1);
+  clearPodSecretsMemo();
+  for (let index = 0; index < POD_SECRETS_MEMO_NAMESPACES + 10; index++) podSecrets(podListing(`ns-${index}`, 'regcred'), `ns-${index}`, snapshot, true);
+  t.ok(podSecretsMemoSize() <= POD_SECRETS_MEMO_NAMESPACES, `${podSecretsMemoSize()} lists held`);
   t.ok(podSecretsMemoSize() > 0);
   t.end();
 });
