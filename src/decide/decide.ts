@@ -721,7 +721,7 @@ function targetOf(context: ContainerContext, imageName: string): ImageTarget {
 function matchesOf(context: ContainerContext, imageName: string): readonly KeyringMatch[] {
   let matches = context.matchesByImage.get(imageName);
   if (matches === undefined) {
-    matches = context.usable.length > 0 ? lookupKeyring(context.usable, targetOf(context, imageName), context.meter) : [];
+    matches = context.usable.length > 0 ? context.secrets.usableMatches(imageName, () => targetOf(context, imageName), context.meter) : [];
     context.matchesByImage.set(imageName, matches);
   }
   return matches;

@@ -1,4 +1,5 @@
-import type { PullSecretView } from '../credentials/types.ts';
+import { lookupKeyring, type ImageTarget } from '../credentials/keyring.ts';
+import type { KeyringMatch, PullSecretView, WorkMeter } from '../credentials/types.ts';
 import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { PodSpecRef } from '../workloads/extract.ts';
 import { listNames } from './messages.ts';
@@ -44,6 +45,23 @@ export interface PodSecrets {
   shadowedSaSecrets(): readonly PullSecretView[];
   /** describe(usable), built on first use and kept with the rest (it depends on the secrets only). */
   describeUsable(describe: (views: readonly PullSecretView[]) => string): string;
+  /**
+   * lookupKeyring(usable, image), remembered per image name with the work it cost: a repeat
+   * charges `meter` the same units (and answers nothing once they overspend it, as the lookup
+   * would), so the work budget sees what a fresh lookup spends. `target` compiles the name.
+   */
+  usableMatches(imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[];
+}
+
+/** Image names whose keyring matches one resolved list remembers; emptied when full. */
+export const USABLE_MATCHES_MEMO_ENTRIES = 64;
+/** Longest image name remembered; longer ones are looked up every time and never kept. */
+const USABLE_MATCHES_MEMO_MAX_CHARS = 256;
+
+interface RememberedMatches {
+  readonly matches: readonly KeyringMatch[];
+  /** Units the lookup charged to its meter. */
+  readonly cost: number;
 }
 
 /** Namespaces remembered; the memo is emptied when full (no bookkeeping on a hit), so a flood costs what it did without. */
@@ -159,6 +177,7 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
 
   let shadowed: readonly PullSecretView[] | undefined;
   let described: string | undefined;
+  let matchesByImage: Map<string, RememberedMatches> | undefined;
   return {
     listed,
     hasOwnList,
@@ -185,6 +204,24 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     describeUsable(describe: (views: readonly PullSecretView[]) => string): string {
       described ??= describe(usable);
       return described;
+    },
+    usableMatches(imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
+      if (imageName.length > USABLE_MATCHES_MEMO_MAX_CHARS) return lookupKeyring(usable, target(), meter);
+      const known = matchesByImage?.get(imageName);
+      if (known !== undefined) {
+        // As lookupKeyring: a lookup that overspends the budget answers nothing.
+        meter.spent += known.cost;
+        return meter.spent > meter.limit ? [] : known.matches;
+      }
+      const before = meter.spent;
+      const matches = lookupKeyring(usable, target(), meter);
+      // A lookup cut short by the budget is incomplete: never remembered.
+      if (meter.spent <= meter.limit) {
+        matchesByImage ??= new Map();
+        if (matchesByImage.size >= USABLE_MATCHES_MEMO_ENTRIES) matchesByImage.clear();
+        matchesByImage.set(imageName, { matches, cost: meter.spent - before });
+      }
+      return matches;
     },
   };
 }

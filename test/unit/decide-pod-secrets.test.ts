@@ -153,3 +153,34 @@ t.test('a repeated list in an unchanged namespace is answered from the memo', (t
   t.not(podSecrets(podListing('team', 'regcred'), 'team', rebuilt, true), first, 'a new namespace state resolves again');
   t.end();
 });
+
+t.test('a remembered keyring lookup charges the work budget what a fresh one spends, at every budget', (t) => {
+  const snapshot = snapshotFromObjects([
+    namespaceObject('team'),
+    pullSecret('team', 'globs', '*.example.com', 'r*.example.com', 'registry.example.com/team', 'mirror.example.org'),
+    pullSecret('team', 'hub', 'https://index.docker.io/v1/', 'quay.io/corp'),
+    pullSecret('team', 'spare', 'registry.example.com'),
+  ]);
+  const spec = specOf(pod({
+    namespace: 'team',
+    imagePullSecrets: ['globs', 'hub'],
+    containers: [
+      { name: 'app', image: 'registry.example.com/team/app:1.0' },
+      { name: 'hub', image: 'nginx:1.27' },
+      { name: 'other', image: 'other.example.net/x:1' },
+      { name: 'again', image: 'registry.example.com/team/app:1.0' },
+    ],
+  }));
+  const run = (workBudget: number): PodDecision => decide({ spec, namespace: 'team', snapshot, policy: POLICY, now: NOW, secretsFinal: true, workBudget });
+  let cutShort = 0;
+  for (let budget = 0; budget <= 60; budget++) {
+    clearPodSecretsMemo();
+    const fresh = run(budget);
+    run(1_000_000); // remembers every lookup of the pod
+    const remembered = run(budget);
+    t.same(remembered, fresh, `budget ${budget}`);
+    if (fresh.findings.some((finding) => finding.code === 'DecisionBudgetExceeded')) cutShort++;
+  }
+  t.ok(cutShort > 0 && cutShort < 61, `the budgets tried cut some decisions short (${cutShort}) and not all`);
+  t.end();
+});
