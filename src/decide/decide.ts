@@ -245,9 +245,8 @@ interface PullRecord {
  * a container the final keyring no longer serves is denied, naming the injected secrets.
  */
 function recheckAfterInjection(containers: ContainerDecision[], context: ContainerContext): void {
-  const keyring = [...context.usable, ...context.chosenViews];
   for (const pull of context.pulls) {
-    if (servedBy(keyring, pull, context)) continue;
+    if (servedBy(context.chosenViews, pull, context)) continue;
     const container = containers[pull.at] as ContainerDecision;
     const finding: Finding = {
       code: 'NoMatchingCredential',
@@ -259,10 +258,10 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
   }
 }
 
-/** Whether the kubelet, with `keyring`, still pulls what a container found pullable needs. */
-function servedBy(keyring: readonly PullSecretView[], pull: PullRecord, context: ContainerContext): boolean {
+/** Whether the kubelet, with the pod's usable secrets and `injected`, still pulls what a container found pullable needs. */
+function servedBy(injected: readonly PullSecretView[], pull: PullRecord, context: ContainerContext): boolean {
   if (pull.needs === 'node') return true;
-  const matches = lookupKeyring(keyring, targetOf(context, pull.imageName), context.meter);
+  const matches = context.secrets.keyringMatches(injected, pull.imageName, () => targetOf(context, pull.imageName), context.meter);
   return matches.some((match) => isUsableCredential(match.key, context.input.now)) ||
     (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
 }
@@ -278,10 +277,9 @@ const INJECTION_ALTERNATIVES_TRIED = 8;
  */
 function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMatch[], context: ContainerContext): NamespaceKeyMatch {
   if (context.pulls.length === 0) return pick;
-  const base = [...context.usable, ...context.chosenViews];
   const harmless = (entry: NamespaceKeyMatch): boolean => {
-    const keyring = [...base, entry.view];
-    return context.pulls.every((pull) => servedBy(keyring, pull, context));
+    const injected = [...context.chosenViews, entry.view];
+    return context.pulls.every((pull) => servedBy(injected, pull, context));
   };
   if (harmless(pick)) return pick;
   let tried = 0;
@@ -292,6 +290,8 @@ function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMa
   }
   return pick;
 }
+
+const NO_VIEWS: readonly PullSecretView[] = [];
 
 const INVALID_REFERENCE: ReferenceSummary = {
   valid: false,
@@ -536,7 +536,7 @@ function chooseInjection(
     (entry) => !context.secrets.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
   );
   if (covering.length === 0) return undefined;
-  const keyring = context.chosenViews.length === 0 ? ownMatches : lookupKeyring([...context.usable, ...context.chosenViews], targetOf(context, reference.name), context.meter);
+  const keyring = context.chosenViews.length === 0 ? ownMatches : context.secrets.keyringMatches(context.chosenViews, reference.name, () => targetOf(context, reference.name), context.meter);
   const directHolder = keyring.find((match) => !match.viaDockerHubFallback);
   const reaches = (entry: NamespaceKeyMatch): boolean => directHolder === undefined || !(entry.matches[0] as KeyringMatch).viaDockerHubFallback;
   const account = context.secrets.saSecrets;
@@ -721,7 +721,7 @@ function targetOf(context: ContainerContext, imageName: string): ImageTarget {
 function matchesOf(context: ContainerContext, imageName: string): readonly KeyringMatch[] {
   let matches = context.matchesByImage.get(imageName);
   if (matches === undefined) {
-    matches = context.usable.length > 0 ? context.secrets.usableMatches(imageName, () => targetOf(context, imageName), context.meter) : [];
+    matches = context.usable.length > 0 ? context.secrets.keyringMatches(NO_VIEWS, imageName, () => targetOf(context, imageName), context.meter) : [];
     context.matchesByImage.set(imageName, matches);
   }
   return matches;

@@ -46,17 +46,20 @@ export interface PodSecrets {
   /** describe(usable), built on first use and kept with the rest (it depends on the secrets only). */
   describeUsable(describe: (views: readonly PullSecretView[]) => string): string;
   /**
-   * lookupKeyring(usable, image), remembered per image name with the work it cost: a repeat
-   * charges `meter` the same units (and answers nothing once they overspend it, as the lookup
-   * would), so the work budget sees what a fresh lookup spends. `target` compiles the name.
+   * lookupKeyring over `usable` followed by `extra` (secrets chosen for injection) for an image,
+   * remembered per image name (and per extra secret when there is one) with the work it cost: a
+   * repeat charges `meter` the same units, and answers nothing when they overspend it, as the lookup
+   * would, so the work budget sees what a fresh lookup spends. `target` compiles the name.
    */
-  usableMatches(imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[];
+  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[];
 }
 
-/** Image names whose keyring matches one resolved list remembers; emptied when full. */
-export const USABLE_MATCHES_MEMO_ENTRIES = 64;
+/** Image names whose keyring matches one resolved list remembers per keyring; emptied when full. */
+export const KEYRING_MATCHES_MEMO_ENTRIES = 64;
+/** Injected secrets whose keyrings (the list's usable secrets and that one) one resolved list remembers. */
+export const KEYRING_MATCHES_MEMO_EXTRAS = 16;
 /** Longest image name remembered; longer ones are looked up every time and never kept. */
-const USABLE_MATCHES_MEMO_MAX_CHARS = 256;
+const KEYRING_MATCHES_MEMO_MAX_CHARS = 256;
 
 interface RememberedMatches {
   readonly matches: readonly KeyringMatch[];
@@ -177,7 +180,20 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
 
   let shadowed: readonly PullSecretView[] | undefined;
   let described: string | undefined;
-  let matchesByImage: Map<string, RememberedMatches> | undefined;
+  let ownMatches: Map<string, RememberedMatches> | undefined;
+  let extraMatches: Map<PullSecretView, Map<string, RememberedMatches>> | undefined;
+  const memoOf = (extra: readonly PullSecretView[]): Map<string, RememberedMatches> => {
+    if (extra.length === 0) return (ownMatches ??= new Map());
+    const view = extra[0] as PullSecretView;
+    extraMatches ??= new Map();
+    let byImage = extraMatches.get(view);
+    if (byImage === undefined) {
+      if (extraMatches.size >= KEYRING_MATCHES_MEMO_EXTRAS) extraMatches.clear();
+      byImage = new Map();
+      extraMatches.set(view, byImage);
+    }
+    return byImage;
+  };
   return {
     listed,
     hasOwnList,
@@ -205,21 +221,23 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
       described ??= describe(usable);
       return described;
     },
-    usableMatches(imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
-      if (imageName.length > USABLE_MATCHES_MEMO_MAX_CHARS) return lookupKeyring(usable, target(), meter);
-      const known = matchesByImage?.get(imageName);
+    keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
+      if (imageName.length > KEYRING_MATCHES_MEMO_MAX_CHARS || extra.length > 1) {
+        return lookupKeyring(extra.length === 0 ? usable : [...usable, ...extra], target(), meter);
+      }
+      const memo = memoOf(extra);
+      const known = memo.get(imageName);
       if (known !== undefined) {
         // As lookupKeyring: a lookup that overspends the budget answers nothing.
         meter.spent += known.cost;
         return meter.spent > meter.limit ? [] : known.matches;
       }
       const before = meter.spent;
-      const matches = lookupKeyring(usable, target(), meter);
+      const matches = lookupKeyring(extra.length === 0 ? usable : [...usable, ...extra], target(), meter);
       // A lookup cut short by the budget is incomplete: never remembered.
       if (meter.spent <= meter.limit) {
-        matchesByImage ??= new Map();
-        if (matchesByImage.size >= USABLE_MATCHES_MEMO_ENTRIES) matchesByImage.clear();
-        matchesByImage.set(imageName, { matches, cost: meter.spent - before });
+        if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
+        memo.set(imageName, { matches, cost: meter.spent - before });
       }
       return matches;
     },
