@@ -160,8 +160,6 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
 
   const name = admissionName(request, identity);
   const base = { kind, namespace, name, operation: request.operation, decision };
-  const allFindings: Finding[] = [...decision.findings];
-  for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);
   const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 
@@ -169,15 +167,18 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     const patch = mayPatch && decision.patchNames.length > 0 ? imagePullSecretsPatch(spec, decision.patchNames) : [];
     // The injection warning, plus the warnings that explain why it was needed (a missing or
     // ignored secret, an expired token): validation sees the patched pod and no longer can.
+    // Mutation stands only on the injection and its causes; validation reports everything else.
+    if (patch.length === 0) {
+      return {
+        kind, namespace, name, operation: request.operation, decision,
+        response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'nothing to inject', findings: [], codes: [],
+      };
+    }
     const injectedPaths = new Set(decision.containers.filter((container) => container.decision === 'inject').map((container) => container.path));
     const injected = decision.containers
       .filter((container) => injectedPaths.has(container.path))
       .flatMap((container) => container.findings)
       .filter((finding) => finding.severity === 'warn' && finding.code !== 'LatestWithIfNotPresent' && finding.code !== 'ShortLivedCredential');
-    // Mutation stands only on the injection and its causes; validation reports everything else.
-    if (patch.length === 0) {
-      return { ...base, response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'nothing to inject', findings: [], codes: [] };
-    }
     const codes = distinctSortedCodes(injected);
     if (dryRunMode) {
       return {
@@ -214,6 +215,8 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
 
   // Validation: the verdict on the final object.
+  const allFindings: Finding[] = [...decision.findings];
+  for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);
   const denials: Finding[] = [];
   const warnings: Finding[] = [];
   for (const finding of allFindings) {
@@ -248,7 +251,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
   const codes = distinctSortedCodes(judged);
   const judgedBase = { ...base, findings: judged, codes };
-  const denyCodes = [...new Set(denials.map((finding) => finding.code))].sort();
+  const denyCodes = (): string => [...new Set(denials.map((finding) => finding.code))].sort().join(',');
   const annotations = (verdict: string, findings: readonly Finding[]): Record<string, string> =>
     findings.length === 0 ? { [AUDIT_DECISION_KEY]: verdict } : { [AUDIT_DECISION_KEY]: verdict, [AUDIT_FINDINGS_KEY]: auditText(findings) };
 
@@ -264,7 +267,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       },
       action: 'deny',
       verdict: 'deny',
-      reason: denyCodes.join(','),
+      reason: denyCodes(),
     };
   }
   if (denials.length > 0) {
@@ -279,7 +282,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       },
       action: dryRunMode ? 'dry-run' : 'warn',
       verdict: 'would-deny',
-      reason: `would deny: ${denyCodes.join(',')}`,
+      reason: `would deny: ${denyCodes()}`,
     };
   }
   // A dry-run pod that needed a secret reached validation unpatched: the audit log records what the
@@ -310,7 +313,11 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       reason: `would inject ${decision.inject.join(', ')}`,
     };
   }
-  return { ...judgedBase, response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'covered' };
+  // The common answer, built without spreading: it is most of what the webhook returns.
+  return {
+    kind, namespace, name, operation: request.operation, decision, findings: judged, codes,
+    response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'covered',
+  };
 }
 
 /** "[dry-run] app: would inject imagePullSecrets regcred for R", and the causes under the same tag. */

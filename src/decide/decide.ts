@@ -58,22 +58,9 @@ const DOCKER_HUB = 'docker.io';
 export function decide(input: DecideInput): PodDecision {
   const { spec, namespace, snapshot } = input;
   const effective = input.policy.forNamespace(namespace, snapshot.namespace(namespace));
-  const skippedBase = {
-    kind: spec.kind,
-    namespace,
-    mode: effective.mode,
-    modeSource: effective.modeSource,
-    decision: 'allow' as Verdict,
-    inject: [],
-    patchNames: [],
-    secretsSource: 'none' as const,
-    secrets: [],
-    containers: [],
-    findings: [],
-  };
-  if (effective.mode === 'off') return { ...skippedBase, skipped: `namespace ${namespace} is not checked (${effective.modeSource})` };
+  if (effective.mode === 'off') return skippedDecision(spec, namespace, effective, `namespace ${namespace} is not checked (${effective.modeSource})`);
   if (input.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) {
-    return { ...skippedBase, skipped: 'mirror pod of a static pod: admitted and validated by the API server but not mutated (the ServiceAccount plugin leaves it alone and the kubelet runs it whatever we answer); not checked' };
+    return skippedDecision(spec, namespace, effective, 'mirror pod of a static pod: admitted and validated by the API server but not mutated (the ServiceAccount plugin leaves it alone and the kubelet runs it whatever we answer); not checked');
   }
 
   const podFindings: Finding[] = [];
@@ -111,7 +98,8 @@ export function decide(input: DecideInput): PodDecision {
     chargedImages: new Set(),
   };
   const containers: ContainerDecision[] = [];
-  const checked = spec.containers.filter((container) => input.onlyContainers === undefined || input.onlyContainers.has(container.path));
+  const only = input.onlyContainers;
+  const checked = only === undefined ? spec.containers : spec.containers.filter((container) => only.has(container.path));
   for (const container of checked) {
     const decided = decideContainer(container, context, containers.length);
     // An answer that rests on lookups cut short is dropped: the pod is denied unchecked from there.
@@ -150,6 +138,24 @@ export function decide(input: DecideInput): PodDecision {
     containers,
     findings: podFindings,
     skipped: undefined,
+  };
+}
+
+/** A decision that checked nothing, and why. */
+function skippedDecision(spec: PodSpecRef, namespace: string, effective: EffectivePolicy, skipped: string): PodDecision {
+  return {
+    kind: spec.kind,
+    namespace,
+    mode: effective.mode,
+    modeSource: effective.modeSource,
+    decision: 'allow',
+    inject: [],
+    patchNames: [],
+    secretsSource: 'none',
+    secrets: [],
+    containers: [],
+    findings: [],
+    skipped,
   };
 }
 
@@ -341,12 +347,12 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   }
   const reference = parsed.reference;
   const summary = summarize(reference);
-  if (effective.isExempt(reference.name)) {
+  const access = effective.accessUnlessExempt(reference.name);
+  if (access === undefined) {
     findings.push({ code: 'ExemptImage', severity: 'info', path: imagePath, message: fit(`${container.name}: `, reference.name, ' is exempt by policy; not checked') });
     return result(container, image, summary, null, null, null, 'allow', findings);
   }
 
-  const access = effective.accessFor(reference.name);
   if (container.imagePullPolicy === 'IfNotPresent' && isLatestOrUntagged(reference) && effective.latestWithIfNotPresent !== 'ignore') {
     findings.push({
       code: 'LatestWithIfNotPresent',

@@ -55,6 +55,8 @@ export interface EffectivePolicy {
   readonly preferredSecrets: readonly string[];
   accessFor(imageName: string): RegistryAccess;
   isExempt(imageName: string): boolean;
+  /** accessFor(imageName), or undefined when isExempt(imageName): one lookup for both. */
+  accessUnlessExempt(imageName: string): RegistryAccess | undefined;
 }
 
 /** What the state behind a policy can see; the policy resolves namespaces it cannot see to `off`. */
@@ -215,6 +217,10 @@ export class PolicyResolver {
       },
       isExempt(imageName: string): boolean {
         return imageRules.get(imageName).exempt;
+      },
+      accessUnlessExempt(imageName: string): RegistryAccess | undefined {
+        const rules = imageRules.get(imageName);
+        return rules.exempt ? undefined : (rules.access ?? defaultResult);
       },
     });
   }

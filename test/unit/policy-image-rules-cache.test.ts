@@ -59,6 +59,7 @@ for (const order of ['in order', 'in reverse order'] as const) {
           { access: c.access, pattern: c.pattern, builtin: c.builtin, preferred: c.preferred, exempt: c.exempt },
           `${name} (round ${round})`,
         );
+        t.equal(effective.accessUnlessExempt(c.image), c.exempt ? undefined : access, `${name}: accessUnlessExempt (round ${round})`);
       }
     }
   });
