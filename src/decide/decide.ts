@@ -90,12 +90,12 @@ export function decide(input: DecideInput): PodDecision {
     usable,
     chosen: [],
     chosenViews: [],
-    citedSecrets: new Set<string>(),
+    citedSecrets: undefined,
     pulls: [],
     meter: { spent: 0, limit: input.workBudget ?? DECIDE_WORK_BUDGET },
-    targetsByImage: new Map(),
-    matchesByImage: new Map(),
-    chargedImages: new Set(),
+    targetsByImage: undefined,
+    matchesByImage: undefined,
+    chargedImages: undefined,
   };
   const containers: ContainerDecision[] = [];
   const only = input.onlyContainers;
@@ -110,7 +110,7 @@ export function decide(input: DecideInput): PodDecision {
   if (overBudget(context)) podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
 
   for (const entry of secrets.resolved) {
-    if (context.citedSecrets.has(entry.considered.name)) continue;
+    if (context.citedSecrets?.has(entry.considered.name) === true) continue;
     if (entry.considered.status === 'not-found' || entry.considered.status === 'wrong-type') {
       podFindings.push(secretProblemFinding(entry, spec, 'warn', namespace, input.snapshot.seesAllSecretTypes));
     }
@@ -217,12 +217,13 @@ interface ContainerContext {
   /** The work budget every keyring lookup of this decision draws from. */
   readonly meter: WorkMeter;
   /** Per image name, within this decision: containers repeat images, and a lookup's answer depends only on the name. */
-  readonly targetsByImage: Map<string, ImageTarget>;
-  readonly matchesByImage: Map<string, readonly KeyringMatch[]>;
+  /** Created on first use, like the other sets here: most decisions need few of them. */
+  targetsByImage: Map<string, ImageTarget> | undefined;
+  matchesByImage: Map<string, readonly KeyringMatch[]> | undefined;
   /** Images whose namespace-wide lookup was charged to the budget already. */
-  readonly chargedImages: Set<string>;
+  chargedImages: Set<string> | undefined;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
-  readonly citedSecrets: Set<string>;
+  citedSecrets: Set<string> | undefined;
 }
 
 /**
@@ -380,7 +381,8 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   if (firstMalformed !== undefined) {
     // One finding per container however many secrets are broken: a review cannot grow the answer
     // quadratically (containers x listed secrets).
-    if (!context.citedSecrets.has(firstMalformed.considered.name)) for (const entry of context.secrets.malformed) context.citedSecrets.add(entry.considered.name);
+    const cited = (context.citedSecrets ??= new Set());
+    if (!cited.has(firstMalformed.considered.name)) for (const entry of context.secrets.malformed) cited.add(entry.considered.name);
     const others = context.secrets.malformedOthers;
     findings.push({
       code: 'PullSecretMalformed',
@@ -612,7 +614,7 @@ function uncoveredCause(
   // A listed secret that is missing or of the wrong type is the likeliest cause: blame it first.
   const broken = context.secrets.firstBroken;
   if (broken !== undefined) {
-    context.citedSecrets.add(broken.considered.name);
+    (context.citedSecrets ??= new Set()).add(broken.considered.name);
     const finding = secretProblemFinding(broken, input.spec, severity, input.namespace, input.snapshot.seesAllSecretTypes, input.podUpdate === true);
     return { ...finding, path: imagePath, message: `${container.name}: ${finding.message}` };
   }
@@ -715,20 +717,22 @@ function overBudget(context: ContainerContext): boolean {
 
 /** The image compiled for matching once per decision: a long name is not parsed again per secret. */
 function targetOf(context: ContainerContext, imageName: string): ImageTarget {
-  let target = context.targetsByImage.get(imageName);
+  const targets = (context.targetsByImage ??= new Map());
+  let target = targets.get(imageName);
   if (target === undefined) {
     target = imageTarget(imageName);
-    context.targetsByImage.set(imageName, target);
+    targets.set(imageName, target);
   }
   return target;
 }
 
 /** lookupKeyring over the usable secrets the pod will have, once per image name. */
 function matchesOf(context: ContainerContext, imageName: string): readonly KeyringMatch[] {
-  let matches = context.matchesByImage.get(imageName);
+  const known = (context.matchesByImage ??= new Map());
+  let matches = known.get(imageName);
   if (matches === undefined) {
     matches = context.usable.length > 0 ? context.secrets.keyringMatches(NO_VIEWS, imageName, () => targetOf(context, imageName), context.meter) : [];
-    context.matchesByImage.set(imageName, matches);
+    known.set(imageName, matches);
   }
   return matches;
 }
@@ -739,8 +743,9 @@ function matchesOf(context: ContainerContext, imageName: string): readonly Keyri
  * remembered, the decision asked for that much; repeats of an image within it cost a lookup.
  */
 function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
-  if (!context.chargedImages.has(imageName)) {
-    context.chargedImages.add(imageName);
+  const charged = (context.chargedImages ??= new Set());
+  if (!charged.has(imageName)) {
+    charged.add(imageName);
     context.meter.spent += pullSecrets.length;
   }
   return namespaceKeyMatches(pullSecrets, imageName, context.meter);
