@@ -556,15 +556,19 @@ function chooseInjection(
     if (reaching !== undefined) return { kind: 'blocked', name: reaching.view.name, why: 'mountable' };
     return { kind: 'blocked', name: (covering[0] as NamespaceKeyMatch).view.name, why: 'keyring', holder: directHolder as KeyringMatch };
   }
-  // Looked up by name, list by list: the lists can be as long as the namespace's secrets.
-  const viableByName = new Map<string, NamespaceKeyMatch>();
-  for (const entry of viable) if (!viableByName.has(entry.view.name)) viableByName.set(entry.view.name, entry);
-  const shadowedNames = context.secrets.shadowedSaSecrets().map((view) => view.name);
+  // Looked up by name, list by list: the lists can be as long as the namespace's secrets. One
+  // viable secret (the usual case) needs no map.
+  let viableByName: Map<string, NamespaceKeyMatch> | undefined;
+  if (viable.length > 1) {
+    viableByName = new Map();
+    for (const entry of viable) if (!viableByName.has(entry.view.name)) viableByName.set(entry.view.name, entry);
+  }
+  const firstName = first.view.name;
   let pick = first;
-  search: for (const list of [context.chosen, rulePreferred, context.effective.preferredSecrets, shadowedNames]) {
+  search: for (const list of [context.chosen, rulePreferred, context.effective.preferredSecrets, context.secrets.shadowedSaSecretNames()]) {
     context.meter.spent += list.length;
     for (const name of list) {
-      const found = viableByName.get(name);
+      const found = viableByName === undefined ? (name === firstName ? first : undefined) : viableByName.get(name);
       if (found !== undefined) {
         pick = found;
         break search;

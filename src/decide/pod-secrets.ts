@@ -41,8 +41,10 @@ export interface PodSecrets {
   /** The first listed secret that is missing, else the first of the wrong type. */
   readonly firstBroken: ResolvedSecret | undefined;
   readonly nameSet: ReadonlySet<string>;
-  /** The ServiceAccount's usable secrets that the spec's own list shadows (copy-if-empty rule), found on first use. */
+  /** The ServiceAccount's usable secrets that the spec's own list shadows (copy-if-empty rule). */
   shadowedSaSecrets(): readonly PullSecretView[];
+  /** The names of shadowedSaSecrets(), in order. */
+  shadowedSaSecretNames(): readonly string[];
   /** describe(usable), built on first use and kept with the rest (it depends on the secrets only). */
   describeUsable(describe: (views: readonly PullSecretView[]) => string): string;
   /**
@@ -178,7 +180,6 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
   const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
   const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
 
-  let shadowed: readonly PullSecretView[] | undefined;
   let described: string | undefined;
   let ownMatches: Map<string, RememberedMatches> | undefined;
   let extraMatches: Map<PullSecretView, Map<string, RememberedMatches>> | undefined;
@@ -194,6 +195,13 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     }
     return byImage;
   };
+  // Resolved now rather than on first use: an entry must not keep the snapshot it was resolved in.
+  const listedSet = new Set(listed);
+  const shadowed: readonly PullSecretView[] =
+    hasOwnList && saSecrets !== undefined
+      ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
+      : [];
+  const shadowedNames = shadowed.map((view) => view.name);
   return {
     listed,
     hasOwnList,
@@ -208,15 +216,8 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
     firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
     nameSet: new Set(names),
-    shadowedSaSecrets(): readonly PullSecretView[] {
-      if (shadowed !== undefined) return shadowed;
-      const listedSet = new Set(listed);
-      shadowed =
-        hasOwnList && saSecrets !== undefined
-          ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
-          : [];
-      return shadowed;
-    },
+    shadowedSaSecrets: () => shadowed,
+    shadowedSaSecretNames: () => shadowedNames,
     describeUsable(describe: (views: readonly PullSecretView[]) => string): string {
       described ??= describe(usable);
       return described;
