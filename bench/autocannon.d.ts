@@ -20,6 +20,12 @@ declare module 'autocannon' {
     body?: string | Buffer;
     requests?: AutocannonRequest[];
     servername?: string;
+    /** Called with each connection's client before it starts: `setRequests` gives it its own list. */
+    setupClient?: (client: AutocannonClient) => void;
+  }
+
+  export interface AutocannonClient {
+    setRequests(requests: AutocannonRequest[]): void;
   }
 
   export interface AutocannonResult {

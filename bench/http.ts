@@ -10,10 +10,12 @@
  * table is what the image does; --server-node-options replaces them ("" for Node's defaults).
  *
  * Targets: bare Fastify; the webhook at the default log level (info, to a file, as production logs:
- * decisions that do something are logged, plain allows at debug), with the decision cache on and
- * off; and, for comparison, with --log-allows (one line per review). The reviews rotate through 32
- * pods, as replicas repeat in a cluster, so with the cache on (the default) every review after the
- * first pass is answered from it; the cache-off row is the cost of pods never seen before. The
+ * decisions that do something are logged, plain allows at debug), with replica pods and with pods
+ * never seen before; and, for comparison, with --log-allows (one line per review). The replica
+ * reviews rotate through 32 pods, as replicas repeat in a cluster, so with the cache on (the
+ * default) every review after the first pass is answered from it; the never-seen row sends each
+ * connection 2,000 pods of its own, each with an image no other review names, to a server with
+ * the decision cache off (see TARGETS). The
  * bench pods are allowed (covered, one Docker Hub image: an info finding), as most pods are, so at
  * the default level they write no line. All servers start first (idle
  * ones cost nothing), then the runs interleave, round by round, so that background load on a
@@ -97,14 +99,21 @@ interface Target {
   readonly diagnostic?: boolean;
   /** The throughput ratio this target must reach (GOAL_RATIO_TO_BARE unless set). */
   readonly goalRatio?: number;
+  /** Send pods the server has never seen (freshBodies) instead of the 32 rotating replicas. */
+  readonly freshPods?: boolean;
 }
 
 const TARGETS: readonly Target[] = [
   { name: 'bare Fastify (baseline)', script: 'bare-server.ts', args: [], logFile: false },
   // The bench's pods repeat (replicas), so this row answers from the decision cache; the next one
-  // decides every review, as for pods never seen before.
+  // sends pods the server has never seen: every connection its own run of FRESH_PODS_PER_CONNECTION
+  // pods, each with an app image no other review names (a repository of its own), in the same
+  // namespaces, with the decision cache off. No cache can answer them: not the decision cache, not
+  // the image-reference memo, not the keyring matches remembered per namespace (each far smaller
+  // than the pods in flight); what is remembered per namespace state (its secrets resolved for the
+  // pod's list) is what a cluster remembers too, where namespaces outlive their pods.
   { name: 'pullguard, default log (info)', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces], logFile: true },
-  { name: 'pullguard, default log, decision cache off', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces, '--decision-cache-entries', '0'], logFile: true, goalRatio: GOAL_RATIO_TO_BARE_UNCACHED },
+  { name: 'pullguard, default log, pods never seen (new images, cache off)', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces, '--decision-cache-entries', '0'], logFile: true, goalRatio: GOAL_RATIO_TO_BARE_UNCACHED, freshPods: true },
   // What logging every review costs (the pre-issue-14 default): a diagnostic row.
   { name: 'pullguard, --log-allows (a line per review)', script: 'webhook-server.ts', args: ['--logger', 'info', '--log-allows', '--namespaces', values.namespaces], logFile: true, diagnostic: true },
   ...(values['silent-target']
@@ -240,10 +249,39 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
+/** What a run sends: the same list on every connection, or a list of its own for each. */
+interface Bodies {
+  readonly shared?: readonly string[];
+  readonly perConnection?: readonly (readonly string[])[];
+}
+
+/** Pods never seen, per connection: more than any of the server's memos holds, so a pod comes round again only after they all moved on. */
+const FRESH_PODS_PER_CONNECTION = 2_000;
+
+/**
+ * `count` pods the server has never seen, in the same namespaces as the replicas: the app image of
+ * each is a repository of its own (`harbor.corp.example.com/team-N/api-fresh-<n>:2.M.1`), each
+ * review has its own uid. Numbered from `first`, so the lists of different connections share none.
+ */
+function freshBodies(first: number, count: number): string[] {
+  const indexes = poolIndexes(HTTP_BODY_POOL_SIZE);
+  return Array.from({ length: count }, (_, offset) => {
+    const n = first + offset;
+    const review = benchReview(indexes[n % indexes.length] as number, 'pod-lists-secrets');
+    const request = review['request'] as { uid: string; object: { spec: { containers: { image: string }[] } } };
+    request.uid = `f7e5a0de-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const app = request.object.spec.containers[0] as { image: string };
+    app.image = app.image.replace('/api:', `/api-fresh-${n}:`);
+    return JSON.stringify(review);
+  });
+}
+
 /** One autocannon run; latencies are recorded here at full resolution (autocannon's histogram keeps whole milliseconds). */
-function load(port: number, route: Route, bodies: readonly string[], seconds: number): Promise<RunResult> {
+function load(port: number, route: Route, bodies: Bodies, seconds: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
+    const asRequests = (list: readonly string[]) => list.map((body) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    let nextConnection = 0;
     const instance = autocannon(
       {
         url: `https://${BENCH_HOST}:${port}${route}`,
@@ -252,7 +290,10 @@ function load(port: number, route: Route, bodies: readonly string[], seconds: nu
         pipelining: 1,
         duration: seconds,
         timeout: REQUEST_TIMEOUT_S,
-        requests: bodies.map((body) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body })),
+        requests: asRequests(bodies.shared ?? (bodies.perConnection?.[0] as readonly string[])),
+        ...(bodies.perConnection === undefined
+          ? {}
+          : { setupClient: (client) => client.setRequests(asRequests(bodies.perConnection?.[nextConnection++ % (bodies.perConnection?.length ?? 1)] ?? [])) }),
       },
       (error: Error | null, result: AutocannonResult) => {
         if (error !== null) return reject(error);
@@ -293,6 +334,9 @@ async function main(): Promise<void> {
   const start: StartMessage = { type: 'start', cert: certificates.tlsCert, key: certificates.tlsKey };
   const reviews = poolIndexes(HTTP_BODY_POOL_SIZE).map((index) => benchReview(index, 'pod-lists-secrets'));
   const bodies = reviews.map((review) => JSON.stringify(review));
+  const replicas: Bodies = { shared: bodies };
+  const fresh: Bodies = { perConnection: Array.from({ length: connections }, (_, connection) => freshBodies(connection * FRESH_PODS_PER_CONNECTION, FRESH_PODS_PER_CONNECTION)) };
+  const bodiesOf = (target: Target): Bodies => (target.freshPods === true ? fresh : replicas);
   const firstUid = (reviews[0]?.['request'] as { uid: string }).uid;
   const notes: string[] = [];
 
@@ -308,14 +352,14 @@ async function main(): Promise<void> {
   for (const route of ROUTES) {
     for (const server of servers) {
       await checkOnce(server.started.port, route, bodies[0] as string, certificates.caCert, firstUid);
-      if (warmupS > 0) await load(server.started.port, route, bodies, warmupS);
+      if (warmupS > 0) await load(server.started.port, route, bodiesOf(server.target), warmupS);
     }
     for (let round = 0; round < rounds; round++) {
       for (let turn = 0; turn < servers.length; turn++) {
         const server = servers[(round + turn) % servers.length] as Server;
         const cell = server.cells.get(route) as Cell;
         const before = await usageOf(server.started.child);
-        const run = await load(server.started.port, route, bodies, durationS);
+        const run = await load(server.started.port, route, bodiesOf(server.target), durationS);
         const after = await usageOf(server.started.child);
         cell.rates.push(run.requestsPerSecond);
         cell.latencies.push(run.latencies);
