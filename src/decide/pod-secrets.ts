@@ -180,29 +180,15 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
   const usable = resolved.filter((entry) => entry.considered.status === 'usable').map((entry) => entry.view as PullSecretView);
   const malformed = resolved.filter((entry) => entry.considered.status === 'malformed');
 
-  let described: string | undefined;
-  let ownMatches: Map<string, RememberedMatches> | undefined;
-  let extraMatches: Map<PullSecretView, Map<string, RememberedMatches>> | undefined;
-  const memoOf = (extra: readonly PullSecretView[]): Map<string, RememberedMatches> => {
-    if (extra.length === 0) return (ownMatches ??= new Map());
-    const view = extra[0] as PullSecretView;
-    extraMatches ??= new Map();
-    let byImage = extraMatches.get(view);
-    if (byImage === undefined) {
-      if (extraMatches.size >= KEYRING_MATCHES_MEMO_EXTRAS) extraMatches.clear();
-      byImage = new Map();
-      extraMatches.set(view, byImage);
-    }
-    return byImage;
-  };
   // Resolved now rather than on first use: an entry must not keep the snapshot it was resolved in.
   const listedSet = new Set(listed);
   const shadowed: readonly PullSecretView[] =
     hasOwnList && saSecrets !== undefined
       ? saSecrets.filter((name) => !listedSet.has(name)).map((name) => snapshot.secret(namespace, name)).filter(isUsable)
       : [];
-  const shadowedNames = shadowed.map((view) => view.name);
-  return {
+  // A class, not an object of closures: closures here would keep this function's scope, and with
+  // it the spec and the snapshot, alive as long as the memo keeps the entry.
+  return new ResolvedPodSecrets({
     listed,
     hasOwnList,
     saSecrets,
@@ -216,33 +202,96 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     malformedOthers: malformed.length > 1 ? ` (and ${listNames(malformed.slice(1).map((entry) => entry.considered.name))})` : '',
     firstBroken: resolved.find((entry) => entry.considered.status === 'not-found') ?? resolved.find((entry) => entry.considered.status === 'wrong-type'),
     nameSet: new Set(names),
-    shadowedSaSecrets: () => shadowed,
-    shadowedSaSecretNames: () => shadowedNames,
-    describeUsable(describe: (views: readonly PullSecretView[]) => string): string {
-      described ??= describe(usable);
-      return described;
-    },
-    keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
-      if (imageName.length > KEYRING_MATCHES_MEMO_MAX_CHARS || extra.length > 1) {
-        return lookupKeyring(extra.length === 0 ? usable : [...usable, ...extra], target(), meter);
-      }
-      const memo = memoOf(extra);
-      const known = memo.get(imageName);
-      if (known !== undefined) {
-        // As lookupKeyring: a lookup that overspends the budget answers nothing.
-        meter.spent += known.cost;
-        return meter.spent > meter.limit ? [] : known.matches;
-      }
-      const before = meter.spent;
-      const matches = lookupKeyring(extra.length === 0 ? usable : [...usable, ...extra], target(), meter);
-      // A lookup cut short by the budget is incomplete: never remembered.
-      if (meter.spent <= meter.limit) {
-        if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
-        memo.set(imageName, { matches, cost: meter.spent - before });
-      }
-      return matches;
-    },
-  };
+  }, shadowed);
+}
+
+type PodSecretsData = Omit<PodSecrets, 'shadowedSaSecrets' | 'shadowedSaSecretNames' | 'describeUsable' | 'keyringMatches'>;
+
+class ResolvedPodSecrets implements PodSecrets {
+  readonly listed: readonly string[];
+  readonly hasOwnList: boolean;
+  readonly saSecrets: ServiceAccountPullSecrets | undefined;
+  readonly names: readonly string[];
+  readonly nameSource: CredentialSource;
+  readonly secretsSource: PodDecision['secretsSource'];
+  readonly resolved: readonly ResolvedSecret[];
+  readonly considered: readonly SecretConsidered[];
+  readonly usable: readonly PullSecretView[];
+  readonly malformed: readonly ResolvedSecret[];
+  readonly malformedOthers: string;
+  readonly firstBroken: ResolvedSecret | undefined;
+  readonly nameSet: ReadonlySet<string>;
+  private readonly shadowed: readonly PullSecretView[];
+  private readonly shadowedNames: readonly string[];
+  private described: string | undefined;
+  private ownMatches: Map<string, RememberedMatches> | undefined;
+  private extraMatches: Map<PullSecretView, Map<string, RememberedMatches>> | undefined;
+
+  constructor(data: PodSecretsData, shadowed: readonly PullSecretView[]) {
+    this.listed = data.listed;
+    this.hasOwnList = data.hasOwnList;
+    this.saSecrets = data.saSecrets;
+    this.names = data.names;
+    this.nameSource = data.nameSource;
+    this.secretsSource = data.secretsSource;
+    this.resolved = data.resolved;
+    this.considered = data.considered;
+    this.usable = data.usable;
+    this.malformed = data.malformed;
+    this.malformedOthers = data.malformedOthers;
+    this.firstBroken = data.firstBroken;
+    this.nameSet = data.nameSet;
+    this.shadowed = shadowed;
+    this.shadowedNames = shadowed.map((view) => view.name);
+  }
+
+  shadowedSaSecrets(): readonly PullSecretView[] {
+    return this.shadowed;
+  }
+
+  shadowedSaSecretNames(): readonly string[] {
+    return this.shadowedNames;
+  }
+
+  describeUsable(describe: (views: readonly PullSecretView[]) => string): string {
+    this.described ??= describe(this.usable);
+    return this.described;
+  }
+
+  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
+    if (imageName.length > KEYRING_MATCHES_MEMO_MAX_CHARS || extra.length > 1) {
+      return lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter);
+    }
+    const memo = this.memoOf(extra);
+    const known = memo.get(imageName);
+    if (known !== undefined) {
+      // As lookupKeyring: a lookup that overspends the budget answers nothing.
+      meter.spent += known.cost;
+      return meter.spent > meter.limit ? [] : known.matches;
+    }
+    const before = meter.spent;
+    const matches = lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter);
+    // A lookup cut short by the budget is incomplete: never remembered.
+    if (meter.spent <= meter.limit) {
+      if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
+      memo.set(imageName, { matches, cost: meter.spent - before });
+    }
+    return matches;
+  }
+
+  /** The remembered lookups of the keyring made of the usable secrets and `extra` (none or one). */
+  private memoOf(extra: readonly PullSecretView[]): Map<string, RememberedMatches> {
+    if (extra.length === 0) return (this.ownMatches ??= new Map());
+    const view = extra[0] as PullSecretView;
+    this.extraMatches ??= new Map();
+    let byImage = this.extraMatches.get(view);
+    if (byImage === undefined) {
+      if (this.extraMatches.size >= KEYRING_MATCHES_MEMO_EXTRAS) this.extraMatches.clear();
+      byImage = new Map();
+      this.extraMatches.set(view, byImage);
+    }
+    return byImage;
+  }
 }
 
 function resolveSecret(snapshot: ClusterSnapshot, namespace: string, name: string, source: CredentialSource, path: string): ResolvedSecret {
