@@ -1,5 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, type SnapshotRecord } from '../../src/cluster/projection.ts';
+import { imageTarget } from '../../src/credentials/keyring.ts';
 import { decide } from '../../src/decide/decide.ts';
 import { clearPodSecretsMemo, podSecrets, podSecretsMemoSize, POD_SECRETS_MEMO_LISTS, POD_SECRETS_MEMO_NAMESPACES } from '../../src/decide/pod-secrets.ts';
 import type { PodDecision } from '../../src/decide/types.ts';
@@ -191,4 +194,24 @@ t.test('a remembered keyring lookup charges the work budget what a fresh one spe
     t.equal(budgets.decision, c.imagePullSecrets.length === 1 ? 'inject' : 'allow', `${c.name}: decision`);
   }
   t.end();
+});
+
+t.test('a remembered list keeps neither the pod spec nor the snapshot it was resolved in', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const remember = (): { spec: WeakRef<object>; snapshot: WeakRef<object> } => {
+    const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com'), serviceAccount('team', 'default', 'other')]);
+    const spec = podListing('team', 'regcred');
+    const secrets = podSecrets(spec, 'team', snapshot, true);
+    secrets.keyringMatches([], 'registry.example.com/team/app', () => imageTarget('registry.example.com/team/app'), { spent: 0, limit: 1_000 });
+    return { spec: new WeakRef(spec), snapshot: new WeakRef(snapshot) };
+  };
+  const refs = remember();
+  t.equal(podSecretsMemoSize(), 1);
+  // WeakRef targets stay alive until the job that made them ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  t.equal(refs.spec.deref(), undefined, 'the spec was collected');
+  t.equal(refs.snapshot.deref(), undefined, 'the snapshot was collected');
+  t.equal(podSecretsMemoSize(), 1, 'while the list is still remembered');
 });
