@@ -97,9 +97,31 @@ interface NamespaceMemo {
 // comparing a spec with a few remembered lists costs less than building a key for it.
 const memo = new Map<string, NamespaceMemo>();
 
+/**
+ * Lists and keyring lookups remembered over every namespace before the whole memo is emptied: a
+ * bound on its heap (a lookup is a few hundred bytes) that the per-namespace and per-list bounds
+ * alone, multiplied, would not give.
+ */
+export const POD_SECRETS_MEMO_ITEMS = 16_384;
+/** Bumped when the memo is emptied: entries of an older generation remember nothing more. */
+let generation = 0;
+let itemsRemembered = 0;
+
+function countRemembered(): void {
+  itemsRemembered++;
+  if (itemsRemembered > POD_SECRETS_MEMO_ITEMS) clearPodSecretsMemo();
+}
+
 /** Forgets every remembered list (tests). */
 export function clearPodSecretsMemo(): void {
   memo.clear();
+  generation++;
+  itemsRemembered = 0;
+}
+
+/** Lists and lookups counted against POD_SECRETS_MEMO_ITEMS now (tests). */
+export function podSecretsMemoItems(): number {
+  return itemsRemembered;
 }
 
 /** Lists held now, over every namespace (tests). */
@@ -143,6 +165,7 @@ export function podSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     known.entries[known.next] = entry;
     known.next = (known.next + 1) % POD_SECRETS_MEMO_LISTS;
   }
+  countRemembered();
   return value;
 }
 
@@ -226,6 +249,8 @@ class ResolvedPodSecrets implements PodSecrets {
   private described: string | undefined;
   private ownMatches: Map<string, RememberedMatches> | undefined;
   private extraMatches: Map<PullSecretView, Map<string, RememberedMatches>> | undefined;
+  /** The memo generation this list was resolved in: once emptied, it remembers no lookups. */
+  private readonly generation = generation;
 
   constructor(data: PodSecretsData, shadowed: readonly PullSecretView[]) {
     this.listed = data.listed;
@@ -272,9 +297,10 @@ class ResolvedPodSecrets implements PodSecrets {
     const before = meter.spent;
     const matches = lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter);
     // A lookup cut short by the budget is incomplete: never remembered.
-    if (meter.spent <= meter.limit) {
+    if (meter.spent <= meter.limit && this.generation === generation) {
       if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
       memo.set(imageName, { matches, cost: meter.spent - before });
+      countRemembered();
     }
     return matches;
   }

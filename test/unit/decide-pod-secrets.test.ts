@@ -4,7 +4,7 @@ import t from 'tap';
 import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, projectServiceAccount, type SnapshotRecord } from '../../src/cluster/projection.ts';
 import { imageTarget } from '../../src/credentials/keyring.ts';
 import { decide } from '../../src/decide/decide.ts';
-import { clearPodSecretsMemo, podSecrets, podSecretsMemoSize, POD_SECRETS_MEMO_LISTS, POD_SECRETS_MEMO_NAMESPACES } from '../../src/decide/pod-secrets.ts';
+import { clearPodSecretsMemo, podSecrets, podSecretsMemoItems, podSecretsMemoSize, POD_SECRETS_MEMO_ITEMS, POD_SECRETS_MEMO_LISTS, POD_SECRETS_MEMO_NAMESPACES } from '../../src/decide/pod-secrets.ts';
 import type { PodDecision } from '../../src/decide/types.ts';
 import type { MemorySnapshot } from '../../src/snapshot/memory.ts';
 import type { ClusterSnapshot } from '../../src/snapshot/types.ts';
@@ -144,6 +144,25 @@ t.test('the memo stays bounded however many distinct lists and namespaces arrive
   for (let index = 0; index < POD_SECRETS_MEMO_NAMESPACES + 10; index++) podSecrets(podListing(`ns-${index}`, 'regcred'), `ns-${index}`, snapshot, true);
   t.ok(podSecretsMemoSize() <= POD_SECRETS_MEMO_NAMESPACES, `${podSecretsMemoSize()} lists held`);
   t.ok(podSecretsMemoSize() > 0);
+  t.end();
+});
+
+t.test('lists and lookups over every namespace stay bounded together: the memo is emptied past POD_SECRETS_MEMO_ITEMS', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  const namespaces = 400;
+  const imagesEach = 50;
+  t.ok(namespaces * (imagesEach + 1) > POD_SECRETS_MEMO_ITEMS, 'the run remembers more than the bound');
+  let largest = 0;
+  for (let n = 0; n < namespaces; n++) {
+    const secrets = podSecrets(podListing(`ns-${n}`, 'regcred'), `ns-${n}`, snapshot, true);
+    for (let i = 0; i < imagesEach; i++) {
+      const image = `registry.example.com/app-${n}-${i}`;
+      secrets.keyringMatches([], image, () => imageTarget(image), { spent: 0, limit: 1_000 });
+      largest = Math.max(largest, podSecretsMemoItems());
+    }
+  }
+  t.ok(largest <= POD_SECRETS_MEMO_ITEMS, `at most ${largest} items held`);
+  t.ok(podSecretsMemoSize() < namespaces, `emptied along the way (${podSecretsMemoSize()} lists held at the end)`);
   t.end();
 });
 
