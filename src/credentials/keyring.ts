@@ -149,11 +149,37 @@ function compileTarget(imageName: string): ImageTarget {
   // Not a name any node can resolve: no key matches it (the kubelet would compare, then fail to
   // pull). Checked before parsing, so a 7 MiB host costs one scan.
   if (!authorityFits(imageName)) return unmatchable;
-  const parsed = parseGoUrl('https://' + utf8Binary(imageName));
+  const parsed = plainImageUrl(imageName) ?? parseGoUrl('https://' + utf8Binary(imageName));
   if (parsed === undefined) return unmatchable;
   const { host, port } = splitHostPort(parsed.host);
   if (!isResolvableHostLength(host)) return unmatchable;
   return { name: imageName, dockerHub, parsed: true, port, path: parsed.path, labels: host.split('.') };
+}
+
+const isLowerAlnum = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+
+/**
+ * parseGoUrl('https://' + name) for the plain names nearly every image has: a host of lower-case
+ * letters, digits, dots and dashes with an optional numeric port, and a path of lower-case
+ * letters, digits, `.`, `_`, `-` and `/`. Go's parser leaves such a URL as it is (nothing to
+ * unescape, no userinfo, query or fragment), so the split is the answer; anything else is
+ * undefined and goes through parseGoUrl.
+ */
+export function plainImageUrl(imageName: string): { readonly host: string; readonly path: string } | undefined {
+  const slash = imageName.indexOf('/');
+  const authorityEnd = slash < 0 ? imageName.length : slash;
+  let colon = -1;
+  for (let i = 0; i < authorityEnd; i++) {
+    const c = imageName.charCodeAt(i);
+    if (c === 0x3a && colon < 0) colon = i;
+    else if (colon >= 0 ? !(c >= 0x30 && c <= 0x39) : !(isLowerAlnum(c) || c === 0x2e || c === 0x2d)) return undefined;
+  }
+  if (authorityEnd === 0 || colon === 0 || colon === authorityEnd - 1) return undefined;
+  for (let i = authorityEnd; i < imageName.length; i++) {
+    const c = imageName.charCodeAt(i);
+    if (!(isLowerAlnum(c) || c === 0x2e || c === 0x2d || c === 0x5f || c === 0x2f)) return undefined;
+  }
+  return { host: imageName.slice(0, authorityEnd), path: imageName.slice(authorityEnd) };
 }
 
 /** The image name compiled for matching; compile once, then look up or compare with many keys. */

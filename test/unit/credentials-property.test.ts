@@ -3,7 +3,8 @@ import t, { type Test } from 'tap';
 import { buildSecretObject, projectPullSecret } from '../../src/credentials/dockerconfig.ts';
 import { decodeGoBase64 } from '../../src/credentials/go-base64.ts';
 import { compileGlob, globMatches } from '../../src/credentials/go-glob.ts';
-import { isDockerHubImage, keyMatchesImage, lookupKeyring, parseKeyringKey } from '../../src/credentials/keyring.ts';
+import { isDockerHubImage, keyMatchesImage, lookupKeyring, parseKeyringKey, plainImageUrl } from '../../src/credentials/keyring.ts';
+import { parseGoUrl } from '../../src/credentials/go-url.ts';
 import type { PullSecretView } from '../../src/credentials/types.ts';
 
 const JSON_TYPE = 'kubernetes.io/dockerconfigjson';
@@ -262,4 +263,23 @@ t.test('glob work on a DNS label is bounded whatever the pattern length (steps c
     globMatches(compileGlob(pattern), 'a'.repeat(63), counter);
     t.ok(counter.spent <= bound(pattern), `${counter.spent} steps for ${pattern.slice(0, 12)}... (${pattern.length} bytes)`);
   }
+});
+
+t.test('plainImageUrl splits exactly as parseGoUrl parses https:// + the name, wherever it answers', (t) => {
+  // Mostly the characters plain names are made of, with some that force the full parser.
+  const plainish = fc.string({ unit: fc.constantFrom(...'abz09.-_/:'.split(''), 'A', '%', '@', '?', '#', '[', ']', ' ', 'é'), maxLength: 40 });
+  const realistic = fc.tuple(
+    fc.constantFrom('docker.io', 'harbor.corp.example.com', 'localhost:5000', 'registry:443', '10.0.0.1:8080', 'a-b.c', 'host:'),
+    fc.array(fc.string({ unit: fc.constantFrom(...'ab09._-'.split('')), maxLength: 8 }), { maxLength: 4 }),
+  ).map(([host, parts]) => [host, ...parts].join('/'));
+  let answered = 0;
+  checkProperty(t, fc.property(fc.oneof(plainish, realistic), (name) => {
+    const plain = plainImageUrl(name);
+    if (plain === undefined) return true;
+    answered++;
+    const parsed = parseGoUrl('https://' + name);
+    return parsed !== undefined && parsed.host === plain.host && parsed.path === plain.path;
+  }), 5_000);
+  t.ok(answered > 500, `the fast path answered ${answered} names`);
+  t.end();
 });
