@@ -339,6 +339,21 @@ function byStoredKeyDescending(a: PendingMatch, b: PendingMatch): number {
  * Docker Hub image, the credentials stored under exactly `index.docker.io` come back instead.
  */
 export function lookupKeyring(secrets: readonly PullSecretView[], image: string | ImageTarget, meter?: WorkMeter): KeyringMatch[] {
+  return lookupKeyringCharged(secrets, image, meter, undefined);
+}
+
+/** What a lookup charged its meter for the Docker Hub fallback (0 when the fallback did not run). */
+export interface FallbackCharge {
+  fallback: number;
+}
+
+/**
+ * lookupKeyring, telling `charge` what the Docker Hub fallback cost: the budget is checked after
+ * the main loop but not after the fallback, so whoever replays a lookup's charges (a remembered
+ * lookup, decide/pod-secrets.ts) must replay them in those two steps to answer as it did.
+ */
+export function lookupKeyringCharged(secrets: readonly PullSecretView[], image: string | ImageTarget, meter: WorkMeter | undefined, charge: FallbackCharge | undefined): KeyringMatch[] {
+  if (charge !== undefined) charge.fallback = 0;
   const target = typeof image === 'string' ? targetOf(image) : image;
   const matched: PendingMatch[] = [];
   for (const secret of secrets) {
@@ -365,6 +380,7 @@ export function lookupKeyring(secrets: readonly PullSecretView[], image: string 
     if (!secret.usable) continue;
     const entries = entriesOf(secret);
     if (meter !== undefined) meter.spent += entries.length;
+    if (charge !== undefined) charge.fallback += entries.length;
     for (const { key, compiled } of entries) {
       if (compiled.bytes === DOCKER_HUB_FALLBACK_KEY) fallback.push({ secret: secret.name, key, viaDockerHubFallback: true });
     }

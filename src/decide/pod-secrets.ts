@@ -1,4 +1,4 @@
-import { lookupKeyring, type ImageTarget } from '../credentials/keyring.ts';
+import { lookupKeyring, lookupKeyringCharged, type FallbackCharge, type ImageTarget } from '../credentials/keyring.ts';
 import type { KeyringMatch, PullSecretView, WorkMeter } from '../credentials/types.ts';
 import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { PodSpecRef } from '../workloads/extract.ts';
@@ -65,8 +65,10 @@ const KEYRING_MATCHES_MEMO_MAX_CHARS = 256;
 
 interface RememberedMatches {
   readonly matches: readonly KeyringMatch[];
-  /** Units the lookup charged to its meter. */
-  readonly cost: number;
+  /** Units the lookup charged to its meter before its budget check (the secrets' keys compared). */
+  readonly mainCost: number;
+  /** Units its Docker Hub fallback charged after that check (lookupKeyringCharged). */
+  readonly fallbackCost: number;
 }
 
 /** Namespaces remembered; the memo is emptied when full (no bookkeeping on a hit), so a flood costs what it did without. */
@@ -290,16 +292,20 @@ class ResolvedPodSecrets implements PodSecrets {
     const memo = this.memoOf(extra);
     const known = memo.get(imageName);
     if (known !== undefined) {
-      // As lookupKeyring: a lookup that overspends the budget answers nothing.
-      meter.spent += known.cost;
-      return meter.spent > meter.limit ? [] : known.matches;
+      // As lookupKeyring: a lookup that overspends the budget in its main loop answers nothing;
+      // its Docker Hub fallback is charged after that check, and answers whatever it spends.
+      meter.spent += known.mainCost;
+      if (meter.spent > meter.limit) return [];
+      meter.spent += known.fallbackCost;
+      return known.matches;
     }
     const before = meter.spent;
-    const matches = lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter);
+    const charge: FallbackCharge = { fallback: 0 };
+    const matches = lookupKeyringCharged(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter, charge);
     // A lookup cut short by the budget is incomplete: never remembered.
     if (meter.spent <= meter.limit && this.generation === generation) {
       if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
-      memo.set(imageName, { matches, cost: meter.spent - before });
+      memo.set(imageName, { matches, mainCost: meter.spent - before - charge.fallback, fallbackCost: charge.fallback });
       countRemembered();
     }
     return matches;

@@ -234,3 +234,33 @@ t.test('a remembered list keeps neither the pod spec nor the snapshot it was res
   t.equal(refs.snapshot.deref(), undefined, 'the snapshot was collected');
   t.equal(podSecretsMemoSize(), 1, 'while the list is still remembered');
 });
+
+t.test('a remembered lookup whose Docker Hub fallback overspends the budget answers as a fresh one does, at every budget', (t) => {
+  // The recheck after injecting `spare` looks up nginx again through `hub`'s index.docker.io key
+  // (the fallback), a lookup the harmless-choice check already remembered in the same decision.
+  const policy = policyResolver({ registries: [{ hosts: ['docker.io', 'registry.example.com'], access: 'secret' }] });
+  const snapshot = snapshotFromObjects([
+    namespaceObject('team'),
+    pullSecret('team', 'hub', 'https://index.docker.io/v1/', 'a.example.org', 'b.example.org'),
+    pullSecret('team', 'spare', 'registry.example.com', 'c.example.org'),
+  ]);
+  const spec = specOf(pod({ namespace: 'team', imagePullSecrets: ['hub'], containers: [{ name: 'hub', image: 'nginx:1.27' }, { name: 'app', image: 'registry.example.com/team/app:1.0' }] }));
+  const codes = (workBudget: number): string => {
+    clearPodSecretsMemo();
+    const decision = decide({ spec, namespace: 'team', snapshot, policy, now: NOW, secretsFinal: true, workBudget });
+    return [decision.findings.map((finding) => finding.code).join('+'), ...decision.containers.map((container) => `${container.name}:${container.findings.map((finding) => finding.code).join('+')}`)].join(' ');
+  };
+  // As decided before lookups were remembered (c93a69e9), budget by budget.
+  const cut = 'DecisionBudgetExceeded';
+  const expected: Record<number, string> = {
+    20: `${cut} hub:`,
+    21: `${cut} hub:NoMatchingCredential app:InjectedPullSecret+NoMatchingCredential`,
+    25: `${cut} hub:NoMatchingCredential app:InjectedPullSecret+NoMatchingCredential`,
+    26: `${cut} hub: app:InjectedPullSecret+NoMatchingCredential`,
+    28: `${cut} hub: app:InjectedPullSecret+NoMatchingCredential`,
+    30: `${cut} hub: app:InjectedPullSecret+NoMatchingCredential`,
+    34: `${cut} hub: app:InjectedPullSecret+NoMatchingCredential`,
+  };
+  for (const [budget, want] of Object.entries(expected)) t.equal(codes(Number(budget)), want, `budget ${budget}`);
+  t.end();
+});
