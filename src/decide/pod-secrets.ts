@@ -232,20 +232,11 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
 
 type PodSecretsData = Omit<PodSecrets, 'shadowedSaSecrets' | 'shadowedSaSecretNames' | 'describeUsable' | 'keyringMatches'>;
 
+// The resolved data are fields of the instance, copied in the constructor; this declaration
+// (merged with the class) lists them once, as PodSecretsData.
+interface ResolvedPodSecrets extends PodSecretsData {}
+
 class ResolvedPodSecrets implements PodSecrets {
-  readonly listed: readonly string[];
-  readonly hasOwnList: boolean;
-  readonly saSecrets: ServiceAccountPullSecrets | undefined;
-  readonly names: readonly string[];
-  readonly nameSource: CredentialSource;
-  readonly secretsSource: PodDecision['secretsSource'];
-  readonly resolved: readonly ResolvedSecret[];
-  readonly considered: readonly SecretConsidered[];
-  readonly usable: readonly PullSecretView[];
-  readonly malformed: readonly ResolvedSecret[];
-  readonly malformedOthers: string;
-  readonly firstBroken: ResolvedSecret | undefined;
-  readonly nameSet: ReadonlySet<string>;
   private readonly shadowed: readonly PullSecretView[];
   private readonly shadowedNames: readonly string[];
   private described: string | undefined;
@@ -255,19 +246,7 @@ class ResolvedPodSecrets implements PodSecrets {
   private readonly generation = generation;
 
   constructor(data: PodSecretsData, shadowed: readonly PullSecretView[]) {
-    this.listed = data.listed;
-    this.hasOwnList = data.hasOwnList;
-    this.saSecrets = data.saSecrets;
-    this.names = data.names;
-    this.nameSource = data.nameSource;
-    this.secretsSource = data.secretsSource;
-    this.resolved = data.resolved;
-    this.considered = data.considered;
-    this.usable = data.usable;
-    this.malformed = data.malformed;
-    this.malformedOthers = data.malformedOthers;
-    this.firstBroken = data.firstBroken;
-    this.nameSet = data.nameSet;
+    Object.assign(this, data);
     this.shadowed = shadowed;
     this.shadowedNames = shadowed.map((view) => view.name);
   }
