@@ -73,7 +73,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT,...]
-                         [--profile DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target]
+                         [--profile DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants]
 Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
 `);
   process.exit(0);
