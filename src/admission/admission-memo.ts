@@ -101,8 +101,8 @@ function volumeImage(entry: unknown): Record<string, unknown> | undefined {
  * `#index`, an entry without a name in imagePullSecrets as ''), so two reviews share a key exactly
  * when admit() sees the same inputs in them; a test holds the two derivations together.
  * Encoded by JSON.stringify of a flat list (native, one flat string): strings are quoted and
- * escaped, absent values are null and the list lengths are numbers, so no two different inputs
- * share a key whatever characters they hold.
+ * escaped, absent values are null, the secrets list is led by its length and every container by
+ * its group, so no two different inputs share a key whatever characters they hold.
  */
 export function memoKey(request: AdmissionRequest, phase: Phase): string | undefined {
   const found = podSpecOf(request.object);
@@ -126,17 +126,15 @@ export function memoKey(request: AdmissionRequest, phase: Phase): string | undef
   } else {
     parts.push(null);
   }
+  // One entry per container, led by its group (a missing list and an empty one give none, as
+  // extractPodSpec sees them); image volumes are led by 'volumes' and their index.
   for (const group of CONTAINER_GROUPS) {
     const list = spec[group];
-    if (!Array.isArray(list)) {
-      parts.push(null);
-      continue;
-    }
-    parts.push(list.length);
+    if (!Array.isArray(list)) continue;
     for (let index = 0; index < list.length; index += 1) {
       const entry: unknown = list[index];
       const container = isRecord(entry) ? entry : {};
-      parts.push(stringOr(container['name'], `#${index}`), stringOr(container['image'], null), stringOr(container['imagePullPolicy'], null));
+      parts.push(group, stringOr(container['name'], `#${index}`), stringOr(container['image'], null), stringOr(container['imagePullPolicy'], null));
     }
   }
   const volumes = spec['volumes'];
@@ -145,7 +143,7 @@ export function memoKey(request: AdmissionRequest, phase: Phase): string | undef
       const entry: unknown = volumes[index];
       const image = volumeImage(entry);
       if (image === undefined) continue;
-      parts.push(index, stringOr((entry as Record<string, unknown>)['name'], `#${index}`), stringOr(image['reference'], null), stringOr(image['pullPolicy'], null));
+      parts.push('volumes', index, stringOr((entry as Record<string, unknown>)['name'], `#${index}`), stringOr(image['reference'], null), stringOr(image['pullPolicy'], null));
     }
   }
   return JSON.stringify(parts);

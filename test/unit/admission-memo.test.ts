@@ -355,3 +355,10 @@ t.test('two reviews share a memo key exactly when admit() reads the same inputs 
     { numRuns: 3000 },
   );
 });
+
+t.test('a missing container list and an empty one share a key, as admit() sees no container in either', async (t) => {
+  const withSpec = (spec: Record<string, unknown>): AdmissionRequest => ({ ...replica('x'), object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'team' }, spec } });
+  t.equal(memoKey(withSpec({}), 'validate'), memoKey(withSpec({ ephemeralContainers: [] }), 'validate'));
+  t.equal(memoKey(withSpec({ containers: [] }), 'validate'), memoKey(withSpec({ initContainers: [], volumes: [] }), 'validate'));
+  t.not(memoKey(withSpec({ containers: [{ name: 'a' }] }), 'validate'), memoKey(withSpec({ initContainers: [{ name: 'a' }] }), 'validate'));
+});
