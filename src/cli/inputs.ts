@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText } from '../policy/load.ts';
+import { DEFAULT_POLICY } from '../policy/default-policy.ts';
 import { PolicyResolver } from '../policy/resolve.ts';
 import type { Policy } from '../policy/schema.ts';
 import { readInputs } from '../manifests/read.ts';
@@ -18,6 +18,8 @@ export async function loadPolicyFile(path: string | undefined): Promise<Policy> 
   } catch (error) {
     throw new UsageError(`cannot read policy ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+  // Loaded only for a policy file: the schema and zod take ~100 ms to load, on every run otherwise.
+  const { describePolicyErrors, loadPolicyText } = await import('../policy/load.ts');
   const result = loadPolicyText(text);
   if (!result.ok) throw new UsageError(`invalid policy ${path}: ${describePolicyErrors(result.errors)}`);
   return result.policy;

@@ -1,4 +1,5 @@
-import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText } from '../policy/load.ts';
+import { DEFAULT_POLICY } from '../policy/default-policy.ts';
+import { describePolicyErrors, loadPolicyText } from '../policy/load.ts';
 import type { Policy } from '../policy/schema.ts';
 import { isRecord } from '../workloads/extract.ts';
 import { POLICY_KEY } from './projection.ts';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { DEFAULT_POLICY, describePolicyErrors, loadPolicyText, type PolicyError } from '../policy/load.ts';
+import { DEFAULT_POLICY } from '../policy/default-policy.ts';
+import { describePolicyErrors, loadPolicyText, type PolicyError } from '../policy/load.ts';
 import { PolicyResolver, type ResolverScope } from '../policy/resolve.ts';
 import type { Policy } from '../policy/schema.ts';
 import type { PolicyEventRecorder } from './events.ts';

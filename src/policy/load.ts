@@ -1,4 +1,5 @@
 import { parseDocument } from 'yaml';
+import { deepFreeze } from './default-policy.ts';
 import { policySchema, type Policy } from './schema.ts';
 
 export interface PolicyError {
@@ -76,18 +77,4 @@ function loadPolicyDocument(text: string): PolicyLoadResult {
 /** Renders errors one per line, for logs, CLI output and Kubernetes Events. */
 export function describePolicyErrors(errors: readonly PolicyError[]): string {
   return errors.map((error) => `${error.path}: ${error.message}`).join('; ');
-}
-
-export const DEFAULT_POLICY: Policy = (() => {
-  const result = parsePolicyObject({});
-  if (!result.ok) throw new Error('built-in default policy is invalid');
-  return result.policy;
-})();
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -1,7 +1,7 @@
 import type { NamespaceView } from '../snapshot/types.ts';
 import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
 import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
-import { MODES } from './schema.ts';
+import { MODES } from './modes.ts';
 import { parseKeyringKey } from '../credentials/keyring.ts';
 import { policyPatternMatches } from './pattern-match.ts';
 import { StringMemo } from '../image/string-memo.ts';

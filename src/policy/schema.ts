@@ -8,8 +8,9 @@ import { API_VERSION_PATTERN, FIELD_PATH_PATTERN } from '../workloads/pod-templa
  * policy that does not break a cluster pulling only public images from well-known registries.
  */
 
-export const MODES = ['enforce', 'warn', 'dry-run'] as const;
-export type Mode = (typeof MODES)[number];
+import { MODES, type Mode } from './modes.ts';
+
+export { MODES, type Mode };
 /** `off` exists only after namespace resolution (excluded namespaces, or the mode label set to `off`). */
 export type EffectiveMode = Mode | 'off';
 

@@ -141,6 +141,11 @@ export function decideWorkloads(
       if (shown === undefined || VERDICT_RANK[result.decision] > VERDICT_RANK[shown.decision]) shown = result;
     }
     if (shown === undefined) continue;
+    // One copy from one place (nearly every workload): its result already says so.
+    if (variants.length === 1 && variants[0]?.sources.length === 1) {
+      results.push(shown);
+      continue;
+    }
     const first = shown.source;
     const sources = variants.flatMap((variant) => variant.sources);
     results.push({ ...shown, sources: [first, ...sources.filter((source) => source !== first)], copiesDiffer: variants.length > 1 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { auditCluster, kindsToList, type ClusterAuditRequest } from '../../src/cluster/audit-cluster.ts';
 import { listInPages, MAX_LIST_RESTARTS } from '../../src/cluster/paged-list.ts';
-import { DEFAULT_POLICY } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { ClusterAuditBuilder, MAX_POD_OUTCOMES } from '../../src/report/cluster-audit.ts';
 import { EMPTY_SNAPSHOT } from '../../src/snapshot/memory.ts';

@@ -7,7 +7,7 @@ import type { InformerName } from '../../src/cluster/informers.ts';
 import { LiveDecisionState } from '../../src/cluster/live-state.ts';
 import { ManualScheduler } from '../../src/cluster/scheduler.ts';
 import { FakeInformerFactory } from '../../src/cluster/testing.ts';
-import { DEFAULT_POLICY } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
 import { b64, namespaceObject, pullSecret, serviceAccount } from '../helpers/objects.ts';
 
 const NAMESPACE = 'pullguard';

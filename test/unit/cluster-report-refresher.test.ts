@@ -3,7 +3,7 @@ import t from 'tap';
 import { LeaseElector, microTime } from '../../src/cluster/lease.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { ReportRefresher } from '../../src/cluster/report-refresher.ts';
-import { DEFAULT_POLICY } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import type { DecisionState } from '../../src/server/state.ts';
 import { FakeKube } from '../helpers/fake-kube.ts';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { buildSecretObject, projectPullSecret } from '../../src/credentials/dockerconfig.ts';
 import { PAYLOAD_MEMO_ENTRIES, payloadMemoSize } from '../../src/credentials/payload-memo.ts';
 import { decide } from '../../src/decide/decide.ts';
-import { DEFAULT_POLICY } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { extractPodSpec } from '../../src/workloads/extract.ts';

@@ -5,7 +5,7 @@ import { decodeAdmissionReview } from '../../src/admission/review.ts';
 import { buildSecretObject, projectPullSecret } from '../../src/credentials/dockerconfig.ts';
 import { lookupKeyring, parseKeyringKey } from '../../src/credentials/keyring.ts';
 import { redactAuthsKey } from '../../src/credentials/redact.ts';
-import { DEFAULT_POLICY } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { auditObjects } from '../../src/report/audit.ts';
 import { renderTable } from '../../src/report/table.ts';

@@ -1,6 +1,13 @@
 import t from 'tap';
-import { DEFAULT_POLICY, loadPolicyText, parsePolicyObject, POLICY_MAX_ALIAS_COUNT } from '../../src/policy/load.ts';
+import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
+import { loadPolicyText, parsePolicyObject, POLICY_MAX_ALIAS_COUNT } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
+
+t.test('the written-out default policy is exactly what the schema makes of an empty policy', async (t) => {
+  const parsed = parsePolicyObject({});
+  t.ok(parsed.ok);
+  if (parsed.ok) t.strictSame(DEFAULT_POLICY, parsed.policy);
+});
 
 t.test('the built-in default policy has documented, cluster-safe defaults', async (t) => {
   t.match(DEFAULT_POLICY, {
