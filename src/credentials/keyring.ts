@@ -3,6 +3,7 @@ import { compileGlob, globMatches, isLiteralPattern, type CompiledGlob } from '.
 import { parseGoUrl, splitHostPort } from './go-url.ts';
 import type { CredentialKey, KeyringMatch, PullSecretView, WorkMeter } from './types.ts';
 import { detachedCopy, redactAuthsKey } from './redact.ts';
+import { Doorkeeper } from '../image/string-memo.ts';
 
 /**
  * The kubelet's credential keyring (pkg/credentialprovider/keyring.go): how an auths key is
@@ -187,6 +188,18 @@ export function imageTarget(imageName: string): ImageTarget {
   return targetOf(imageName);
 }
 
+/** A normalised keyring key (parseKeyringKey) compiled once for matching many images (policy patterns). */
+export type KeyPattern = CompiledKey;
+
+export function compileKeyPattern(key: string): KeyPattern {
+  return compileKeyBytes(utf8Binary(key));
+}
+
+/** keyMatchesImage(key, target) for a key compiled with compileKeyPattern. */
+export function keyPatternMatches(pattern: KeyPattern, target: ImageTarget): boolean {
+  return compiledMatches(pattern, target);
+}
+
 /** URLsMatch(glob, target), with any parse or pattern error counted as "no match" as Lookup does. */
 function compiledMatches(key: CompiledKey, target: ImageTarget, meter?: WorkMeter): boolean {
   const labels = key.labels;
@@ -204,10 +217,13 @@ function compiledMatches(key: CompiledKey, target: ImageTarget, meter?: WorkMete
 
 // Memoisation. Compiled keys hang off the (frozen, long-lived) CredentialKey objects; strings
 // passed to keyMatchesImage and image names go through small bounded maps, emptied when full.
+// An image name is kept from its second sighting on (string-memo.ts: Doorkeeper): one-off images
+// are compiled and dropped young, and never empty the map of the images that repeat.
 const compiledByKey = new WeakMap<CredentialKey, CompiledKey>();
 const CACHE_LIMIT = 4096;
 const compiledByString = new Map<string, CompiledKey>();
 const targetsByName = new Map<string, ImageTarget>();
+const targetDoorkeeper = new Doorkeeper(CACHE_LIMIT);
 
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= CACHE_LIMIT) cache.clear();
@@ -221,7 +237,15 @@ function compiledString(key: string): CompiledKey {
 
 function targetOf(imageName: string): ImageTarget {
   if (imageName.length > TARGET_MEMO_MAX_CHARS) return compileTarget(imageName);
-  return targetsByName.get(imageName) ?? remember(targetsByName, imageName, compileTarget(imageName));
+  const known = targetsByName.get(imageName);
+  if (known !== undefined) return known;
+  const target = compileTarget(imageName);
+  return targetDoorkeeper.seenBefore(imageName) ? remember(targetsByName, imageName, target) : target;
+}
+
+/** Image targets kept now (tests). */
+export function imageTargetMemoSize(): number {
+  return targetsByName.size;
 }
 
 function compiledOf(key: CredentialKey): CompiledKey {

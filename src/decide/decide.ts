@@ -348,7 +348,8 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   }
   const reference = parsed.reference;
   const summary = summarize(reference);
-  const access = effective.accessUnlessExempt(reference.name);
+  // A first-seen image is compiled for matching once: the policy's rules and the keyring share it.
+  const access = effective.accessUnlessExempt(reference.name, () => targetOf(context, reference.name));
   if (access === undefined) {
     findings.push({ code: 'ExemptImage', severity: 'info', path: imagePath, message: fit(`${container.name}: `, reference.name, ' is exempt by policy; not checked') });
     return result(container, image, summary, null, null, null, 'allow', findings);

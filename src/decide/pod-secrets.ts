@@ -2,6 +2,7 @@ import { lookupKeyring, lookupKeyringCharged, type FallbackCharge, type ImageTar
 import type { KeyringMatch, PullSecretView, WorkMeter } from '../credentials/types.ts';
 import type { ClusterSnapshot, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { PodSpecRef } from '../workloads/extract.ts';
+import { Doorkeeper } from '../image/string-memo.ts';
 import { listNames } from './messages.ts';
 import type { CredentialSource, PodDecision, SecretConsidered } from './types.ts';
 
@@ -62,6 +63,14 @@ export const KEYRING_MATCHES_MEMO_ENTRIES = 64;
 export const KEYRING_MATCHES_MEMO_EXTRAS = 16;
 /** Longest image name remembered; longer ones are looked up every time and never kept. */
 const KEYRING_MATCHES_MEMO_MAX_CHARS = 256;
+/** Recent image names the doorkeeper below tells apart: a cluster's working set of images. */
+const KEYRING_DOORKEEPER_NAMES = 4096;
+/**
+ * Image names looked up recently, over every list: a lookup is remembered from the image's second
+ * sighting on (string-memo.ts: Doorkeeper). Shared by the lists, so an image another list of the
+ * namespace looked up counts as seen; that only decides what is kept, never what is answered.
+ */
+const keyringDoorkeeper = new Doorkeeper(KEYRING_DOORKEEPER_NAMES);
 
 interface RememberedMatches {
   readonly matches: readonly KeyringMatch[];
@@ -117,6 +126,7 @@ function countRemembered(): void {
 /** Forgets every remembered list (tests). */
 export function clearPodSecretsMemo(): void {
   memo.clear();
+  keyringDoorkeeper.clear();
   generation++;
   itemsRemembered = 0;
 }
@@ -281,8 +291,9 @@ class ResolvedPodSecrets implements PodSecrets {
     const before = meter.spent;
     const charge: FallbackCharge = { fallback: 0 };
     const matches = lookupKeyringCharged(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter, charge);
-    // A lookup cut short by the budget is incomplete: never remembered.
-    if (meter.spent <= meter.limit && this.generation === generation) {
+    // A lookup cut short by the budget is incomplete: never remembered. Nor is an image's first
+    // lookup: one-off images would fill and empty the memo (and the items bound) for nothing.
+    if (meter.spent <= meter.limit && this.generation === generation && keyringDoorkeeper.seenBefore(imageName)) {
       if (memo.size >= KEYRING_MATCHES_MEMO_ENTRIES) memo.clear();
       memo.set(imageName, { matches, mainCost: meter.spent - before - charge.fallback, fallbackCost: charge.fallback });
       countRemembered();

@@ -42,8 +42,9 @@ const ERROR_SUBJECT_MAX_CHARS = 48;
 const INVALID_FORMAT = 'invalid reference format';
 
 /**
- * Parsed references remembered. A cluster runs a few thousand distinct images at most and every
- * pod repeats them; a miss costs one parse, as without the memo. [string-memo.ts]
+ * Parsed references remembered from their second sighting. A cluster runs a few thousand distinct
+ * images at most and every pod repeats them; a miss costs one parse, as without the memo, and an
+ * image seen once is not kept. [string-memo.ts]
  */
 export const REFERENCE_MEMO_ENTRIES = 4096;
 /**
@@ -56,6 +57,7 @@ export const REFERENCE_MEMO_MAX_CHARS = 256;
 const memo = new StringMemo((input: string) => freezeResult(parseImageReferenceUncached(input)), {
   maxEntries: REFERENCE_MEMO_ENTRIES,
   maxKeyChars: REFERENCE_MEMO_MAX_CHARS,
+  secondSighting: true,
 });
 
 /**

@@ -6,6 +6,13 @@
  * when full: no per-entry bookkeeping on a hit, and a flood of distinct strings costs one
  * re-computation per string, as without the memo) and the length of a key (longer strings are
  * computed every time and never kept, so a 7 MiB review cannot pin megabytes of image strings).
+ *
+ * With `secondSighting`, a key is kept only when it comes round a second time (a doorkeeper, as
+ * in TinyLFU): an image that appears once (a one-off pod, a fresh build tag) is computed and
+ * dropped young instead of filling the memo, being promoted to the old generation and emptied
+ * with the rest, so a stream of new images costs no memo churn and a repeated one is kept from
+ * its second use. Whether a key was kept never changes what get() answers: only how often it
+ * computes.
  * Imports nothing: the pure core may use it.
  */
 export class StringMemo<V> {
@@ -13,21 +20,22 @@ export class StringMemo<V> {
   readonly maxKeyChars: number;
   private readonly compute: (key: string) => V;
   private readonly entries = new Map<string, V>();
+  private readonly doorkeeper: Doorkeeper | undefined;
 
-  constructor(compute: (key: string) => V, options: { readonly maxEntries: number; readonly maxKeyChars: number }) {
+  constructor(compute: (key: string) => V, options: { readonly maxEntries: number; readonly maxKeyChars: number; readonly secondSighting?: boolean }) {
     this.compute = compute;
     this.maxEntries = options.maxEntries;
     this.maxKeyChars = options.maxKeyChars;
+    this.doorkeeper = options.secondSighting === true ? new Doorkeeper(options.maxEntries) : undefined;
   }
 
-  /** compute(key), remembered when the key is short enough. */
-  get(key: string): V {
-    if (key.length > this.maxKeyChars) return this.compute(key);
+  /** compute(key) (or `compute` given here, which must answer the same), remembered when the key is short enough. */
+  get(key: string, compute: (key: string) => V = this.compute): V {
+    if (key.length > this.maxKeyChars) return compute(key);
     const known = this.entries.get(key);
     if (known !== undefined) return known;
-    const value = this.compute(key);
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(key, value);
+    const value = compute(key);
+    if (this.doorkeeper === undefined || this.doorkeeper.seenBefore(key)) this.keep(key, value);
     return value;
   }
 
@@ -36,11 +44,10 @@ export class StringMemo<V> {
     return key.length > this.maxKeyChars ? undefined : this.entries.get(key);
   }
 
-  /** Remembers a value computed elsewhere (when the key is short enough), as get() would have. */
+  /** Remembers a value computed elsewhere (when the key is short enough, and seen before with `secondSighting`), as get() would have. */
   remember(key: string, value: V): void {
     if (key.length > this.maxKeyChars) return;
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(key, value);
+    if (this.doorkeeper === undefined || this.doorkeeper.seenBefore(key)) this.keep(key, value);
   }
 
   /** Entries held now (for tests and diagnostics). */
@@ -50,5 +57,47 @@ export class StringMemo<V> {
 
   clear(): void {
     this.entries.clear();
+    this.doorkeeper?.clear();
+  }
+
+  private keep(key: string, value: V): void {
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, value);
+  }
+}
+
+/**
+ * Which strings were seen recently, as 32-bit hashes in a fixed table (no strings kept, nothing
+ * allocated per key: the table never grows and holds nothing the garbage collector traces).
+ * seenBefore() answers true when the key's slot holds the key's hash: the key was seen since the
+ * slot was last overwritten, or (rarely) another key with the same hash was. Either answer is only
+ * a hint about whether keeping the key pays; it never decides what a memo answers.
+ */
+export class Doorkeeper {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  /** Room for about `capacity` recent keys (rounded up to a power of two, at least 64). */
+  constructor(capacity: number) {
+    let size = 64;
+    while (size < capacity * 2 && size < 1 << 20) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+  }
+
+  /** True when `key` was seen before (see the class comment); records it either way. */
+  seenBefore(key: string): boolean {
+    // FNV-1a over the UTF-16 code units; 0 marks an empty slot, so a hash of 0 is stored as 1.
+    let hash = 0x811c9dc5 | 0;
+    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+    if (hash === 0) hash = 1;
+    const slot = (hash ^ (hash >>> 15)) & this.mask;
+    if (this.slots[slot] === hash) return true;
+    this.slots[slot] = hash;
+    return false;
+  }
+
+  clear(): void {
+    this.slots.fill(0);
   }
 }

@@ -3,13 +3,14 @@ import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
 import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
 import { MODES } from './modes.ts';
 import { parseKeyringKey } from '../credentials/keyring.ts';
-import { policyPatternMatches } from './pattern-match.ts';
+import { compiledPolicyPatternMatches, compilePolicyPattern, type CompiledPolicyPattern } from './pattern-match.ts';
+import { imageTarget, type ImageTarget } from '../credentials/keyring.ts';
 import { StringMemo } from '../image/string-memo.ts';
 import { BUILTIN_POD_TEMPLATES, PodTemplateKinds } from '../workloads/pod-templates.ts';
 
 /** A registry rule with its host patterns normalised once, the way the kubelet normalises auths keys. */
 interface CompiledRule {
-  readonly patterns: readonly string[];
+  readonly patterns: readonly CompiledPolicyPattern[];
   /** The answer for each pattern, built once: accessFor returns these shared, frozen objects. */
   readonly answers: readonly RegistryAccess[];
 }
@@ -21,7 +22,7 @@ interface ImageRules {
   readonly exempt: boolean;
 }
 
-/** Image names whose rule matches are remembered (the same images repeat across pods). */
+/** Image names whose rule matches are remembered from their second sighting (the same images repeat across pods; one-off ones are not kept). */
 export const IMAGE_RULES_MEMO_ENTRIES = 4096;
 /** Longer names are matched every time and never kept; real image names are far shorter. */
 export const IMAGE_RULES_MEMO_MAX_CHARS = 256;
@@ -55,8 +56,11 @@ export interface EffectivePolicy {
   readonly preferredSecrets: readonly string[];
   accessFor(imageName: string): RegistryAccess;
   isExempt(imageName: string): boolean;
-  /** accessFor(imageName), or undefined when isExempt(imageName): one lookup for both. */
-  accessUnlessExempt(imageName: string): RegistryAccess | undefined;
+  /**
+   * accessFor(imageName), or undefined when isExempt(imageName): one lookup for both. `target`
+   * gives imageTarget(imageName) when the caller has it compiled already (asked only on a miss).
+   */
+  accessUnlessExempt(imageName: string, target?: () => ImageTarget): RegistryAccess | undefined;
 }
 
 /** What the state behind a policy can see; the policy resolves namespaces it cannot see to `off`. */
@@ -79,7 +83,7 @@ export const UNWATCHED_SECRETS_SOURCE = 'its secrets are not watched: --secret-n
 export class PolicyResolver {
   readonly policy: Policy;
   private readonly rules: readonly CompiledRule[];
-  private readonly exempt: readonly string[];
+  private readonly exempt: readonly CompiledPolicyPattern[];
   private readonly excluded: ReadonlySet<string>;
   private readonly secretNamespaces: ReadonlySet<string> | undefined;
   /** Rule matches by image name: they do not depend on the namespace, so every namespace shares them. */
@@ -111,27 +115,45 @@ export class PolicyResolver {
           preferredSecrets: rule.preferredSecrets,
         }),
       );
-      return { patterns, answers };
+      return { patterns: patterns.map(compilePolicyPattern), answers };
     });
-    this.exempt = policy.exemptImages.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined);
+    this.exempt = policy.exemptImages.map((host) => parseKeyringKey(host)).filter((key): key is string => key !== undefined).map(compilePolicyPattern);
     this.excluded = new Set(policy.namespaces.exclude);
-    this.imageRules = new StringMemo((imageName) => this.matchImage(imageName), {
+    this.imageRules = new StringMemo((imageName) => this.matchImage(imageTarget(imageName)), {
       maxEntries: IMAGE_RULES_MEMO_ENTRIES,
       maxKeyChars: IMAGE_RULES_MEMO_MAX_CHARS,
+      secondSighting: true,
     });
   }
 
-  /** The first matching rule pattern (rules in order, patterns in order) and whether the image is exempt. */
-  private matchImage(imageName: string): ImageRules {
+  /** The rule matches of an image, remembered (imageRules); `target` compiles the name on a miss. */
+  private rulesOf(imageName: string, target: (() => ImageTarget) | undefined): ImageRules {
+    const known = this.imageRules.peek(imageName);
+    if (known !== undefined) return known;
+    const rules = this.matchImage(target === undefined ? imageTarget(imageName) : target());
+    this.imageRules.remember(imageName, rules);
+    return rules;
+  }
+
+  /** The first matching rule pattern (rules in order, patterns in order) and whether the image (target.name) is exempt. */
+  private matchImage(target: ImageTarget): ImageRules {
     let access: RegistryAccess | undefined;
-    for (const rule of this.rules) {
-      const at = rule.patterns.findIndex((pattern) => policyPatternMatches(pattern, imageName));
-      if (at !== -1) {
-        access = rule.answers[at];
+    search: for (const rule of this.rules) {
+      const patterns = rule.patterns;
+      for (let at = 0; at < patterns.length; at++) {
+        if (compiledPolicyPatternMatches(patterns[at] as CompiledPolicyPattern, target)) {
+          access = rule.answers[at];
+          break search;
+        }
+      }
+    }
+    let exempt = false;
+    for (const pattern of this.exempt) {
+      if (compiledPolicyPatternMatches(pattern, target)) {
+        exempt = true;
         break;
       }
     }
-    const exempt = this.exempt.some((pattern) => policyPatternMatches(pattern, imageName));
     return Object.freeze({ access, exempt });
   }
 
@@ -192,7 +214,7 @@ export class PolicyResolver {
       modeSource = UNWATCHED_SECRETS_SOURCE;
     }
 
-    const imageRules = this.imageRules;
+    const rulesOf = (imageName: string, target?: () => ImageTarget): ImageRules => this.rulesOf(imageName, target);
     const defaultResult: RegistryAccess = Object.freeze({
       access: defaultAccess,
       matchedPattern: undefined,
@@ -213,13 +235,13 @@ export class PolicyResolver {
       injectTemplates: policy.injection.templates,
       preferredSecrets: policy.injection.preferredSecrets,
       accessFor(imageName: string): RegistryAccess {
-        return imageRules.get(imageName).access ?? defaultResult;
+        return rulesOf(imageName).access ?? defaultResult;
       },
       isExempt(imageName: string): boolean {
-        return imageRules.get(imageName).exempt;
+        return rulesOf(imageName).exempt;
       },
-      accessUnlessExempt(imageName: string): RegistryAccess | undefined {
-        const rules = imageRules.get(imageName);
+      accessUnlessExempt(imageName: string, target?: () => ImageTarget): RegistryAccess | undefined {
+        const rules = rulesOf(imageName, target);
         return rules.exempt ? undefined : (rules.access ?? defaultResult);
       },
     });

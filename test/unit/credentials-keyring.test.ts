@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildSecretObject, projectPullSecret } from '../../src/credentials/dockerconfig.ts';
-import { isDockerHubImage, keyMatchesImage, lookupKeyring, parseKeyringKey } from '../../src/credentials/keyring.ts';
+import { imageTarget, imageTargetMemoSize, isDockerHubImage, keyMatchesImage, lookupKeyring, parseKeyringKey } from '../../src/credentials/keyring.ts';
 import type { PullSecretView } from '../../src/credentials/types.ts';
 
 // Every expectation below was checked against the kubelet's own code (keyring.go with Go 1.25
@@ -261,3 +261,15 @@ for (const [name, [key, image, expected]] of Object.entries(dnsLimits)) {
     t.equal(keyMatchesImage(key, image), expected);
   });
 }
+
+t.test('an image compiled for matching is kept from its second sighting: a one-off image is compiled and dropped', async (t) => {
+  const image = 'registry.example.com/kept-from-second-sighting/app';
+  const before = imageTargetMemoSize();
+  const first = imageTarget(image);
+  t.equal(imageTargetMemoSize(), before, 'seen once: not kept');
+  const second = imageTarget(image);
+  t.equal(imageTargetMemoSize(), before + 1, 'seen twice: kept');
+  t.equal(imageTarget(image), second, 'later callers share the kept target');
+  t.same(first, second);
+  t.equal(keyMatchesImage('registry.example.com/kept-from-second-sighting', image), true);
+});

@@ -157,12 +157,36 @@ t.test('lists and lookups over every namespace stay bounded together: the memo i
     const secrets = podSecrets(podListing(`ns-${n}`, 'regcred'), `ns-${n}`, snapshot, true);
     for (let i = 0; i < imagesEach; i++) {
       const image = `registry.example.com/app-${n}-${i}`;
+      // Twice: a lookup is remembered from the image's second sighting.
+      secrets.keyringMatches([], image, () => imageTarget(image), { spent: 0, limit: 1_000 });
       secrets.keyringMatches([], image, () => imageTarget(image), { spent: 0, limit: 1_000 });
       largest = Math.max(largest, podSecretsMemoItems());
     }
   }
   t.ok(largest <= POD_SECRETS_MEMO_ITEMS, `at most ${largest} items held`);
   t.ok(podSecretsMemoSize() < namespaces, `emptied along the way (${podSecretsMemoSize()} lists held at the end)`);
+  t.end();
+});
+
+t.test('a keyring lookup is remembered from the image\'s second sighting: the first is answered and dropped', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com')]);
+  const secrets = podSecrets(podListing('team', 'regcred'), 'team', snapshot, true);
+  const image = 'registry.example.com/team/app';
+  let compiled = 0;
+  const target = () => {
+    compiled++;
+    return imageTarget(image);
+  };
+  const items = podSecretsMemoItems();
+  const first = secrets.keyringMatches([], image, target, { spent: 0, limit: 1_000 });
+  t.equal(podSecretsMemoItems(), items, 'seen once: not remembered');
+  const second = secrets.keyringMatches([], image, target, { spent: 0, limit: 1_000 });
+  t.equal(podSecretsMemoItems(), items + 1, 'seen twice: remembered');
+  const third = secrets.keyringMatches([], image, target, { spent: 0, limit: 1_000 });
+  t.equal(compiled, 2, 'the third lookup is answered from the memo');
+  t.same(first, second);
+  t.equal(third, second);
+  t.equal(first[0]?.secret, 'regcred');
   t.end();
 });
 
@@ -204,7 +228,8 @@ t.test('a remembered keyring lookup charges the work budget what a fresh one spe
     for (let budget = 0; budget <= 250; budget++, tried++) {
       clearPodSecretsMemo();
       const fresh = run(budget);
-      run(1_000_000); // remembers every lookup of the pod
+      run(1_000_000);
+      run(1_000_000); // remembers every lookup of the pod (from each image's second sighting)
       const remembered = run(budget);
       t.same(remembered, fresh, `${c.name}: budget ${budget}`);
       if (fresh.findings.some((finding) => finding.code === 'DecisionBudgetExceeded')) cutShort++;

@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   parseImageReference, parseImageReferenceUncached, REFERENCE_MEMO_ENTRIES, REFERENCE_MEMO_MAX_CHARS, referenceMemo,
 } from '../../src/image/reference.ts';
-import { StringMemo } from '../../src/image/string-memo.ts';
+import { Doorkeeper, StringMemo } from '../../src/image/string-memo.ts';
 
 const SHA256 = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
@@ -28,22 +28,27 @@ for (const [what, input] of Object.entries(inputs)) {
   });
 }
 
-t.test('shares one frozen result between callers of the same short reference', async (t) => {
+t.test('keeps a short reference from its second sighting and shares that frozen result with later callers', async (t) => {
   referenceMemo.clear();
   const first = parseImageReference('registry.example.com/app:1.0');
+  t.equal(referenceMemo.size, 0, 'a reference seen once is not kept');
   const second = parseImageReference('registry.example.com/app:1.0');
-  t.equal(second, first);
-  t.ok(Object.isFrozen(first));
-  t.ok(first.ok && Object.isFrozen(first.reference));
+  t.equal(referenceMemo.size, 1, 'kept when it comes round again');
+  const third = parseImageReference('registry.example.com/app:1.0');
+  t.equal(third, second);
+  t.same(first, second);
+  t.ok(Object.isFrozen(first) && Object.isFrozen(second));
+  t.ok(second.ok && Object.isFrozen(second.reference));
 });
 
-t.test('shares the error result of an invalid reference, with the same message', async (t) => {
+t.test('shares the error result of an invalid reference from its second sighting, with the same message', async (t) => {
   referenceMemo.clear();
-  const first = parseImageReference('Registry.example.com/APP');
+  parseImageReference('Registry.example.com/APP');
   const second = parseImageReference('Registry.example.com/APP');
-  t.equal(second, first);
-  t.equal(first.ok, false);
-  t.same(first, parseImageReferenceUncached('Registry.example.com/APP'));
+  const third = parseImageReference('Registry.example.com/APP');
+  t.equal(third, second);
+  t.equal(second.ok, false);
+  t.same(second, parseImageReferenceUncached('Registry.example.com/APP'));
 });
 
 t.test(`never keeps a reference longer than ${REFERENCE_MEMO_MAX_CHARS} characters`, async (t) => {
@@ -51,16 +56,29 @@ t.test(`never keeps a reference longer than ${REFERENCE_MEMO_MAX_CHARS} characte
   const long = `registry.example.com/${'x'.repeat(REFERENCE_MEMO_MAX_CHARS)}:1`;
   parseImageReference(long);
   parseImageReference(long);
+  parseImageReference(long);
   t.equal(referenceMemo.size, 0);
 });
 
-t.test(`holds at most ${REFERENCE_MEMO_ENTRIES} references however many distinct ones arrive`, async (t) => {
+t.test(`holds at most ${REFERENCE_MEMO_ENTRIES} references however many distinct ones arrive twice`, async (t) => {
   referenceMemo.clear();
-  for (let i = 0; i < REFERENCE_MEMO_ENTRIES + 100; i++) parseImageReference(`registry.example.com/app-${i}:1`);
+  for (let i = 0; i < REFERENCE_MEMO_ENTRIES + 100; i++) {
+    parseImageReference(`registry.example.com/app-${i}:1`);
+    parseImageReference(`registry.example.com/app-${i}:1`);
+  }
   t.ok(referenceMemo.size <= REFERENCE_MEMO_ENTRIES, `size ${referenceMemo.size}`);
   t.ok(referenceMemo.size > 0);
   const late = parseImageReference('registry.example.com/app-1:1');
   t.same(late, parseImageReferenceUncached('registry.example.com/app-1:1'));
+});
+
+t.test('a flood of references each seen once keeps none of them', async (t) => {
+  referenceMemo.clear();
+  for (let i = 0; i < REFERENCE_MEMO_ENTRIES; i++) {
+    const input = `registry.example.com/once-${i}:1`;
+    t.same(parseImageReference(input), parseImageReferenceUncached(input), `once-${i}`);
+  }
+  t.ok(referenceMemo.size < REFERENCE_MEMO_ENTRIES / 100, `size ${referenceMemo.size} (only hash collisions of the doorkeeper admit any)`);
 });
 
 const memoCases: Record<string, { readonly keys: readonly string[]; readonly maxEntries: number; readonly maxKeyChars: number; readonly computed: number; readonly size: number }> = {
@@ -81,3 +99,57 @@ for (const [name, c] of Object.entries(memoCases)) {
     t.equal(memo.size, c.size);
   });
 }
+
+const secondSightingCases: Record<string, { readonly keys: readonly string[]; readonly maxEntries: number; readonly computed: number; readonly size: number }> = {
+  'keeps nothing seen once': { keys: ['a', 'b', 'c'], maxEntries: 10, computed: 3, size: 0 },
+  'keeps a key on its second sighting and answers the third from the memo': { keys: ['a', 'a', 'a'], maxEntries: 10, computed: 2, size: 1 },
+  'keeps keys that come round again after others, then answers them': { keys: ['a', 'b', 'a', 'b', 'a', 'b'], maxEntries: 10, computed: 4, size: 2 },
+  'empties itself when full, and a kept key is then kept again on its next sighting': { keys: ['a', 'a', 'b', 'b', 'c', 'c', 'a', 'a'], maxEntries: 2, computed: 7, size: 2 },
+};
+for (const [name, c] of Object.entries(secondSightingCases)) {
+  t.test(`StringMemo with secondSighting ${name}`, async (t) => {
+    let computed = 0;
+    const memo = new StringMemo((key: string) => {
+      computed++;
+      return { key };
+    }, { maxEntries: c.maxEntries, maxKeyChars: 10, secondSighting: true });
+    for (const key of c.keys) t.same(memo.get(key), { key });
+    t.equal(computed, c.computed);
+    t.equal(memo.size, c.size);
+  });
+}
+
+t.test('StringMemo with secondSighting: remember() keeps a value only on the second sighting, peek() never records one', async (t) => {
+  const memo = new StringMemo((key: string) => key.length, { maxEntries: 10, maxKeyChars: 10, secondSighting: true });
+  t.equal(memo.peek('abc'), undefined);
+  memo.remember('abc', 3);
+  t.equal(memo.peek('abc'), undefined, 'first sighting: not kept');
+  memo.remember('abc', 3);
+  t.equal(memo.peek('abc'), 3, 'second sighting: kept');
+});
+
+t.test('StringMemo get() with a compute of its own uses it on a miss only', async (t) => {
+  const memo = new StringMemo((key: string) => `default ${key}`, { maxEntries: 10, maxKeyChars: 10 });
+  t.equal(memo.get('a', (key) => `given ${key}`), 'given a');
+  t.equal(memo.get('a', () => 'never asked'), 'given a');
+  t.equal(memo.get('b'), 'default b');
+});
+
+t.test('Doorkeeper tells a key seen before from new ones, and forgets everything on clear()', async (t) => {
+  const doorkeeper = new Doorkeeper(64);
+  t.equal(doorkeeper.seenBefore('registry.example.com/app'), false);
+  t.equal(doorkeeper.seenBefore('registry.example.com/app'), true);
+  t.equal(doorkeeper.seenBefore('registry.example.com/other'), false);
+  t.equal(doorkeeper.seenBefore(''), false, 'the empty string is a key like any other');
+  t.equal(doorkeeper.seenBefore(''), true);
+  doorkeeper.clear();
+  t.equal(doorkeeper.seenBefore('registry.example.com/app'), false);
+});
+
+t.test('Doorkeeper holds a fixed table: 100,000 distinct keys later, a recent key is still told apart', async (t) => {
+  const doorkeeper = new Doorkeeper(4096);
+  let falsePositives = 0;
+  for (let i = 0; i < 100_000; i++) if (doorkeeper.seenBefore(`registry.example.com/app-${i}:1`)) falsePositives++;
+  t.ok(falsePositives < 100, `${falsePositives} distinct keys taken for seen (hash collisions only)`);
+  t.equal(doorkeeper.seenBefore('registry.example.com/app-99999:1'), true);
+});
