@@ -3,7 +3,7 @@ import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
 import { readInputs, type InputEvent } from '../manifests/read.ts';
 import { Renderers } from '../manifests/render.ts';
 import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, type NotAuditedEntry, type OnlyFilter, type SkippedEntry } from '../report/audit.ts';
-import { prepareWorkload, type PreparedWorkload } from '../report/prepare-workload.ts';
+import { prepareWorkload, SpecInterner, type PreparedWorkload } from '../report/prepare-workload.ts';
 import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
 import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
 import { clean, plural, renderTable } from '../report/table.ts';
@@ -122,6 +122,8 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const progress = new ProgressLine(io.stderr, io.stderr.isTTY === true);
   const state = new SnapshotBuilder(defaultNamespace);
   const workloads: PreparedWorkload[] = [];
+  // Replicas share one pod spec object (fewer survivors for the collector to copy while reading).
+  const specs = new SpecInterner();
   const skipped: SkippedEntry[] = [];
   const notAudited: NotAuditedEntry[] = [];
   let files = 0;
@@ -137,7 +139,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
       return projected === undefined ? undefined : { state: projected };
     }
     if (asState) return undefined;
-    const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates);
+    const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates, specs);
     return workload === undefined ? undefined : { workload };
   };
   const readOptions = {

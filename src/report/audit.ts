@@ -7,7 +7,7 @@ import { DEFAULT_NAMESPACE } from '../snapshot/from-objects.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import type { PodSpecRef } from '../workloads/extract.ts';
 import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
-import { prepareWorkload, type PreparedWorkload } from './prepare-workload.ts';
+import { podSpecKey, prepareWorkload, SpecInterner, type PreparedWorkload } from './prepare-workload.ts';
 import { buildRollup, type Rollup } from './rollup.ts';
 
 /**
@@ -89,7 +89,12 @@ const VERDICT_RANK: Readonly<Record<Verdict, number>> = { allow: 0, inject: 1, d
  */
 function sameCopy(a: PreparedWorkload, b: PreparedWorkload): boolean {
   if (a.fingerprint === undefined || a.fingerprint !== b.fingerprint) return false;
-  return a.namespace === b.namespace && a.specField === b.specField && sameStrings(a.annotations, b.annotations) && JSON.stringify(a.spec) === JSON.stringify(b.spec);
+  return a.namespace === b.namespace && a.specField === b.specField && sameStrings(a.annotations, b.annotations) && sameSpec(a, b);
+}
+
+function sameSpec(a: PreparedWorkload, b: PreparedWorkload): boolean {
+  if (a.spec === undefined || b.spec === undefined) return a.spec === b.spec;
+  return (a.specKey ?? podSpecKey(a.spec)) === (b.specKey ?? podSpecKey(b.spec));
 }
 
 function sameStrings(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -169,41 +174,22 @@ export function decideObjects(
   options: DecideObjectsOptions = {},
 ): AuditResult[] {
   const prepared: PreparedWorkload[] = [];
+  const specs = new SpecInterner();
   for (const { object, source } of inputs) {
-    const workload = prepareWorkload(object, source, options.podTemplates);
+    const workload = prepareWorkload(object, source, options.podTemplates, specs);
     if (workload !== undefined) prepared.push(workload);
   }
   return decideWorkloads(prepared, snapshot, policy, now, options);
 }
 
 /**
- * Decisions already made in this run, by everything decide() reads from a workload: its
- * namespace, its pod spec as extracted and whether it is a mirror pod (the only annotation decide()
- * reads). The replicas of one template (a cluster dump's pods, one Deployment in several overlays)
+ * Decisions already made in this run, by everything decide() reads from a workload: its pod spec
+ * as extracted (by podSpecKey, the same string for interned replicas, whose hash V8 then keeps), then
+ * its namespace and whether it is a mirror pod (the only annotation decide() reads). The replicas of one template (a cluster dump's pods, one Deployment in several overlays)
  * then cost one decision. The snapshot, policy and clock are those of the run. Holds nothing the
  * results do not already hold but the keys: results share the decision's (read-only) parts.
  */
-type DecisionMemo = Map<string, PodDecision>;
-
-export function decisionKey(namespace: string, spec: PodSpecRef, annotations: Readonly<Record<string, string>>): string {
-  // A flat list of the fields, one JSON.stringify: a third of the cost of stringifying the
-  // PodSpecRef. Left out are the fields derived from those kept: isTemplate and specPointer (from
-  // kind and specPath), each container's path and pullPolicyPath (from specPath, group, index).
-  // The secrets are led by their count and each container by its group, so no two lists of
-  // different fields read the same.
-  const parts: (string | number | boolean | null)[] = [
-    namespace,
-    annotations[MIRROR_POD_ANNOTATION] !== undefined,
-    spec.kind,
-    spec.specPath,
-    spec.serviceAccountName,
-    spec.hasImagePullSecretsField,
-    spec.imagePullSecrets.length,
-    ...spec.imagePullSecrets,
-  ];
-  for (const container of spec.containers) parts.push(container.group, container.index, container.name, container.image ?? null, container.imagePullPolicy ?? null);
-  return JSON.stringify(parts);
-}
+type DecisionMemo = Map<string, Map<string, PodDecision>>;
 
 function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, defaultNamespace: string, decisions: DecisionMemo): AuditResult {
   const { kind, name, source, spec } = workload;
@@ -221,8 +207,14 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
       skipped: `${workload.specField} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
     };
   }
-  const key = decisionKey(namespace, spec, workload.annotations);
-  let decision = decisions.get(key);
+  const specKey = workload.specKey ?? podSpecKey(spec);
+  let bySpec = decisions.get(specKey);
+  if (bySpec === undefined) {
+    bySpec = new Map();
+    decisions.set(specKey, bySpec);
+  }
+  const key = `${workload.annotations[MIRROR_POD_ANNOTATION] === undefined ? 'n' : 'm'}${namespace}`;
+  let decision = bySpec.get(key);
   if (decision === undefined) {
     decision = decide({
       spec,
@@ -233,7 +225,7 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
       secretsFinal: false, // manifests: the ServiceAccount plugin has not run yet
       annotations: workload.annotations,
     });
-    decisions.set(key, decision);
+    bySpec.set(key, decision);
   }
   return resultOf(base, decision);
 }

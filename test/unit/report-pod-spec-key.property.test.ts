@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { decisionKey } from '../../src/report/audit.ts';
-import { extractPodSpec } from '../../src/workloads/extract.ts';
+import { MAX_INTERNED_SPECS, podSpecKey, prepareWorkload, SpecInterner } from '../../src/report/prepare-workload.ts';
+import { extractPodSpec, type PodSpecRef } from '../../src/workloads/extract.ts';
 import { PodTemplateKinds } from '../../src/workloads/pod-templates.ts';
 
-// The audit's decision memo is exact only if two workloads get one key exactly when everything
-// decide() reads of them is equal: the namespace, the mirror annotation and the whole extracted
-// pod spec (PodSpecRef), whose JSON is the reference here. The key leaves out the fields derived
-// from others (paths, pointers, isTemplate); this fails if one of them ever stops being derived.
+// The audit shares one PodSpecRef and one decision between workloads whose pod spec keys are equal
+// (the namespace and the mirror annotation are keyed apart). That is exact only if two specs get
+// one key exactly when the whole extracted pod spec (PodSpecRef), whose JSON is the reference
+// here, is equal. The key leaves out the fields derived from others (paths, pointers,
+// isTemplate); this fails if one of them ever stops being derived.
 
 const value = fc.constantFrom(undefined, '', 'app', 'a"b', '#0', 'nginx', 'nginx:1', 'IfNotPresent', 'Always', 'regcred', 7, null);
 const container = fc.record({ name: value, image: value, imagePullPolicy: value }, { requiredKeys: [] });
@@ -26,12 +27,10 @@ const podSpec = fc.record(
 );
 const workload = fc.record({
   kind: fc.constantFrom('Pod', 'Deployment', 'CronJob', 'Rollout'),
-  namespace: fc.constantFrom('team', 'other'),
-  mirror: fc.boolean(),
   spec: podSpec,
 });
 
-type Generated = { kind: string; namespace: string; mirror: boolean; spec: Record<string, unknown> };
+type Generated = { kind: string; spec: Record<string, unknown> };
 const rollouts = new PodTemplateKinds([{ apiVersion: 'argoproj.io/*', kind: 'Rollout', path: 'spec.template.spec' }]);
 
 function place(generated: Generated): Record<string, unknown> {
@@ -45,11 +44,10 @@ function keys(generated: Generated): { key: string; reference: string } {
   const object = place(generated);
   const spec = extractPodSpec(object) ?? rollouts.extract(object);
   if (spec === undefined) throw new Error('every generated workload has a pod spec');
-  const annotations: Record<string, string> = generated.mirror ? { 'kubernetes.io/config.mirror': 'x' } : {};
-  return { key: decisionKey(generated.namespace, spec, annotations), reference: JSON.stringify([generated.namespace, generated.mirror, spec]) };
+  return { key: podSpecKey(spec), reference: JSON.stringify(spec) };
 }
 
-t.test('two workloads share a decision key exactly when their namespace, mirror annotation and extracted pod spec are equal', async (t) => {
+t.test('two workloads share a pod spec key exactly when their extracted pod specs are equal', async (t) => {
   let samePairs = 0;
   let differentPairs = 0;
   fc.assert(
@@ -67,11 +65,9 @@ t.test('two workloads share a decision key exactly when their namespace, mirror 
   t.ok(samePairs > 5_000 && differentPairs > 5_000, `both kinds of pair were generated (${samePairs} equal, ${differentPairs} different)`);
 });
 
-t.test('workloads that differ in one field that decide() reads get different keys', async (t) => {
-  const base: Generated = { kind: 'Deployment', namespace: 'team', mirror: false, spec: { imagePullSecrets: [{ name: 'regcred' }], containers: [{ name: 'app', image: 'nginx:1', imagePullPolicy: 'IfNotPresent' }] } };
+t.test('pod specs that differ in one field that decide() reads get different keys', async (t) => {
+  const base: Generated = { kind: 'Deployment', spec: { imagePullSecrets: [{ name: 'regcred' }], containers: [{ name: 'app', image: 'nginx:1', imagePullPolicy: 'IfNotPresent' }] } };
   const variants: [string, Generated][] = [
-    ['another namespace', { ...base, namespace: 'other' }],
-    ['a mirror pod', { ...base, mirror: true }],
     ['another kind with the same spec path', { ...base, kind: 'Rollout' }],
     ['another service account', { ...base, spec: { ...base.spec, serviceAccountName: 'builder' } }],
     ['no imagePullSecrets field instead of an empty one', { ...base, spec: { ...base.spec, imagePullSecrets: undefined } }],
@@ -79,4 +75,29 @@ t.test('workloads that differ in one field that decide() reads get different key
     ['the container as an init container', { ...base, spec: { ...base.spec, containers: [], initContainers: [{ name: 'app', image: 'nginx:1', imagePullPolicy: 'IfNotPresent' }] } }],
   ];
   for (const [name, variant] of variants) t.not(keys(variant).key, keys(base).key, name);
+});
+
+t.test('workloads prepared with one interner share the pod spec object of an equal spec, and only then', async (t) => {
+  const specs = new SpecInterner();
+  const pod = (name: string, image: string): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'team' }, spec: { containers: [{ name: 'app', image }] } });
+  const first = prepareWorkload(pod('api-1', 'nginx:1'), 'a.yaml:1', undefined, specs);
+  const replica = prepareWorkload(pod('api-2', 'nginx:1'), 'a.yaml:9', undefined, specs);
+  const other = prepareWorkload(pod('api-3', 'nginx:2'), 'a.yaml:17', undefined, specs);
+  const alone = prepareWorkload(pod('api-4', 'nginx:1'), 'b.yaml:1');
+  t.equal(replica?.spec, first?.spec, 'a replica holds the first one\'s spec');
+  t.equal(replica?.specKey, first?.specKey);
+  t.not(other?.spec, first?.spec, 'another image is another spec');
+  t.not(alone?.spec, first?.spec, 'without the interner, a spec of its own');
+  t.strictSame(alone?.spec, first?.spec, 'equal content all the same');
+});
+
+t.test('an interner that has seen its limit of distinct specs starts over and still answers equal specs with equal content', async (t) => {
+  const specs = new SpecInterner();
+  const spec = (image: string) => extractPodSpec({ apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'app', image }] } });
+  const first = specs.intern(spec('img:0') as PodSpecRef);
+  for (let index = 1; index <= MAX_INTERNED_SPECS; index += 1) specs.intern(spec(`img:${index}`) as PodSpecRef);
+  const again = specs.intern(spec('img:0') as PodSpecRef);
+  t.not(again.spec, first.spec, 'the table was emptied');
+  t.equal(again.key, first.key);
+  t.equal(specs.intern(spec('img:0') as PodSpecRef).spec, again.spec, 'and fills again');
 });
