@@ -62,17 +62,41 @@ export function isUncovered(container: ContainerDecision): boolean {
   return container.reference.valid && container.access !== null && container.accessRule === null && container.credential === null;
 }
 
+/**
+ * The workloads with the same containers and findings objects counted once, with how many there
+ * are, in the order each first appears. Replicas decided once share both (the audit's decision
+ * memo), so a cluster dump's 20,000 pods roll up as their few distinct decisions; the sets and the
+ * first example seen come out as they would from the full list.
+ */
+function distinctWorkloads(workloads: readonly RollupWorkload[]): Iterable<{ readonly workload: RollupWorkload; weight: number }> {
+  const byContainers = new Map<readonly ContainerDecision[], Map<RollupWorkload['findings'], { readonly workload: RollupWorkload; weight: number }>>();
+  const ordered: { readonly workload: RollupWorkload; weight: number }[] = [];
+  for (const workload of workloads) {
+    let byFindings = byContainers.get(workload.containers);
+    if (byFindings === undefined) byContainers.set(workload.containers, (byFindings = new Map()));
+    const seen = byFindings.get(workload.findings);
+    if (seen !== undefined) {
+      seen.weight += 1;
+      continue;
+    }
+    const entry = { workload, weight: 1 };
+    byFindings.set(workload.findings, entry);
+    ordered.push(entry);
+  }
+  return ordered;
+}
+
 export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
   const findings = new Map<FindingCode, { code: FindingCode; count: number; deny: number; warn: number; info: number }>();
   const registries = new Map<string, { registry: string; images: Set<string>; containers: number; access: Set<Access | 'exempt'>; rules: Set<string | null> }>();
   const uncovered = new Map<string, { images: Set<string>; workloads: number; example: string }>();
-  for (const workload of workloads) {
+  for (const { workload, weight } of distinctWorkloads(workloads)) {
     const uncoveredHere = new Set<string>();
     const count = (finding: { readonly code: FindingCode; readonly severity: Severity }): void => {
       let entry = findings.get(finding.code);
       if (entry === undefined) findings.set(finding.code, (entry = { code: finding.code, count: 0, deny: 0, warn: 0, info: 0 }));
-      entry.count += 1;
-      entry[finding.severity] += 1;
+      entry.count += weight;
+      entry[finding.severity] += weight;
     };
     workload.findings.forEach(count);
     for (const container of workload.containers) container.findings.forEach(count);
@@ -87,14 +111,14 @@ export function buildRollup(workloads: readonly RollupWorkload[]): Rollup {
       entry.access.add(container.access ?? 'exempt');
       if (container.access !== null) entry.rules.add(container.accessRule);
       entry.images.add(image);
-      entry.containers += 1;
+      entry.containers += weight;
       if (!isUncovered(container)) continue;
       let gap = uncovered.get(registry);
       if (gap === undefined) uncovered.set(registry, (gap = { images: new Set(), workloads: 0, example: image }));
       gap.images.add(image);
       if (!uncoveredHere.has(registry)) {
         uncoveredHere.add(registry);
-        gap.workloads += 1;
+        gap.workloads += weight;
       }
     }
   }

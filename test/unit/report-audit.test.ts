@@ -2,6 +2,7 @@ import t from 'tap';
 import { parsePolicyObject } from '../../src/policy/load.ts';
 import { PolicyResolver } from '../../src/policy/resolve.ts';
 import { auditObjects, filterResults, type OnlyFilter } from '../../src/report/audit.ts';
+import { buildRollup } from '../../src/report/rollup.ts';
 import { renderTable } from '../../src/report/table.ts';
 import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { deployment, pod, pullSecret } from '../helpers/objects.ts';
@@ -206,4 +207,22 @@ t.test('the table names the secrets an injection adds once, after the verdict', 
   const table = renderTable(report, { color: false });
   t.match(table, /^ {2}Pod\/api {2}INJECT \[regcred\] {2}m\.yaml:1$/m);
   t.notMatch(table, /INJECT inject/);
+});
+
+t.test('the roll-up of replicas that share a decision equals the roll-up of the same results copied apart', async (t) => {
+  const images = ['registry.corp.example/team/api:1', 'quay.io/uncovered/tool:2', 'nginx', 'ghcr.io/other/x:latest', 'Bad Image'];
+  const objects = Array.from({ length: 24 }, (_, index) =>
+    pod({
+      name: `p-${index}`,
+      namespace: index % 3 === 0 ? 'team-a' : 'team-b',
+      containers: [{ name: 'app', image: images[index % images.length] as string }, { name: 'side', image: images[(index * 7) % images.length] as string }],
+    }),
+  );
+  const snapshot = snapshotFromObjects([pullSecret('team-a', 'corp-pull', 'registry.corp.example')]);
+  const report = auditObjects(objects.map((object, index) => ({ object, source: `m.yaml:${index + 1}` })), snapshot, policy(), NOW);
+  const shared = new Set(report.results.map((result) => result.containers)).size;
+  t.ok(shared < report.results.length, `replicas share decisions (${shared} distinct for ${report.results.length} pods)`);
+  const apart = report.results.map((result) => structuredClone({ containers: result.containers, findings: result.findings }));
+  t.strictSame(report.rollup, buildRollup(apart), 'counts, registries, uncovered registries, examples and the suggested block');
+  t.ok(report.rollup.uncovered.length > 0 && report.rollup.findings.length > 0, 'the case has findings and uncovered registries to count');
 });
