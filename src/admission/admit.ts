@@ -4,7 +4,7 @@ import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
 import type { PolicyResolver } from '../policy/resolve.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import { extractPodSpec, identify, isRecord, isWorkloadKind, type ContainerRef, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
+import { annotationsOf, extractPodSpec, identifyBriefly, isRecord, isWorkloadKind, type ContainerRef, type PodSpecRef, type WorkloadIdentity } from '../workloads/extract.ts';
 import { encodePatch, imagePullSecretsPatch } from './patch.ts';
 import type { AdmissionRequest, AdmissionResponseBody } from './review.ts';
 import { boundWarnings } from './warnings.ts';
@@ -55,12 +55,12 @@ const AUDIT_VALUE_MAX = 2000;
 export const NODE_USER_PREFIX = 'system:node:';
 
 /** The name a decided review is reported under: the request's, else the object's name or generateName. */
-export function admissionName(request: AdmissionRequest, identity: WorkloadIdentity | undefined): string {
+export function admissionName(request: AdmissionRequest, identity: Pick<WorkloadIdentity, 'name'> | undefined): string {
   return request.name || identity?.name || '';
 }
 
 /** The namespace a review is decided in: the request's, else the object's, else `default`. */
-export function admissionNamespace(request: AdmissionRequest, identity: WorkloadIdentity | undefined): string {
+export function admissionNamespace(request: AdmissionRequest, identity: Pick<WorkloadIdentity, 'namespace'> | undefined): string {
   return request.namespace || identity?.namespace || 'default';
 }
 
@@ -111,11 +111,12 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
  * Answers one AdmissionRequest for one phase. Pure apart from reading the snapshot: the server,
  * `pullguard review` and the tests all call this, so they cannot disagree.
  *
- * The object is read only through identify() and extractPodSpec(), and the request only through
+ * The object is read only through identify() (identifyBriefly(), and annotationsOf() for a kubelet's
+ * request) and extractPodSpec(), and the request only through
  * the fields AdmissionMemo's key holds (see admission-memo.ts): keep it so, or widen that key.
  */
 export function admit(request: AdmissionRequest, phase: Phase, context: AdmitContext): AdmissionOutcome {
-  const identity = identify(request.object);
+  const identity = identifyBriefly(request.object);
   const kind = request.kind.kind || identity?.kind || '';
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(request, `operation ${request.operation} is not checked`, kind);
   if (!isRecord(request.object)) return skip(request, 'no object in the request', kind);
@@ -152,14 +153,13 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     secretsFinal: isPod,
     onlyContainers,
     // Only a kubelet creates mirror pods; anyone else setting the annotation gets no exemption.
-    annotations: request.username.startsWith(NODE_USER_PREFIX) ? identity?.annotations : undefined,
+    annotations: request.username.startsWith(NODE_USER_PREFIX) && identity !== undefined ? annotationsOf(request.object) : undefined,
     templatePatchAllowed: request.operation === 'CREATE',
     podUpdate: isPod && request.operation === 'UPDATE',
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
   const name = admissionName(request, identity);
-  const base = { kind, namespace, name, operation: request.operation, decision };
   const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 
@@ -180,6 +180,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
       .flatMap((container) => container.findings)
       .filter((finding) => finding.severity === 'warn' && finding.code !== 'LatestWithIfNotPresent' && finding.code !== 'ShortLivedCredential');
     const codes = distinctSortedCodes(injected);
+    const base = { kind, namespace, name, operation: request.operation, decision };
     if (dryRunMode) {
       return {
         ...base,
@@ -250,39 +251,38 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     for (const finding of allFindings) if (finding.code === 'InjectedPullSecret') warnings.push(finding);
   }
   const codes = distinctSortedCodes(judged);
-  const judgedBase = { ...base, findings: judged, codes };
-  const denyCodes = (): string => [...new Set(denials.map((finding) => finding.code))].sort().join(',');
-  const annotations = (verdict: string, findings: readonly Finding[]): Record<string, string> =>
-    findings.length === 0 ? { [AUDIT_DECISION_KEY]: verdict } : { [AUDIT_DECISION_KEY]: verdict, [AUDIT_FINDINGS_KEY]: auditText(findings) };
+  // Built only for the answers that carry more than a plain allow (the common answer is last).
+  const judgedBase = (): Pick<AdmissionOutcome, 'kind' | 'namespace' | 'name' | 'operation' | 'decision' | 'findings' | 'codes'> =>
+    ({ kind, namespace, name, operation: request.operation, decision, findings: judged, codes });
 
   if (denials.length > 0 && decision.mode === 'enforce') {
     return {
-      ...judgedBase,
+      ...judgedBase(),
       response: {
         uid: request.uid,
         allowed: false,
         status: { code: 403, reason: 'Forbidden', message: denialMessage(kind, name, denials) },
         ...(warnings.length > 0 ? { warnings: boundWarnings(warnings.map((finding) => finding.message)) } : {}),
-        auditAnnotations: annotations('deny', denials),
+        auditAnnotations: annotationsFor('deny', denials),
       },
       action: 'deny',
       verdict: 'deny',
-      reason: denyCodes(),
+      reason: denyCodesOf(denials),
     };
   }
   if (denials.length > 0) {
     const tag = dryRunMode ? '[dry-run]' : '[warn]';
     return {
-      ...judgedBase,
+      ...judgedBase(),
       response: {
         uid: request.uid,
         allowed: true,
         warnings: boundWarnings([...denials.map((finding) => `${tag} would deny: ${finding.message}`), ...warnings.map((finding) => finding.message)]),
-        auditAnnotations: annotations('would-deny', [...denials, ...warnings]),
+        auditAnnotations: annotationsFor('would-deny', [...denials, ...warnings]),
       },
       action: dryRunMode ? 'dry-run' : 'warn',
       verdict: 'would-deny',
-      reason: `would deny: ${denyCodes()}`,
+      reason: `would deny: ${denyCodesOf(denials)}`,
     };
   }
   // A dry-run pod that needed a secret reached validation unpatched: the audit log records what the
@@ -292,12 +292,12 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const allowVerdict = wouldInject ? 'would-inject' : 'allow';
   if (warnings.length > 0) {
     return {
-      ...judgedBase,
+      ...judgedBase(),
       response: {
         uid: request.uid,
         allowed: true,
         warnings: boundWarnings(warnings.map((finding) => finding.message)),
-        auditAnnotations: annotations(allowVerdict, [...injectionFindings, ...warnings]),
+        auditAnnotations: annotationsFor(allowVerdict, [...injectionFindings, ...warnings]),
       },
       action: 'warn',
       verdict: allowVerdict,
@@ -306,8 +306,8 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
   if (wouldInject) {
     return {
-      ...judgedBase,
-      response: { uid: request.uid, allowed: true, auditAnnotations: annotations(allowVerdict, injectionFindings) },
+      ...judgedBase(),
+      response: { uid: request.uid, allowed: true, auditAnnotations: annotationsFor(allowVerdict, injectionFindings) },
       action: 'dry-run',
       verdict: allowVerdict,
       reason: `would inject ${decision.inject.join(', ')}`,
@@ -318,6 +318,14 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     kind, namespace, name, operation: request.operation, decision, findings: judged, codes,
     response: { uid: request.uid, allowed: true }, action: 'allow', verdict: 'allow', reason: 'covered',
   };
+}
+
+function denyCodesOf(denials: readonly Finding[]): string {
+  return [...new Set(denials.map((finding) => finding.code))].sort().join(',');
+}
+
+function annotationsFor(verdict: string, findings: readonly Finding[]): Record<string, string> {
+  return findings.length === 0 ? { [AUDIT_DECISION_KEY]: verdict } : { [AUDIT_DECISION_KEY]: verdict, [AUDIT_FINDINGS_KEY]: auditText(findings) };
 }
 
 /** "[dry-run] app: would inject imagePullSecrets regcred for R", and the causes under the same tag. */

@@ -320,16 +320,20 @@ function summarize(reference: ImageReference): ReferenceSummary {
   };
 }
 
+/** `spec.containers[0].image`: built only for a finding (most containers have none). */
+function imagePathOf(container: ContainerRef): string {
+  return `${container.path}.image`;
+}
+
 function decideContainer(container: ContainerRef, context: ContainerContext, at: number): ContainerDecision {
   const { effective, input } = context;
-  const imagePath = `${container.path}.image`;
   const findings: Finding[] = [];
   const image = container.image ?? '';
   if (container.image === undefined || image.trim() === '') {
     findings.push({
       code: 'InvalidImageReference',
       severity: 'deny',
-      path: imagePath,
+      path: imagePathOf(container),
       message: container.group === 'volumes'
         ? `${container.name}: image volume has no reference (image.reference is missing, empty or not a string); set it to a reference like registry.example.com/team/data:1.0`
         : `${container.name}: no image is set (the field is missing, empty or not a string); set image to a reference like registry.example.com/team/app:1.0`,
@@ -341,7 +345,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     findings.push({
       code: 'InvalidImageReference',
       severity: 'deny',
-      path: imagePath,
+      path: imagePathOf(container),
       message: fit(`${container.name}: image "`, image, `" is invalid: ${parsed.error}`, 'deny'),
     });
     return result(container, image, INVALID_REFERENCE, null, null, null, 'deny', findings);
@@ -351,7 +355,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   // A first-seen image is compiled for matching once: the policy's rules and the keyring share it.
   const access = effective.accessUnlessExempt(reference.name, () => targetOf(context, reference.name));
   if (access === undefined) {
-    findings.push({ code: 'ExemptImage', severity: 'info', path: imagePath, message: fit(`${container.name}: `, reference.name, ' is exempt by policy; not checked') });
+    findings.push({ code: 'ExemptImage', severity: 'info', path: imagePathOf(container), message: fit(`${container.name}: `, reference.name, ' is exempt by policy; not checked') });
     return result(container, image, summary, null, null, null, 'allow', findings);
   }
 
@@ -420,7 +424,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
       findings.push({
         code: 'CredentialExpired',
         severity: 'warn',
-        path: imagePath,
+        path: imagePathOf(container),
         message: fit(`${container.name}: token for `, reference.domain, ` in ${listNames(expiredSecrets(context, reference))} has expired; the node's own credentials are tried after it`),
       });
     }
@@ -436,7 +440,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,
-        path: imagePath,
+        path: imagePathOf(container),
         message: fit(`${container.name}: `, reference.name, ` pulls anonymously from Docker Hub (rate-limited); ${fix}`),
       });
     }

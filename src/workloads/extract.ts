@@ -89,21 +89,41 @@ export function isWorkloadKind(kind: unknown): kind is WorkloadKind {
 }
 
 export function identify(object: unknown): WorkloadIdentity | undefined {
+  const brief = identifyBriefly(object);
+  if (brief === undefined) return undefined;
+  const record = object as Record<string, unknown>;
+  return {
+    apiVersion: asString(record['apiVersion']) ?? '',
+    kind: brief.kind,
+    namespace: brief.namespace,
+    name: brief.name,
+    annotations: annotationsOf(object),
+  };
+}
+
+/** identify() without the apiVersion and the annotations (a copy of them): what admission reads of every review. */
+export function identifyBriefly(object: unknown): Pick<WorkloadIdentity, 'kind' | 'namespace' | 'name'> | undefined {
   if (!isRecord(object)) return undefined;
   const kind = asString(object['kind']);
   if (kind === undefined) return undefined;
-  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
-  const annotations: Record<string, string> = {};
-  if (isRecord(metadata['annotations'])) {
-    for (const [key, value] of Object.entries(metadata['annotations'])) if (typeof value === 'string') annotations[key] = value;
-  }
+  const metadata = isRecord(object['metadata']) ? object['metadata'] : undefined;
+  if (metadata === undefined) return { kind, namespace: undefined, name: '' };
   return {
-    apiVersion: asString(object['apiVersion']) ?? '',
     kind,
     namespace: asString(metadata['namespace']),
     name: asString(metadata['name']) ?? asString(metadata['generateName']) ?? '',
-    annotations,
   };
+}
+
+/** identify(object)?.annotations: the string-valued annotations, copied ({} when there are none or no identity). */
+export function annotationsOf(object: unknown): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  if (!isRecord(object)) return annotations;
+  const metadata = object['metadata'];
+  if (isRecord(metadata) && isRecord(metadata['annotations'])) {
+    for (const [key, value] of Object.entries(metadata['annotations'])) if (typeof value === 'string') annotations[key] = value;
+  }
+  return annotations;
 }
 
 /** The raw pod spec object of a workload and its dotted path, or undefined when the kind has none or the shape is wrong. */
@@ -120,6 +140,46 @@ export function podSpecOf(object: unknown): { readonly kind: WorkloadKind; reado
   return { kind, spec: cursor, path: WORKLOAD_SPEC_FIELDS[kind] };
 }
 
+/** `segments.join('.')`, the same string object for the same segments array (each kind has one). */
+const specPaths = new WeakMap<readonly string[], string>();
+function specPathOf(segments: readonly string[]): string {
+  let path = specPaths.get(segments);
+  if (path === undefined) {
+    path = segments.join('.');
+    specPaths.set(segments, path);
+  }
+  return path;
+}
+
+interface ContainerPaths {
+  readonly path: string;
+  readonly pullPolicyPath: string;
+}
+
+/** Containers whose field paths are built once and shared (a pod has a handful; longer lists build the rest per call). */
+const SHARED_PATH_INDEXES = 32;
+/** Field paths by spec path and group, built once: every review of a kind names the same paths. Bounded: few spec paths exist (the built-in kinds' and the policy's podTemplates'). */
+const sharedPaths = new Map<string, Partial<Record<ContainerGroup, ContainerPaths[]>>>();
+const SHARED_PATH_SPECS = 256;
+
+function buildPaths(specPath: string, group: ContainerGroup, index: number): ContainerPaths {
+  const path = `${specPath}.${group}[${index}]`;
+  return { path, pullPolicyPath: `${path}.imagePullPolicy` };
+}
+
+/** The field paths of a container: `spec.containers[0]` and `spec.containers[0].imagePullPolicy`. */
+function containerPaths(specPath: string, group: ContainerGroup, index: number): ContainerPaths {
+  if (index >= SHARED_PATH_INDEXES) return buildPaths(specPath, group, index);
+  let groups = sharedPaths.get(specPath);
+  if (groups === undefined) {
+    if (sharedPaths.size >= SHARED_PATH_SPECS) sharedPaths.clear();
+    groups = {};
+    sharedPaths.set(specPath, groups);
+  }
+  const table = (groups[group] ??= []);
+  return (table[index] ??= buildPaths(specPath, group, index));
+}
+
 /** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
 export function extractPodSpec(object: unknown): PodSpecRef | undefined {
   const found = podSpecOf(object);
@@ -127,23 +187,25 @@ export function extractPodSpec(object: unknown): PodSpecRef | undefined {
 }
 
 export function describePodSpec(kind: string, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {
-  const specPath = segments.join('.');
+  const specPath = specPathOf(segments);
   const containers: ContainerRef[] = [];
   for (const group of CONTAINER_GROUPS) {
     const list = spec[group];
     if (!Array.isArray(list)) continue;
-    list.forEach((entry: unknown, index) => {
+    for (let index = 0; index < list.length; index++) {
+      const entry: unknown = list[index];
       const container = isRecord(entry) ? entry : {};
+      const paths = containerPaths(specPath, group, index);
       containers.push({
         name: asString(container['name']) ?? `#${index}`,
         group,
         index,
-        path: `${specPath}.${group}[${index}]`,
+        path: paths.path,
         image: asString(container['image']),
         imagePullPolicy: asString(container['imagePullPolicy']),
-        pullPolicyPath: `${specPath}.${group}[${index}].imagePullPolicy`,
+        pullPolicyPath: paths.pullPolicyPath,
       });
-    });
+    }
   }
   // Image volumes (`volumes[].image`, on by default since Kubernetes 1.33's beta): the kubelet pulls
   // them with the pod's pull secrets and pull policy, so they are checked like containers; their

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { extractPodSpec } from '../../src/workloads/extract.ts';
+import fc from 'fast-check';
+import { annotationsOf, extractPodSpec, identify, identifyBriefly } from '../../src/workloads/extract.ts';
 import { imagePullSecretsPatch } from '../../src/admission/patch.ts';
 
 const spec = { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'a' }], initContainers: [{ name: 'i', image: 'x' }], containers: [{ name: 'c', image: 'y', imagePullPolicy: 'Always' }], ephemeralContainers: [{ name: 'e', image: 'z' }] };
@@ -71,3 +72,55 @@ for (const [name, c] of Object.entries(patches)) {
     t.same(imagePullSecretsPatch(found, c.names), c.patch);
   });
 }
+
+t.test('identifyBriefly and annotationsOf read what identify reads, for any object', async (t) => {
+  const metadata = fc.oneof(
+    fc.anything(),
+    fc.record({
+      namespace: fc.oneof(fc.string(), fc.anything()),
+      name: fc.oneof(fc.string(), fc.anything()),
+      generateName: fc.oneof(fc.string(), fc.anything()),
+      annotations: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.anything())), fc.anything()),
+    }, { requiredKeys: [] }),
+  );
+  const object = fc.oneof(fc.anything(), fc.record({ apiVersion: fc.oneof(fc.string(), fc.anything()), kind: fc.oneof(fc.constantFrom('Pod', 'Deployment'), fc.anything()), metadata }, { requiredKeys: [] }));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(object, (value) => {
+        const full = identify(value);
+        const brief = identifyBriefly(value);
+        if (full === undefined) {
+          if (brief !== undefined) throw new Error('brief identity where identify gives none');
+          return;
+        }
+        const { apiVersion, annotations, ...rest } = full;
+        t.same(brief, rest);
+        t.same(annotationsOf(value), annotations);
+        t.equal(typeof apiVersion, 'string');
+      }),
+      { numRuns: 1000 },
+    ),
+  );
+});
+
+t.test('container field paths are the same strings however many containers and specs are described', async (t) => {
+  for (const kind of ['Pod', 'Deployment', 'CronJob'] as const) {
+    const containers = Array.from({ length: 40 }, (_, index) => ({ name: `c${index}`, image: 'nginx' }));
+    const specOf = (object: Record<string, unknown>) => extractPodSpec(object) as NonNullable<ReturnType<typeof extractPodSpec>>;
+    const make = (): Record<string, unknown> => {
+      const spec = { containers, initContainers: containers.slice(0, 2) };
+      if (kind === 'Pod') return { kind, spec };
+      if (kind === 'Deployment') return { kind, spec: { template: { spec } } };
+      return { kind, spec: { jobTemplate: { spec: { template: { spec } } } } };
+    };
+    const first = specOf(make());
+    const second = specOf(make());
+    t.equal(first.containers.length, 42);
+    first.containers.forEach((container, at) => {
+      const expected = `${first.specPath}.${container.group}[${container.index}]`;
+      t.equal(container.path, expected, `${kind} ${expected}`);
+      t.equal(container.pullPolicyPath, `${expected}.imagePullPolicy`);
+      t.equal(second.containers[at]?.path, expected);
+    });
+  }
+});
