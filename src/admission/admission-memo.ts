@@ -168,6 +168,8 @@ interface Entry {
   readonly namespaceVersion: object;
   readonly namespaceView: NamespaceView | undefined;
   readonly seesAllSecretTypes: boolean;
+  /** The memo's snapshot epoch in which the entry was last found current (see AdmissionMemo.epoch). */
+  checkedIn: number;
 }
 
 export class AdmissionMemo {
@@ -175,6 +177,14 @@ export class AdmissionMemo {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private policy: PolicyResolver | undefined;
+  /**
+   * The snapshot of the last cacheable review, and a number bumped whenever another one arrives.
+   * Snapshots are never mutated in place (ClusterSnapshot), so an entry found current against this
+   * snapshot stays current until another snapshot comes: a hit in the same epoch skips the
+   * namespace lookups. Only the newest snapshot is held, which the state holds anyway.
+   */
+  private snapshot: AdmitContext['snapshot'] | undefined;
+  private epoch = 0;
   private hits = 0;
   private misses = 0;
   private bypassed = 0;
@@ -200,15 +210,21 @@ export class AdmissionMemo {
       this.policy = context.policy;
     }
     const { snapshot } = context;
+    if (snapshot !== this.snapshot) {
+      this.snapshot = snapshot;
+      this.epoch++;
+    }
     // As admissionNamespace() and admissionName() read them, without building the identity.
     const namespace = request.namespace || objectNamespace(object) || 'default';
     const entry = this.entries.get(key);
     if (entry !== undefined) {
       if (
-        entry.namespaceVersion === snapshot.namespaceVersion(namespace) &&
-        entry.namespaceView === snapshot.namespace(namespace) &&
-        entry.seesAllSecretTypes === snapshot.seesAllSecretTypes
+        entry.checkedIn === this.epoch ||
+        (entry.namespaceVersion === snapshot.namespaceVersion(namespace) &&
+          entry.namespaceView === snapshot.namespace(namespace) &&
+          entry.seesAllSecretTypes === snapshot.seesAllSecretTypes)
       ) {
+        entry.checkedIn = this.epoch;
         this.hits++;
         const known = entry.outcome;
         // Skipped reviews are reported under the request's name, decided ones as admit() names them.
@@ -235,6 +251,7 @@ export class AdmissionMemo {
       namespaceVersion: snapshot.namespaceVersion(namespace),
       namespaceView: snapshot.namespace(namespace),
       seesAllSecretTypes: snapshot.seesAllSecretTypes,
+      checkedIn: this.epoch,
     });
     this.bytes += bytes;
     return outcome;

@@ -362,3 +362,49 @@ t.test('a missing container list and an empty one share a key, as admit() sees n
   t.equal(memoKey(withSpec({ containers: [] }), 'validate'), memoKey(withSpec({ initContainers: [], volumes: [] }), 'validate'));
   t.not(memoKey(withSpec({ containers: [{ name: 'a' }] }), 'validate'), memoKey(withSpec({ initContainers: [{ name: 'a' }] }), 'validate'));
 });
+
+t.test('a hit under the same snapshot skips the namespace lookups; a new snapshot checks them again, and a stale entry is never answered', async (t) => {
+  const policy = resolver();
+  const base = snapshotFromObjects(CLUSTER);
+  let lookups = 0;
+  // Counts what the memo asks the snapshot about the namespace (its version and view).
+  const counted = (snapshot: MemorySnapshot): MemorySnapshot =>
+    new Proxy(snapshot, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property !== 'namespaceVersion' && property !== 'namespace') return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        return (...args: unknown[]) => {
+          lookups++;
+          return (value as (...args: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  const first = counted(base);
+  const memo = new AdmissionMemo(16);
+  memo.admit(replica('1'), 'validate', { snapshot: first, policy, now: NOW });
+  lookups = 0;
+  for (const uid of ['2', '3', '4']) memo.admit(replica(uid), 'validate', { snapshot: first, policy, now: NOW });
+  t.equal(lookups, 0, 'hits under the snapshot the entry was checked in');
+  t.match(memo.stats(), { hits: 3, misses: 1 });
+
+  // Another snapshot object with the same namespace state: checked once, then current again.
+  const same = counted(new MemorySnapshot(new Map(base.namespaceViews()), new Map(base.namespaceStates()), base.seesAllSecretTypes));
+  memo.admit(replica('5'), 'validate', { snapshot: same, policy, now: NOW });
+  t.ok(lookups > 0, 'a new snapshot is checked');
+  lookups = 0;
+  memo.admit(replica('6'), 'validate', { snapshot: same, policy, now: NOW });
+  t.equal(lookups, 0, 'and then trusted until the next one');
+  t.match(memo.stats(), { hits: 5, misses: 1, invalidations: 0 });
+
+  // Back to the first snapshot after the namespace changed in between: the entry is not answered
+  // from the epoch it was last checked in, since that epoch has passed.
+  const without = snapshotFromObjects(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'));
+  const changed = new MemorySnapshot(new Map(base.namespaceViews()), without.namespaceStates(), base.seesAllSecretTypes);
+  const denied = memo.admit(replica('7'), 'validate', { snapshot: changed, policy, now: NOW });
+  t.equal(denied.response.allowed, false);
+  t.same(denied, admit(replica('7'), 'validate', { snapshot: changed, policy, now: NOW }));
+  t.match(memo.stats(), { hits: 5, misses: 2, invalidations: 1 });
+  const again = memo.admit(replica('8'), 'validate', { snapshot: first, policy, now: NOW });
+  t.equal(again.response.allowed, true);
+  t.match(memo.stats(), { hits: 5, misses: 3 }, 'decided again under the first snapshot');
+});
