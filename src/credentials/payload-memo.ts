@@ -1,19 +1,19 @@
-import { hash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { CredentialKey, PullSecretProblem } from './types.ts';
 
 /**
  * Decoded pull-secret payloads, remembered by a keyed digest of the payload. Real clusters hold
  * the same pull secret in many namespaces (copied by reflector, external-secrets or a CI job),
- * and the live informers relist every secret: each copy after the first costs one digest instead
+ * and the live informers relist every secret: each copy after the first costs one HMAC instead
  * of a Go-exact base64 and JSON decode.
  *
  * Nothing kept is a credential or derived from one in a usable way: an entry holds the keys
- * (redacted, as every view keeps them) and the problem, and is found by SHA-256 over a key drawn
- * at random when the process starts and never exported, followed by the payload, so a digest
- * seen in a heap dump cannot be tested against guessed passwords without the key. (Prefixing the
- * key rather than HMAC: length extension lets one compute digests of longer texts, which tells
- * nothing about the payload; a one-shot hash() costs a third of a createHmac() per call,
- * which an audit of 10,000 secrets felt.) The raw payload is never stored.
+ * (redacted, as every view keeps them) and the problem, and is found by HMAC-SHA256 under a key
+ * drawn at random when the process starts and never exported, so a digest seen in a heap dump
+ * cannot be tested against guessed passwords. The key stays a Buffer: its bytes live outside the
+ * JavaScript heap, so a heap snapshot, which holds every string and the digests, never holds the
+ * key (a string key, tried once for speed, put both in the same snapshot; a test now looks).
+ * The raw payload is never stored.
  *
  * Bounded in entries (emptied when full, like StringMemo: a flood of distinct secrets costs what
  * it costs without the memo); payloads longer than MAX_PAYLOAD_CHARS are decoded every time.
@@ -30,7 +30,7 @@ export const PAYLOAD_MEMO_ENTRIES = 4096;
 /** Larger payloads (no real dockerconfig is near this) are not worth keeping an entry for. */
 export const MAX_PAYLOAD_CHARS = 64 * 1024;
 
-const digestKey = randomBytes(32).toString('base64');
+const digestKey = randomBytes(32);
 const entries = new Map<string, DecodedPayload>();
 
 /**
@@ -39,7 +39,7 @@ const entries = new Map<string, DecodedPayload>();
  */
 export function payloadDigest(form: string, payload: string): string | undefined {
   if (payload.length > MAX_PAYLOAD_CHARS) return undefined;
-  return hash('sha256', `${digestKey}\u0000${form}\u0000${payload}`, 'base64');
+  return createHmac('sha256', digestKey).update(form).update('\u0000').update(payload).digest('base64');
 }
 
 export function rememberedPayload(digest: string): DecodedPayload | undefined {

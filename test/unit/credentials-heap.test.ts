@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import t from 'tap';
 
@@ -19,6 +20,34 @@ for (const [name, child] of Object.entries(paths)) t.test(name, async (t) => {
     const heap = readFileSync(path, 'utf8');
     t.ok(heap.includes(control), 'the search sees what the snapshot keeps (the registry host)');
     t.notOk(heap.includes(marker), 'the credential written in the keys is nowhere in the heap');
+  } finally {
+    rmSync(path, { force: true });
+  }
+});
+
+// The payload memo's digests are in the heap (its Map keys); its key must not be, or a snapshot
+// lets anyone test guessed passwords against them offline. A key held as a string sits in the same
+// snapshot (a 44-character base64 string); held as a Buffer, its bytes are outside the heap.
+t.test('no string in a heap snapshot, taken as the payload digest\'s key, reproduces a digest in it', async (t) => {
+  const output = execFileSync(process.execPath, ['--expose-gc', 'test/fixtures/heap-child-digest.ts'], { encoding: 'utf8' });
+  const [formBase64, payload, path] = output.trim().split(' ');
+  if (formBase64 === undefined || payload === undefined || path === undefined) {
+    t.fail(`child printed form, payload and path: ${output}`);
+    return;
+  }
+  try {
+    const form = Buffer.from(formBase64, 'base64').toString();
+    const strings = new Set((JSON.parse(readFileSync(path, 'utf8')) as { strings: string[] }).strings);
+    const candidates = [...strings].filter((text) => /^[A-Za-z0-9+/]{43}=$/.test(text) || /^[0-9a-f]{64}$/.test(text));
+    t.ok(candidates.length > 0, `the snapshot holds key-shaped strings to try (${candidates.length}, the digests among them)`);
+    const confirmed = candidates.filter((key) =>
+      [
+        createHash('sha256').update(`${key}\u0000${form}\u0000${payload}`).digest('base64'),
+        createHmac('sha256', key).update(form).update('\u0000').update(payload).digest('base64'),
+        createHmac('sha256', Buffer.from(key, /=$/.test(key) ? 'base64' : 'hex')).update(form).update('\u0000').update(payload).digest('base64'),
+      ].some((digest) => strings.has(digest)),
+    );
+    t.same(confirmed.length, 0, 'no candidate key confirms the payload');
   } finally {
     rmSync(path, { force: true });
   }
