@@ -73,6 +73,8 @@ interface CompiledKey {
   readonly port: string;
   readonly path: string;
   readonly labels: readonly LabelMatcher[];
+  /** The host when every label is a literal (most keys): compared whole, without the image's labels. */
+  readonly literalHost: string | undefined;
 }
 
 /**
@@ -113,16 +115,56 @@ export interface ImageTarget {
   readonly parsed: boolean;
   readonly port: string;
   readonly path: string;
+  /** The host (Go bytes, no port); '' when not parsed. */
+  readonly host: string;
+  /** How many labels the host has (0 when not parsed). */
+  readonly labelCount: number;
+  /** The host's dot-separated labels ([] when not parsed), split when a glob key first asks. */
   readonly labels: readonly string[];
+}
+
+/** An ImageTarget whose labels are split on first use: literal keys compare the host whole. */
+class CompiledTarget implements ImageTarget {
+  readonly name: string;
+  readonly dockerHub: boolean;
+  readonly parsed: boolean;
+  readonly port: string;
+  readonly path: string;
+  readonly host: string;
+  readonly labelCount: number;
+  private split: readonly string[] | undefined;
+
+  constructor(name: string, dockerHub: boolean, parsed: boolean, port: string, path: string, host: string) {
+    this.name = name;
+    this.dockerHub = dockerHub;
+    this.parsed = parsed;
+    this.port = port;
+    this.path = path;
+    this.host = host;
+    this.labelCount = parsed ? countLabels(host) : 0;
+    this.split = parsed ? undefined : [];
+  }
+
+  get labels(): readonly string[] {
+    return (this.split ??= this.host.split('.'));
+  }
+}
+
+/** host.split('.').length, without the split. */
+function countLabels(host: string): number {
+  let count = 1;
+  for (let at = host.indexOf('.'); at !== -1; at = host.indexOf('.', at + 1)) count++;
+  return count;
 }
 
 function compileKeyBytes(bytes: string): CompiledKey {
   const parsed = parseGoUrl('https://' + bytes);
-  if (parsed === undefined) return { bytes, matchable: false, port: '', path: '', labels: [] };
+  if (parsed === undefined) return { bytes, matchable: false, port: '', path: '', labels: [], literalHost: undefined };
   const { host, port } = splitHostPort(parsed.host);
   const labels = host.split('.').map((label): LabelMatcher => (isLiteralPattern(label) ? label : compileGlob(label)));
   const matchable = labels.every((label) => typeof label === 'string' || label.valid);
-  return { bytes, matchable, port, path: parsed.path, labels };
+  const literal = labels.every((label) => typeof label === 'string');
+  return { bytes, matchable, port, path: parsed.path, labels, literalHost: literal ? host : undefined };
 }
 
 /**
@@ -146,7 +188,7 @@ function authorityFits(imageName: string): boolean {
 
 function compileTarget(imageName: string): ImageTarget {
   const dockerHub = isDockerHubImage(imageName);
-  const unmatchable: ImageTarget = { name: imageName, dockerHub, parsed: false, port: '', path: '', labels: [] };
+  const unmatchable: ImageTarget = new CompiledTarget(imageName, dockerHub, false, '', '', '');
   // Not a name any node can resolve: no key matches it (the kubelet would compare, then fail to
   // pull). Checked before parsing, so a 7 MiB host costs one scan.
   if (!authorityFits(imageName)) return unmatchable;
@@ -154,7 +196,7 @@ function compileTarget(imageName: string): ImageTarget {
   if (parsed === undefined) return unmatchable;
   const { host, port } = splitHostPort(parsed.host);
   if (!isResolvableHostLength(host)) return unmatchable;
-  return { name: imageName, dockerHub, parsed: true, port, path: parsed.path, labels: host.split('.') };
+  return new CompiledTarget(imageName, dockerHub, true, port, parsed.path, host);
 }
 
 const isLowerAlnum = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
@@ -204,12 +246,15 @@ export function keyPatternMatches(pattern: KeyPattern, target: ImageTarget): boo
 function compiledMatches(key: CompiledKey, target: ImageTarget, meter?: WorkMeter): boolean {
   const labels = key.labels;
   // Cheapest rejections first; an unparsed target has no labels, an unmatchable key none either.
-  if (labels.length !== target.labels.length || !key.matchable || !target.parsed) return false;
+  if (labels.length !== target.labelCount || !key.matchable || !target.parsed) return false;
   if (key.port !== target.port) return false;
   if (!target.path.startsWith(key.path)) return false;
+  // As many labels on both sides: the hosts are equal exactly when every label is.
+  if (key.literalHost !== undefined) return key.literalHost === target.host;
+  const targetLabels = target.labels;
   for (let i = 0; i < labels.length; i++) {
     const matcher = labels[i] as LabelMatcher;
-    const label = target.labels[i] as string;
+    const label = targetLabels[i] as string;
     if (typeof matcher === 'string' ? matcher !== label : !globMatches(matcher, label, meter)) return false;
   }
   return true;
@@ -311,7 +356,7 @@ export function makeCredentialKey(raw: string, facts: CredentialFacts): Credenti
     shortLived: facts.shortLived,
     anonymous: facts.anonymous,
   });
-  compiledByKey.set(key, matchable ? compileKeyBytes(bytes) : { bytes, matchable: false, port: '', path: '', labels: [] });
+  compiledByKey.set(key, matchable ? compileKeyBytes(bytes) : { bytes, matchable: false, port: '', path: '', labels: [], literalHost: undefined });
   if (internedKeys.size >= INTERNED_KEYS_LIMIT) internedKeys.clear();
   internedKeys.set(internKey, key);
   return key;

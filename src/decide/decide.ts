@@ -404,7 +404,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   }
 
   const ownMatches = matchesOf(context, reference.name);
-  const live = ownMatches.find((match) => isUsableCredential(match.key, input.now));
+  const live = firstUsable(ownMatches, input.now);
   const privateBy = access.privateWhenKeyed ? privateEvidence(context, reference, ownMatches) : undefined;
   // A well-known public registry's image is private when the cluster holds credentials for it.
   const accessNow: Access = privateBy !== undefined ? 'secret' : access.access;
@@ -418,7 +418,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
 
   // When a key of the pod matches, the kubelet hands the runtime those credentials and never
   // falls back to its own identity alone or to an anonymous pull: an expired token fails.
-  const expired = ownMatches.some((match) => !match.key.anonymous && isExpired(match.key, input.now));
+  const expired = anyExpired(ownMatches, input.now);
   if (accessNow === 'node') {
     if (expired && effective.expiredCredentials !== 'ignore') {
       findings.push({
@@ -431,7 +431,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     return result(container, image, summary, 'node', rule, null, verdictOf(findings), findings);
   }
   // Keys without credentials ({}, identitytoken only) make the runtime pull anonymously: fine here.
-  const anonymousPull = ownMatches.length === 0 || ownMatches.some((match) => match.key.anonymous);
+  const anonymousPull = ownMatches.length === 0 || anyAnonymous(ownMatches);
   if (accessNow === 'public' && anonymousPull) {
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
@@ -782,6 +782,23 @@ function addShortLivedFinding(findings: Finding[], container: ContainerRef, matc
     path: `${container.path}.image`,
     message: fit(`${container.name}: secret `, match.secret, ` holds a short-lived token (${when}); refresh it automatically or use node credentials`),
   });
+}
+
+/** The first match with a usable credential (loops, not closures: this runs for every container). */
+function firstUsable(matches: readonly KeyringMatch[], now: number): KeyringMatch | undefined {
+  for (const match of matches) if (isUsableCredential(match.key, now)) return match;
+  return undefined;
+}
+
+/** A match whose key holds credentials that have expired. */
+function anyExpired(matches: readonly KeyringMatch[], now: number): boolean {
+  for (const match of matches) if (!match.key.anonymous && isExpired(match.key, now)) return true;
+  return false;
+}
+
+function anyAnonymous(matches: readonly KeyringMatch[]): boolean {
+  for (const match of matches) if (match.key.anonymous) return true;
+  return false;
 }
 
 function isExpired(key: CredentialKey, now: number): boolean {

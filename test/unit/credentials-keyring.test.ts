@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import t from 'tap';
+import { compileGlob, globMatches } from '../../src/credentials/go-glob.ts';
+import { parseGoUrl, splitHostPort } from '../../src/credentials/go-url.ts';
 import { buildSecretObject, projectPullSecret } from '../../src/credentials/dockerconfig.ts';
 import { imageTarget, imageTargetMemoSize, isDockerHubImage, keyMatchesImage, lookupKeyring, parseKeyringKey } from '../../src/credentials/keyring.ts';
 import type { PullSecretView } from '../../src/credentials/types.ts';
@@ -272,4 +275,58 @@ t.test('an image compiled for matching is kept from its second sighting: a one-o
   t.equal(imageTarget(image), second, 'later callers share the kept target');
   t.same(first, second);
   t.equal(keyMatchesImage('registry.example.com/kept-from-second-sighting', image), true);
+});
+
+// URLsMatchStr as the kubelet writes it, label by label (keyring.go), against keyMatchesImage, which
+// compares a key of literal labels as one host string and splits an image's host only for globs.
+t.test('keyMatchesImage agrees with a label-by-label URLsMatch over keys of literal and glob labels', async (t) => {
+  const label = fc.constantFrom('a', 'b', 'io', 'ab', '*', 'a*', '*b', '?', '');
+  const keyParts = fc.record({ labels: fc.array(label, { minLength: 1, maxLength: 4 }), port: fc.constantFrom('', '', ':5000', ':443'), path: fc.constantFrom('', '', '/x', '/x/y', '/') });
+  // Images mostly made from the key (its globs filled in, a label or the port changed now and then), so many pairs match.
+  const pair = keyParts.chain((key) =>
+    fc.tuple(
+      fc.constant(`${key.labels.join('.')}${key.port}${key.path}`),
+      fc.record({
+        fill: fc.array(fc.constantFrom('a', 'b', 'io', 'ab', 'xb'), { minLength: key.labels.length, maxLength: key.labels.length }),
+        change: fc.constantFrom('none', 'none', 'none', 'label', 'port', 'count'),
+        path: fc.constantFrom('/x', '/x/y/z', '/y', '/xy'),
+      }).map(({ fill, change, path }) => {
+        const labels = key.labels.map((value, at) => (/^[a-z]+$/.test(value) ? value : (fill[at] as string)));
+        // Another label of the same length (the hosts differ, their lengths do not), or a longer one.
+        const swapped: Record<string, string> = { a: 'b', b: 'a', io: 'oi', ab: 'ba', xb: 'bx', '': 'q' };
+        if (change === 'label') labels[0] = swapped[labels[0] as string] ?? `${labels[0] as string}q`;
+        if (change === 'count') labels.push('io');
+        const port = change === 'port' ? (key.port === '' ? ':5000' : '') : key.port;
+        return `${labels.join('.')}${port}${path}`;
+      }),
+    ),
+  );
+  const reference = (key: string, image: string): boolean => {
+    const k = parseGoUrl(`https://${key}`);
+    const i = parseGoUrl(`https://${image}`);
+    if (k === undefined || i === undefined) return false;
+    const kh = splitHostPort(k.host);
+    const ih = splitHostPort(i.host);
+    const kl = kh.host.split('.');
+    const il = ih.host.split('.');
+    if (kl.length !== il.length || kh.port !== ih.port || !i.path.startsWith(k.path)) return false;
+    return kl.every((pattern, at) => {
+      const glob = compileGlob(pattern);
+      return glob.valid && globMatches(glob, il[at] as string);
+    });
+  };
+  let matched = 0;
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(pair, ([key, image]) => {
+        const expected = reference(key, image);
+        if (expected) matched++;
+        if (keyMatchesImage(key, image) !== expected) throw new Error(`${key} vs ${image}: expected ${expected}`);
+        // The same image again, now compiled and kept (second sighting): the same answer.
+        if (keyMatchesImage(key, imageTarget(image)) !== expected) throw new Error(`${key} vs ${image} (kept target): expected ${expected}`);
+      }),
+      { numRuns: 5000 },
+    ),
+  );
+  t.ok(matched > 200, `${matched} of the generated pairs match`);
 });
