@@ -218,8 +218,8 @@ interface ContainerContext {
   readonly meter: WorkMeter;
   /** Per image name, within this decision: containers repeat images, and a lookup's answer depends only on the name. */
   /** Created on first use, like the other sets here: most decisions need few of them. */
-  targetsByImage: Map<string, ImageTarget> | undefined;
-  matchesByImage: Map<string, readonly KeyringMatch[]> | undefined;
+  targetsByImage: ByImage<ImageTarget> | undefined;
+  matchesByImage: ByImage<readonly KeyringMatch[]> | undefined;
   /** Images whose namespace-wide lookup was charged to the budget already. */
   chargedImages: Set<string> | undefined;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
@@ -724,9 +724,42 @@ function overBudget(context: ContainerContext): boolean {
   return context.meter.spent > context.meter.limit;
 }
 
+/**
+ * A map from image name, for one decision: a pod names a handful of images, so the first few are
+ * kept in arrays and found by comparison (no Map built per decision); past SMALL_BY_IMAGE a Map
+ * takes over, so a pod with a thousand images still costs one lookup per image.
+ */
+class ByImage<V> {
+  private readonly names: string[] = [];
+  private readonly values: V[] = [];
+  private map: Map<string, V> | undefined;
+
+  get(name: string): V | undefined {
+    if (this.map !== undefined) return this.map.get(name);
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) if (names[i] === name) return this.values[i];
+    return undefined;
+  }
+
+  /** Adds a name not held yet (callers set only after get() missed). */
+  set(name: string, value: V): void {
+    if (this.map !== undefined) {
+      this.map.set(name, value);
+      return;
+    }
+    this.names.push(name);
+    this.values.push(value);
+    if (this.names.length > SMALL_BY_IMAGE) {
+      this.map = new Map();
+      for (let i = 0; i < this.names.length; i++) this.map.set(this.names[i] as string, this.values[i] as V);
+    }
+  }
+}
+const SMALL_BY_IMAGE = 8;
+
 /** The image compiled for matching once per decision: a long name is not parsed again per secret. */
 function targetOf(context: ContainerContext, imageName: string): ImageTarget {
-  const targets = (context.targetsByImage ??= new Map());
+  const targets = (context.targetsByImage ??= new ByImage());
   let target = targets.get(imageName);
   if (target === undefined) {
     target = imageTarget(imageName);
@@ -737,7 +770,7 @@ function targetOf(context: ContainerContext, imageName: string): ImageTarget {
 
 /** lookupKeyring over the usable secrets the pod will have, once per image name. */
 function matchesOf(context: ContainerContext, imageName: string): readonly KeyringMatch[] {
-  const known = (context.matchesByImage ??= new Map());
+  const known = (context.matchesByImage ??= new ByImage());
   let matches = known.get(imageName);
   if (matches === undefined) {
     matches = context.usable.length > 0 ? context.secrets.keyringMatches(NO_VIEWS, imageName, () => targetOf(context, imageName), context.meter) : [];

@@ -90,7 +90,11 @@ export function parseImageReferenceUncached(input: string): ImageReferenceResult
   }
 
   // Upstream re-parses the joined string, so its own split of domain and path is the one that counts.
-  const joined = `${splitDomain}/${remainder}`;
+  // When the split kept the input as written (a registry host, then the path), that string is the
+  // input itself: no concatenation to build and flatten before the scan.
+  const joined = remainder.length + splitDomain.length + 1 === input.length && input.startsWith(splitDomain) && input.charCodeAt(splitDomain.length) === SLASH && input.endsWith(remainder)
+    ? input
+    : `${splitDomain}/${remainder}`;
   const match = matchReference(joined);
   if (match === undefined) {
     const lowered = lowerCaseLikeGo(joined);

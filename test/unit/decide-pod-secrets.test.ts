@@ -289,3 +289,29 @@ t.test('a remembered lookup whose Docker Hub fallback overspends the budget answ
   for (const [budget, want] of Object.entries(expected)) t.equal(codes(Number(budget)), want, `budget ${budget}`);
   t.end();
 });
+
+t.test('a pod with more distinct images than the small per-decision table decides every container as a pod of that container alone, at every work budget', (t) => {
+  const snapshot = snapshotFromObjects([namespaceObject('team'), pullSecret('team', 'regcred', 'registry.example.com', '*.example.org')]);
+  // 14 distinct images (past the table's 8, so it switches to a map midway), each named twice, in an order that repeats early and late ones.
+  const images = Array.from({ length: 14 }, (_, index) =>
+    index % 3 === 0 ? `other.example.net/pub-${index}:1` : index % 3 === 1 ? `registry.example.com/team/app-${index}:1` : `mirror-${index}.example.org/app:1`);
+  const order = [...images, ...images.slice().reverse()];
+  const containers = order.map((image, index) => ({ name: `c${index}`, image }));
+  const spec = specOf(pod({ namespace: 'team', imagePullSecrets: ['regcred'], containers }));
+  const whole = decide({ spec, namespace: 'team', snapshot, policy: POLICY, now: NOW, secretsFinal: true });
+  t.equal(whole.decision, 'allow');
+  whole.containers.forEach((decided, index) => {
+    const alone = decide({ spec: specOf(pod({ namespace: 'team', imagePullSecrets: ['regcred'], containers: [{ name: `c${index}`, image: order[index] as string }] })), namespace: 'team', snapshot, policy: POLICY, now: NOW, secretsFinal: true });
+    const single = alone.containers[0];
+    t.same({ ...decided, path: '' }, { ...single, path: '' }, `container ${index} (${order[index]})`);
+  });
+  // A repeated image is looked up once per decision: the budget a whole pod needs is what its distinct images need.
+  let smallest = 0;
+  while (decide({ spec, namespace: 'team', snapshot, policy: POLICY, now: NOW, secretsFinal: true, workBudget: smallest }).findings.some((finding) => finding.code === 'DecisionBudgetExceeded')) smallest++;
+  clearPodSecretsMemo();
+  const distinct = specOf(pod({ namespace: 'team', imagePullSecrets: ['regcred'], containers: images.map((image, index) => ({ name: `d${index}`, image })) }));
+  let smallestDistinct = 0;
+  while (decide({ spec: distinct, namespace: 'team', snapshot, policy: POLICY, now: NOW, secretsFinal: true, workBudget: smallestDistinct }).findings.some((finding) => finding.code === 'DecisionBudgetExceeded')) smallestDistinct++;
+  t.equal(smallest, smallestDistinct, `budget ${smallest}: repeats cost nothing more`);
+  t.end();
+});
