@@ -87,6 +87,61 @@ function valueEnd(text: string, index: number): number {
   return at === index ? -1 : at;
 }
 
+function lineBreakAt(text: string, at: number): boolean {
+  const code = text.charCodeAt(at);
+  return code === 0x0a || (code === 0x0d && text.charCodeAt(at + 1) === 0x0a);
+}
+
+/** How far back from an item the line break before it is looked for (its indentation). */
+const MAX_INDENT = 256;
+
+/**
+ * Item ends found from the layout of indented JSON (`kubectl get -o json`, `jq .`), without
+ * visiting every character. A raw line break cannot be inside a JSON string, so in such text an
+ * object item that starts after `indent` spaces ends at the first line that holds, after exactly
+ * those spaces, its closing bracket. The answer is only a guess where the text is laid out some
+ * other way, and a wrong guess can never be taken for an item: every item span is JSON.parsed, and
+ * a span that starts at an item and stops anywhere but its end does not parse (its brackets only
+ * balance at the end). The scanner also checks a separator follows, and scans when not. Linear:
+ * each search starts at the item it is for and stops at the first match, and a search that finds
+ * none ends the guessing. A scan that fails after a guess is done again without guessing.
+ */
+class IndentedItems {
+  private readonly text: string;
+  private indent = -1;
+  private needle = '';
+  private stopped = false;
+  /** True once an item end came from the layout. */
+  guessed = false;
+  constructor(text: string) {
+    this.text = text;
+  }
+  stop(): void {
+    this.stopped = true;
+  }
+  /** End (exclusive) of the object item at `start`, or -1 when the layout does not say. */
+  itemEnd(start: number): number {
+    // Only an object laid out over lines (`{` ends its line): one written on a single line among
+    // indented ones would take the next one's closing line for its own.
+    if (this.stopped || this.text.charCodeAt(start) !== OPEN_BRACE || !lineBreakAt(this.text, start + 1)) return -1;
+    let lineStart = start;
+    while (lineStart > 0 && start - lineStart <= MAX_INDENT && this.text.charCodeAt(lineStart - 1) === 0x20) lineStart -= 1;
+    if (lineStart === 0 || this.text.charCodeAt(lineStart - 1) !== 0x0a) return -1; // not alone on its line
+    const indent = start - lineStart;
+    if (indent !== this.indent) {
+      this.indent = indent;
+      this.needle = `\n${' '.repeat(indent)}}`;
+    }
+    const close = this.text.indexOf(this.needle, start);
+    if (close === -1) {
+      this.stopped = true;
+      return -1;
+    }
+    this.guessed = true;
+    return close + this.needle.length;
+  }
+}
+
 function parseKey(text: string, start: number, end: number): string | undefined {
   try {
     const key: unknown = JSON.parse(text.slice(start, end));
@@ -108,6 +163,14 @@ export interface InvalidJson {
  * the error (the offset is only a hint for when its message names no position).
  */
 export function scanJsonList(text: string): JsonListSpans | InvalidJson | undefined {
+  const layout = new IndentedItems(text);
+  const found = scanList(text, layout);
+  // A guess from the layout never makes the answer worse: when the scan with guesses fails, the
+  // text is scanned again character by character.
+  return found !== undefined && !('invalidAt' in found) ? found : layout.guessed ? scanList(text, undefined) : found;
+}
+
+function scanList(text: string, layout: IndentedItems | undefined): JsonListSpans | InvalidJson | undefined {
   const invalid = (at: number): InvalidJson => ({ invalidAt: Math.min(at, text.length) });
   let at = skipSpace(text, 0);
   if (text.charCodeAt(at) !== OPEN_BRACE) return undefined;
@@ -137,11 +200,21 @@ export function scanJsonList(text: string): JsonListSpans | InvalidJson | undefi
       at = skipSpace(text, at + 1);
       if (text.charCodeAt(at) !== CLOSE_BRACKET) {
         for (;;) {
-          const itemEnd = valueEnd(text, at);
-          if (itemEnd === -1) return invalid(at);
+          // The layout's answer is taken only when a separator follows it; else the item is scanned.
+          let itemEnd = layout === undefined ? -1 : layout.itemEnd(at);
+          let after = itemEnd === -1 ? -1 : skipSpace(text, itemEnd);
+          if (after !== -1 && text.charCodeAt(after) !== COMMA && text.charCodeAt(after) !== CLOSE_BRACKET) {
+            layout?.stop();
+            after = -1;
+          }
+          if (after === -1) {
+            itemEnd = valueEnd(text, at);
+            if (itemEnd === -1) return invalid(at);
+            after = skipSpace(text, itemEnd);
+          }
           itemStarts.push(at);
           itemEnds.push(itemEnd);
-          at = skipSpace(text, itemEnd);
+          at = after;
           const separator = text.charCodeAt(at);
           if (separator === CLOSE_BRACKET) break;
           if (separator !== COMMA) return invalid(at);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { scanJsonList } from '../../src/manifests/json-list.ts';
 import { parseManifestText } from '../../src/manifests/parse.ts';
 
 // A JSON List is read item by item (src/manifests/json-list.ts) instead of with one JSON.parse of
@@ -93,4 +94,67 @@ t.test('a JSON List damaged anywhere is read only when JSON.parse accepts the da
       { numRuns: RUNS * 5 },
     ),
   );
+});
+
+// Indented Lists have their item ends found from the layout (IndentedItems in json-list.ts);
+// whatever the layout, every span the scan returns must be exactly one item.
+const layoutItem = fc.tuple(item, fc.constantFrom(0, 2, 4), fc.boolean()).map(([entry, indent, crlf]) => {
+  const text = JSON.stringify(entry, null, indent);
+  return crlf ? text.replaceAll('\n', '\r\n') : text;
+});
+/** Items indented by `pad`, some laid out over lines, some on one line. */
+const mixedList = fc.tuple(fc.array(layoutItem, { minLength: 1, maxLength: 6 }), fc.constantFrom('', '  ', '    ', '\t')).map(
+  ([items, pad]) => `{"kind": "List", "items": [\n${items.map((text) => pad + text.replaceAll('\n', `\n${pad}`)).join(',\n')}\n]}`,
+);
+/** The same with the closing bracket of a nested value pulled back to the items' own indentation. */
+const oddList = fc.tuple(fc.array(layoutItem, { minLength: 1, maxLength: 6 }), fc.constantFrom('', '  ')).map(
+  ([items, pad]) => `{"kind": "List", "items": [\n${items.map((text) => pad + text.replace(/\n(\s*)([}\]])/, `\n${pad}$2`)).join(',\n')}\n]}`,
+);
+
+t.test('a List laid out by its items, with a nested bracket at the items\' indentation, still yields what JSON.parse holds', async (t) => {
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(oddList, (text) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          return outcome(text).objects.length === 0;
+        }
+        return JSON.stringify(outcome(text).objects) === JSON.stringify(expectedObjects(parsed));
+      }),
+      { numRuns: 2_000 },
+    ),
+  );
+});
+
+t.test('every item span of a List, however its items are laid out, is exactly one item', async (t) => {
+  let scanned = 0;
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(mixedList, (text) => {
+        let whole: { items: unknown[] };
+        try {
+          whole = JSON.parse(text) as { items: unknown[] };
+        } catch {
+          return true; // a pulled-back bracket can break the text: JSON.parse decides, as tested above
+        }
+        const spans = scanJsonList(text);
+        if (spans === undefined || 'invalidAt' in spans) return false;
+        scanned += 1;
+        return spans.starts.length === whole.items.length && spans.starts.every((start, index) => JSON.stringify(JSON.parse(text.slice(start, spans.ends[index]))) === JSON.stringify(whole.items[index]));
+      }),
+      { numRuns: 2_000 },
+    ),
+  );
+  t.ok(scanned > 1_000, `most generated texts were valid Lists (${scanned})`);
+});
+
+t.test('a kubectl-style indented dump has its items found from the layout, each at its own span', async (t) => {
+  const items = Array.from({ length: 50 }, (_, index) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${index}`, labels: { a: '}' } }, spec: { containers: [{ name: 'c', image: 'x', args: ['\n    }', '{'] }] } }));
+  const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 4);
+  const spans = scanJsonList(text);
+  t.ok(spans !== undefined && !('invalidAt' in spans));
+  if (spans === undefined || 'invalidAt' in spans) return;
+  t.same(spans.starts.map((start, index) => JSON.parse(text.slice(start, spans.ends[index]))), items);
 });
