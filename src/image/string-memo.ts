@@ -87,10 +87,7 @@ export class Doorkeeper {
 
   /** True when `key` was seen before (see the class comment); records it either way. */
   seenBefore(key: string): boolean {
-    // FNV-1a over the UTF-16 code units; 0 marks an empty slot, so a hash of 0 is stored as 1.
-    let hash = 0x811c9dc5 | 0;
-    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-    if (hash === 0) hash = 1;
+    const hash = hashOf(key);
     const slot = (hash ^ (hash >>> 15)) & this.mask;
     if (this.slots[slot] === hash) return true;
     this.slots[slot] = hash;
@@ -100,4 +97,23 @@ export class Doorkeeper {
   clear(): void {
     this.slots.fill(0);
   }
+}
+
+// The memos of one image name (its rules, its compiled target, its keyring matches) ask about the
+// same string one after another: its hash is kept for the next doorkeeper.
+let lastKey = '';
+let lastHash = hashText('');
+
+/** FNV-1a over the UTF-16 code units, never 0 (0 marks an empty slot). */
+function hashText(key: string): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return hash === 0 ? 1 : hash;
+}
+
+function hashOf(key: string): number {
+  if (key === lastKey) return lastHash;
+  lastHash = hashText(key);
+  lastKey = key;
+  return lastHash;
 }

@@ -153,3 +153,15 @@ t.test('Doorkeeper holds a fixed table: 100,000 distinct keys later, a recent ke
   t.ok(falsePositives < 100, `${falsePositives} distinct keys taken for seen (hash collisions only)`);
   t.equal(doorkeeper.seenBefore('registry.example.com/app-99999:1'), true);
 });
+
+t.test('Doorkeepers asked about the same names in turn each keep their own record', async (t) => {
+  const first = new Doorkeeper(64);
+  const second = new Doorkeeper(64);
+  t.equal(first.seenBefore('registry.example.com/app'), false);
+  t.equal(second.seenBefore('registry.example.com/app'), false, 'the other doorkeeper has not seen it');
+  t.equal(first.seenBefore('registry.example.com/app'), true);
+  t.equal(second.seenBefore('registry.example.com/other'), false);
+  t.equal(second.seenBefore('registry.example.com/app'), true);
+  t.equal(first.seenBefore('registry.example.com/other'), false);
+  t.equal(first.seenBefore(`registry.example.com/${'app'}`), true, 'an equal string built elsewhere is the same name');
+});
