@@ -3,7 +3,7 @@ import { compileGlob, globMatches, isLiteralPattern, type CompiledGlob } from '.
 import { parseGoUrl, splitHostPort } from './go-url.ts';
 import type { CredentialKey, KeyringMatch, PullSecretView, WorkMeter } from './types.ts';
 import { detachedCopy, redactAuthsKey } from './redact.ts';
-import { Doorkeeper } from '../image/string-memo.ts';
+import { Doorkeeper, DOORKEEPER_NAMES_PER_ENTRY } from '../image/string-memo.ts';
 
 /**
  * The kubelet's credential keyring (pkg/credentialprovider/keyring.go): how an auths key is
@@ -268,7 +268,7 @@ const compiledByKey = new WeakMap<CredentialKey, CompiledKey>();
 const CACHE_LIMIT = 4096;
 const compiledByString = new Map<string, CompiledKey>();
 const targetsByName = new Map<string, ImageTarget>();
-const targetDoorkeeper = new Doorkeeper(CACHE_LIMIT);
+const targetDoorkeeper = new Doorkeeper(DOORKEEPER_NAMES_PER_ENTRY * CACHE_LIMIT);
 
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= CACHE_LIMIT) cache.clear();

@@ -96,6 +96,7 @@ export function decide(input: DecideInput): PodDecision {
     targetsByImage: undefined,
     matchesByImage: undefined,
     chargedImages: undefined,
+    targetOf: (name: string): ImageTarget => targetOf(context, name),
   };
   const containers: ContainerDecision[] = [];
   const only = input.onlyContainers;
@@ -219,6 +220,8 @@ interface ContainerContext {
   /** Per image name, within this decision: containers repeat images, and a lookup's answer depends only on the name. */
   /** Created on first use, like the other sets here: most decisions need few of them. */
   targetsByImage: ByImage<ImageTarget> | undefined;
+  /** targetOf(this, name), made once per decision (the policy asks it for first-seen images). */
+  readonly targetOf: (name: string) => ImageTarget;
   matchesByImage: ByImage<readonly KeyringMatch[]> | undefined;
   /** Images whose namespace-wide lookup was charged to the budget already. */
   chargedImages: Set<string> | undefined;
@@ -353,7 +356,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   const reference = parsed.reference;
   const summary = summarize(reference);
   // A first-seen image is compiled for matching once: the policy's rules and the keyring share it.
-  const access = effective.accessUnlessExempt(reference.name, () => targetOf(context, reference.name));
+  const access = effective.accessUnlessExempt(reference.name, context.targetOf);
   if (access === undefined) {
     findings.push({ code: 'ExemptImage', severity: 'info', path: imagePathOf(container), message: fit(`${container.name}: `, reference.name, ' is exempt by policy; not checked') });
     return result(container, image, summary, null, null, null, 'allow', findings);

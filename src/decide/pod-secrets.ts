@@ -64,7 +64,7 @@ export const KEYRING_MATCHES_MEMO_EXTRAS = 16;
 /** Longest image name remembered; longer ones are looked up every time and never kept. */
 const KEYRING_MATCHES_MEMO_MAX_CHARS = 256;
 /** Recent image names the doorkeeper below tells apart: a cluster's working set of images. */
-const KEYRING_DOORKEEPER_NAMES = 4096;
+const KEYRING_DOORKEEPER_NAMES = 16_384;
 /**
  * Image names looked up recently, over every list: a lookup is remembered from the image's second
  * sighting on (string-memo.ts: Doorkeeper). Shared by the lists, so an image another list of the

@@ -15,6 +15,9 @@
  * computes.
  * Imports nothing: the pure core may use it.
  */
+/** Names a memo's doorkeeper tells apart between emptyings, per entry the memo keeps. */
+export const DOORKEEPER_NAMES_PER_ENTRY = 4;
+
 export class StringMemo<V> {
   readonly maxEntries: number;
   readonly maxKeyChars: number;
@@ -26,7 +29,9 @@ export class StringMemo<V> {
     this.compute = compute;
     this.maxEntries = options.maxEntries;
     this.maxKeyChars = options.maxKeyChars;
-    this.doorkeeper = options.secondSighting === true ? new Doorkeeper(options.maxEntries) : undefined;
+    // The doorkeeper remembers four times as many names as the memo keeps: a name repeated within
+    // that many new ones is kept, even while a flood of one-off names passes through.
+    this.doorkeeper = options.secondSighting === true ? new Doorkeeper(DOORKEEPER_NAMES_PER_ENTRY * options.maxEntries) : undefined;
   }
 
   /** compute(key) (or `compute` given here, which must answer the same), remembered when the key is short enough. */
@@ -67,35 +72,50 @@ export class StringMemo<V> {
 }
 
 /**
- * Which strings were seen recently, as 32-bit hashes in a fixed table (no strings kept, nothing
- * allocated per key: the table never grows and holds nothing the garbage collector traces).
- * seenBefore() answers true when the key's slot holds the key's hash: the key was seen since the
- * slot was last overwritten, or (rarely) another key with the same hash was. Either answer is only
- * a hint about whether keeping the key pays; it never decides what a memo answers.
+ * Which strings were seen recently: a Bloom filter of their 32-bit hashes (3 bits per key in a
+ * fixed bit table; no strings kept, nothing allocated per key, nothing the garbage collector
+ * traces), emptied after `capacity` new keys so it never fills up. seenBefore() answers true when
+ * all of the key's bits are set: the key was recorded since the last emptying, or (rarely, about
+ * 1 in 1,000 at its fullest) other keys set the same bits. Two keys never push each other out, so
+ * every key of a working set up to `capacity` is told apart on its second sighting. Either answer
+ * is only a hint about whether keeping the key pays; it never decides what a memo answers.
  */
 export class Doorkeeper {
-  private readonly slots: Int32Array;
+  private readonly bits: Int32Array;
   private readonly mask: number;
+  private readonly capacity: number;
+  private recorded = 0;
 
-  /** Room for about `capacity` recent keys (rounded up to a power of two, at least 64). */
+  /** Room for `capacity` keys between emptyings (32 bits of table per key, at least 2,048). */
   constructor(capacity: number) {
-    let size = 64;
-    while (size < capacity * 2 && size < 1 << 20) size *= 2;
-    this.slots = new Int32Array(size);
+    this.capacity = Math.max(1, capacity);
+    let size = 2048;
+    while (size < this.capacity * 32 && size < 1 << 24) size *= 2;
+    this.bits = new Int32Array(size >>> 5);
     this.mask = size - 1;
   }
 
   /** True when `key` was seen before (see the class comment); records it either way. */
   seenBefore(key: string): boolean {
     const hash = hashOf(key);
-    const slot = (hash ^ (hash >>> 15)) & this.mask;
-    if (this.slots[slot] === hash) return true;
-    this.slots[slot] = hash;
+    const step = (hash >>> 17) | 1;
+    const bits = this.bits;
+    const mask = this.mask;
+    const a = hash & mask;
+    const b = (hash + step) & mask;
+    const c = (hash + 2 * step) & mask;
+    if ((bits[a >>> 5]! & (1 << (a & 31))) !== 0 && (bits[b >>> 5]! & (1 << (b & 31))) !== 0 && (bits[c >>> 5]! & (1 << (c & 31))) !== 0) return true;
+    if (this.recorded >= this.capacity) this.clear();
+    this.recorded++;
+    bits[a >>> 5]! |= 1 << (a & 31);
+    bits[b >>> 5]! |= 1 << (b & 31);
+    bits[c >>> 5]! |= 1 << (c & 31);
     return false;
   }
 
   clear(): void {
-    this.slots.fill(0);
+    this.bits.fill(0);
+    this.recorded = 0;
   }
 }
 

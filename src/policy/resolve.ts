@@ -57,10 +57,10 @@ export interface EffectivePolicy {
   accessFor(imageName: string): RegistryAccess;
   isExempt(imageName: string): boolean;
   /**
-   * accessFor(imageName), or undefined when isExempt(imageName): one lookup for both. `target`
-   * gives imageTarget(imageName) when the caller has it compiled already (asked only on a miss).
+   * accessFor(imageName), or undefined when isExempt(imageName): one lookup for both. `targetOf`
+   * gives imageTarget(name) from where the caller keeps it (asked only on a miss).
    */
-  accessUnlessExempt(imageName: string, target?: () => ImageTarget): RegistryAccess | undefined;
+  accessUnlessExempt(imageName: string, targetOf?: (name: string) => ImageTarget): RegistryAccess | undefined;
 }
 
 /** What the state behind a policy can see; the policy resolves namespaces it cannot see to `off`. */
@@ -127,10 +127,10 @@ export class PolicyResolver {
   }
 
   /** The rule matches of an image, remembered (imageRules); `target` compiles the name on a miss. */
-  private rulesOf(imageName: string, target: (() => ImageTarget) | undefined): ImageRules {
+  private rulesOf(imageName: string, targetOf: ((name: string) => ImageTarget) | undefined): ImageRules {
     const known = this.imageRules.peek(imageName);
     if (known !== undefined) return known;
-    const rules = this.matchImage(target === undefined ? imageTarget(imageName) : target());
+    const rules = this.matchImage(targetOf === undefined ? imageTarget(imageName) : targetOf(imageName));
     this.imageRules.remember(imageName, rules);
     return rules;
   }
@@ -214,7 +214,7 @@ export class PolicyResolver {
       modeSource = UNWATCHED_SECRETS_SOURCE;
     }
 
-    const rulesOf = (imageName: string, target?: () => ImageTarget): ImageRules => this.rulesOf(imageName, target);
+    const rulesOf = (imageName: string, targetOf?: (name: string) => ImageTarget): ImageRules => this.rulesOf(imageName, targetOf);
     const defaultResult: RegistryAccess = Object.freeze({
       access: defaultAccess,
       matchedPattern: undefined,
@@ -240,8 +240,8 @@ export class PolicyResolver {
       isExempt(imageName: string): boolean {
         return rulesOf(imageName).exempt;
       },
-      accessUnlessExempt(imageName: string, target?: () => ImageTarget): RegistryAccess | undefined {
-        const rules = rulesOf(imageName, target);
+      accessUnlessExempt(imageName: string, targetOf?: (name: string) => ImageTarget): RegistryAccess | undefined {
+        const rules = rulesOf(imageName, targetOf);
         return rules.exempt ? undefined : (rules.access ?? defaultResult);
       },
     });

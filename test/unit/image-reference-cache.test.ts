@@ -165,3 +165,17 @@ t.test('Doorkeepers asked about the same names in turn each keep their own recor
   t.equal(first.seenBefore('registry.example.com/other'), false);
   t.equal(first.seenBefore(`registry.example.com/${'app'}`), true, 'an equal string built elsewhere is the same name');
 });
+
+t.test('every name of a working set cycled in turn is kept by its second round (names never push each other out of the doorkeeper)', async (t) => {
+  let computed = 0;
+  const memo = new StringMemo((key: string) => {
+    computed++;
+    return key.length;
+  }, { maxEntries: 4096, maxKeyChars: 256, secondSighting: true });
+  const names = Array.from({ length: 3000 }, (_, index) => `harbor.corp.example.com/team-${index % 1000}/api:2.${index % 30}.${index}`);
+  let wrong = 0;
+  for (let round = 0; round < 3; round++) for (const name of names) if (memo.get(name) !== name.length) wrong++;
+  t.equal(wrong, 0, 'every answer is what compute gives');
+  t.equal(memo.size, names.length, 'all kept after the second round');
+  t.equal(computed, 2 * names.length, 'computed twice each, then answered from the memo');
+});
