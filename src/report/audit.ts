@@ -192,24 +192,18 @@ export function decideObjects(
 type DecisionMemo = Map<string, Map<string, PodDecision>>;
 
 function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy: PolicyResolver, now: number, defaultNamespace: string, decisions: DecisionMemo): AuditResult {
-  const { kind, name, source, spec } = workload;
+  const { kind, spec } = workload;
   const namespace = workload.namespace || defaultNamespace;
   if (spec === undefined) {
     // A workload without a pod spec is not silently dropped: the report says it was not checked.
-    return {
-      namespace,
-      kind,
-      name,
-      source,
-      sources: [source],
-      copiesDiffer: false,
+    return resultRow(workload, namespace, {
       mode: policy.forNamespace(namespace, snapshot.namespace(namespace)).mode,
       decision: 'allow',
       inject: [],
       containers: [],
       findings: [],
       skipped: `${workload.specField} is missing or not an object: nothing was checked (the API server would reject this ${kind})`,
-    };
+    });
   }
   const specKey = workload.specKey ?? podSpecKey(spec);
   let bySpec = decisions.get(specKey);
@@ -231,8 +225,15 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
     });
     bySpec.set(key, decision);
   }
-  // Written out rather than resultOf(base, ...): one object per workload instead of two spreads
-  // (the same fields in the same order, so the report is the same).
+  return resultRow(workload, namespace, decision);
+}
+
+/**
+ * A workload's row, written out rather than resultOf(base, ...): one object per workload instead of
+ * two spreads (the same fields in the same order, so the report is the same).
+ */
+function resultRow(workload: PreparedWorkload, namespace: string, decided: Pick<AuditResult, DecidedField>): AuditResult {
+  const { kind, name, source } = workload;
   const result: Mutable<AuditResult> = {
     namespace,
     kind,
@@ -240,13 +241,13 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
     source,
     sources: [source],
     copiesDiffer: false,
-    mode: decision.mode,
-    decision: decision.decision,
-    inject: decision.inject,
-    containers: decision.containers,
-    findings: decision.findings,
+    mode: decided.mode,
+    decision: decided.decision,
+    inject: decided.inject,
+    containers: decided.containers,
+    findings: decided.findings,
   };
-  if (decision.skipped !== undefined) result.skipped = decision.skipped;
+  if (decided.skipped !== undefined) result.skipped = decided.skipped;
   return result;
 }
 
