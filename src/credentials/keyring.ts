@@ -106,9 +106,10 @@ export function isResolvableHostLength(host: string): boolean {
 
 /**
  * The image side of URLsMatch: `https://` + name, parsed and split once. Callers that compare one
- * image with many keys compile it once (imageTarget) instead of once per key or per secret.
+ * image with many keys compile it once (imageTarget) instead of once per key or per secret. The
+ * host's labels are split on first use: literal keys compare the host whole.
  */
-export interface ImageTarget {
+export class ImageTarget {
   readonly name: string;
   /** isDockerHubImage(name), found once: the fallback asks for every secret looked up. */
   readonly dockerHub: boolean;
@@ -118,19 +119,6 @@ export interface ImageTarget {
   /** The host (Go bytes, no port); '' when not parsed. */
   readonly host: string;
   /** How many labels the host has (0 when not parsed). */
-  readonly labelCount: number;
-  /** The host's dot-separated labels ([] when not parsed), split when a glob key first asks. */
-  readonly labels: readonly string[];
-}
-
-/** An ImageTarget whose labels are split on first use: literal keys compare the host whole. */
-class CompiledTarget implements ImageTarget {
-  readonly name: string;
-  readonly dockerHub: boolean;
-  readonly parsed: boolean;
-  readonly port: string;
-  readonly path: string;
-  readonly host: string;
   readonly labelCount: number;
   private split: readonly string[] | undefined;
 
@@ -145,6 +133,7 @@ class CompiledTarget implements ImageTarget {
     this.split = parsed ? undefined : [];
   }
 
+  /** The host's dot-separated labels ([] when not parsed), split when a glob key first asks. */
   get labels(): readonly string[] {
     return (this.split ??= this.host.split('.'));
   }
@@ -188,7 +177,7 @@ function authorityFits(imageName: string): boolean {
 
 function compileTarget(imageName: string): ImageTarget {
   const dockerHub = isDockerHubImage(imageName);
-  const unmatchable: ImageTarget = new CompiledTarget(imageName, dockerHub, false, '', '', '');
+  const unmatchable: ImageTarget = new ImageTarget(imageName, dockerHub, false, '', '', '');
   // Not a name any node can resolve: no key matches it (the kubelet would compare, then fail to
   // pull). Checked before parsing, so a 7 MiB host costs one scan.
   if (!authorityFits(imageName)) return unmatchable;
@@ -196,7 +185,7 @@ function compileTarget(imageName: string): ImageTarget {
   if (parsed === undefined) return unmatchable;
   const { host, port } = splitHostPort(parsed.host);
   if (!isResolvableHostLength(host)) return unmatchable;
-  return new CompiledTarget(imageName, dockerHub, true, port, parsed.path, host);
+  return new ImageTarget(imageName, dockerHub, true, port, parsed.path, host);
 }
 
 const isLowerAlnum = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);

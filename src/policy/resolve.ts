@@ -2,9 +2,8 @@ import type { NamespaceView } from '../snapshot/types.ts';
 import { BUILTIN_PUBLIC_REGISTRIES } from './builtin-registries.ts';
 import type { Access, EffectiveMode, Policy, RegistryRule } from './schema.ts';
 import { MODES } from './modes.ts';
-import { parseKeyringKey } from '../credentials/keyring.ts';
+import { imageTarget, parseKeyringKey, type ImageTarget } from '../credentials/keyring.ts';
 import { compiledPolicyPatternMatches, compilePolicyPattern, type CompiledPolicyPattern } from './pattern-match.ts';
-import { imageTarget, type ImageTarget } from '../credentials/keyring.ts';
 import { StringMemo } from '../image/string-memo.ts';
 import { BUILTIN_POD_TEMPLATES, PodTemplateKinds } from '../workloads/pod-templates.ts';
 
