@@ -22,6 +22,18 @@
  * shared machine hits every target alike. Prints a Markdown table to paste into the README.
  * Every run is bounded in time, and every child is killed at the end, on error and on Ctrl-C;
  * children also exit by themselves when this process goes away.
+ *
+ * Method. Each row's ratio is against the bare server fed the SAME bodies, in the same round: the
+ * bare server with the 32 replicas for the replica rows, and a second bare server sent exactly the
+ * never-seen rows' fresh bodies for those. The bare server does the same work for either body
+ * (parse, answer), so what differs between its two rows is the load generator's: 20,000 distinct
+ * 4 KiB requests instead of 32 (its memory and caches) and, against a slower server, fewer answers
+ * per wake-up on both sides. The "load generator µs/req" column (this process's CPU per answered
+ * request) shows that cost, and "ratio to bare replicas" keeps the comparison with the replica
+ * baseline in view. Every request's bytes are built once per route before the runs (see
+ * prebuiltRequests), and a run's rate is its answers over the time from the first connection
+ * built to the last answer, measured here, not autocannon's duration (which starts before it
+ * builds its connections).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -29,7 +41,7 @@ import { request as httpsRequest } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon, { type AutocannonResult } from 'autocannon';
+import autocannon, { type AutocannonClient, type AutocannonResult } from 'autocannon';
 import { generateCertificates } from '../src/certs/generate.ts';
 import { BENCH_HOST, type ChildMessage, type StartMessage, type Usage, type UsageQuery } from './child.ts';
 import { benchReview, HTTP_BODY_POOL_SIZE, NAMESPACE_COUNT, poolIndexes } from './fixtures.ts';
@@ -101,10 +113,15 @@ interface Target {
   readonly goalRatio?: number;
   /** Send pods the server has never seen (freshBodies) instead of the 32 rotating replicas. */
   readonly freshPods?: boolean;
+  /** A bare server: the rows with the same bodies (freshPods alike) are compared with it. */
+  readonly baseline?: boolean;
 }
 
 const TARGETS: readonly Target[] = [
-  { name: 'bare Fastify (baseline)', script: 'bare-server.ts', args: [], logFile: false },
+  { name: 'bare Fastify (baseline)', script: 'bare-server.ts', args: [], logFile: false, baseline: true },
+  // The bare server sent exactly the never-seen row's bodies: that row's baseline, so the load
+  // generator's extra cost for 20,000 distinct bodies falls on both sides of its ratio.
+  { name: 'bare Fastify, pods never seen (same bodies)', script: 'bare-server.ts', args: [], logFile: false, baseline: true, freshPods: true },
   // The bench's pods repeat (replicas), so this row answers from the decision cache; the next one
   // sends pods the server has never seen: every connection its own run of FRESH_PODS_PER_CONNECTION
   // pods, each with an app image no other review names (a repository of its own), in the same
@@ -231,12 +248,6 @@ function checkOnce(port: number, route: Route, body: string, ca: string, uid: st
   });
 }
 
-interface RunResult {
-  readonly requestsPerSecond: number;
-  readonly latencies: Float64Array;
-  readonly problems: readonly string[];
-}
-
 function percentile(sorted: Float64Array, fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] as number;
@@ -247,12 +258,6 @@ function median(values: readonly number[]): number {
   if (sorted.length === 0) return Number.NaN;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-/** What a run sends: the same list on every connection, or a list of its own for each. */
-interface Bodies {
-  readonly shared?: readonly string[];
-  readonly perConnection?: readonly (readonly string[])[];
 }
 
 /** Pods never seen, per connection: more than any of the server's memos holds, so a pod comes round again only after they all moved on. */
@@ -276,11 +281,70 @@ function freshBodies(first: number, count: number): string[] {
   });
 }
 
-/** One autocannon run; latencies are recorded here at full resolution (autocannon's histogram keeps whole milliseconds). */
-function load(port: number, route: Route, bodies: Bodies, seconds: number): Promise<RunResult> {
+/** A request as autocannon's connection writes it: the whole HTTP/1.1 message, built by prebuiltRequests. */
+interface PrebuiltRequest {
+  readonly requestBuffer: Buffer;
+}
+
+/** What a run sends, per connection (several connections may share one list; each starts at its first request). */
+type Requests = readonly (readonly PrebuiltRequest[])[];
+
+/**
+ * The bytes of every request, built once per route and reused by every run. autocannon 8 rebuilds
+ * each request of a list (headers joined, body encoded and copied) for every connection at the
+ * start of every run, after its clock started: for the never-seen lists 2 x 2,000 builds per
+ * connection, ~0.4 s of this process's CPU per run, during which nothing was sent but the run's
+ * duration counted. The message is what autocannon writes (request line, Host, keep-alive,
+ * content type and length, body), each list in one allocation.
+ */
+function prebuiltRequests(route: Route, bodies: readonly string[]): PrebuiltRequest[] {
+  const messages = bodies.map(
+    (body) => `POST ${route} HTTP/1.1\r\nHost: ${BENCH_HOST}\r\nConnection: keep-alive\r\ncontent-type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  const all = Buffer.from(messages.join(''), 'utf8');
+  let offset = 0;
+  return messages.map((message) => {
+    const length = Buffer.byteLength(message);
+    const request = { requestBuffer: all.subarray(offset, offset + length) };
+    offset += length;
+    return request;
+  });
+}
+
+/** The fields of autocannon 8's per-connection RequestIterator that it reads for every request (lib/requestIterator.js). */
+interface RequestIteratorFields {
+  requests: readonly PrebuiltRequest[];
+  currentRequest: PrebuiltRequest | undefined;
+  currentRequestIndex: number;
+}
+
+/** Hands a connection its prebuilt list, past autocannon's setRequests (which would rebuild every request). */
+function useRequests(client: AutocannonClient, list: readonly PrebuiltRequest[]): void {
+  const iterator = (client as unknown as { requestIterator?: Partial<RequestIteratorFields> }).requestIterator;
+  if (iterator === undefined || !Array.isArray(iterator.requests) || typeof iterator.currentRequestIndex !== 'number') {
+    throw new Error('autocannon no longer has the RequestIterator fields bench/http.ts sets (requests, currentRequest, currentRequestIndex)');
+  }
+  iterator.requests = list;
+  iterator.currentRequestIndex = 0;
+  iterator.currentRequest = list[0];
+}
+
+interface RunResult {
+  readonly requestsPerSecond: number;
+  readonly latencies: Float64Array;
+  readonly problems: readonly string[];
+  /** This process's CPU time (user + system) during the run: the load generator's cost. */
+  readonly loadCpuMicros: number;
+}
+
+/**
+ * One autocannon run; latencies are recorded here at full resolution (autocannon's histogram keeps
+ * whole milliseconds). The clock and the CPU count start once autocannon has built its
+ * connections (synchronously, in autocannon()) and stop at its callback.
+ */
+function load(port: number, route: Route, requests: Requests, seconds: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
-    const asRequests = (list: readonly string[]) => list.map((body) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body }));
     let nextConnection = 0;
     const instance = autocannon(
       {
@@ -290,21 +354,24 @@ function load(port: number, route: Route, bodies: Bodies, seconds: number): Prom
         pipelining: 1,
         duration: seconds,
         timeout: REQUEST_TIMEOUT_S,
-        requests: asRequests(bodies.shared ?? (bodies.perConnection?.[0] as readonly string[])),
-        ...(bodies.perConnection === undefined
-          ? {}
-          : { setupClient: (client) => client.setRequests(asRequests(bodies.perConnection?.[nextConnection++ % (bodies.perConnection?.length ?? 1)] ?? [])) }),
+        // Built for each connection and replaced at once by useRequests (below): one small request.
+        method: 'POST',
+        setupClient: (client) => useRequests(client, requests[nextConnection++ % requests.length] ?? []),
       },
       (error: Error | null, result: AutocannonResult) => {
+        const elapsedS = (performance.now() - started) / 1000;
+        const cpu = process.cpuUsage(cpuBefore);
         if (error !== null) return reject(error);
         const problems = [
           result.errors > 0 ? `${result.errors} errors` : '',
           result.timeouts > 0 ? `${result.timeouts} timeouts` : '',
           result.non2xx > 0 ? `${result.non2xx} non-2xx` : '',
         ].filter((text) => text !== '');
-        resolve({ requestsPerSecond: latencies.length / result.duration, latencies: Float64Array.from(latencies), problems });
+        resolve({ requestsPerSecond: latencies.length / elapsedS, latencies: Float64Array.from(latencies), problems, loadCpuMicros: cpu.user + cpu.system });
       },
     );
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
@@ -319,6 +386,8 @@ interface Cell {
   cpuMicros: number;
   mainThreadCpuMicros: number;
   systemCpuMicros: number;
+  /** This process's CPU during the runs (autocannon's work). */
+  loadCpuMicros: number;
   requests: number;
 }
 
@@ -334,9 +403,6 @@ async function main(): Promise<void> {
   const start: StartMessage = { type: 'start', cert: certificates.tlsCert, key: certificates.tlsKey };
   const reviews = poolIndexes(HTTP_BODY_POOL_SIZE).map((index) => benchReview(index, 'pod-lists-secrets'));
   const bodies = reviews.map((review) => JSON.stringify(review));
-  const replicas: Bodies = { shared: bodies };
-  const fresh: Bodies = { perConnection: Array.from({ length: connections }, (_, connection) => freshBodies(connection * FRESH_PODS_PER_CONNECTION, FRESH_PODS_PER_CONNECTION)) };
-  const bodiesOf = (target: Target): Bodies => (target.freshPods === true ? fresh : replicas);
   const firstUid = (reviews[0]?.['request'] as { uid: string }).uid;
   const notes: string[] = [];
 
@@ -344,22 +410,37 @@ async function main(): Promise<void> {
   // target in turn, in a rotating order), so a change in background load hits all targets alike.
   const servers: Server[] = [];
   const wanted = values.only.split(',');
-  for (const target of TARGETS.filter((candidate) => wanted.some((text) => candidate.name.includes(text)) || candidate.name.startsWith('bare'))) {
+  const chosen = TARGETS.filter((candidate) => candidate.baseline !== true && wanted.some((text) => candidate.name.includes(text)));
+  // The replica baseline always runs; the never-seen one when a chosen row sends those bodies.
+  const baselines = TARGETS.filter((candidate) => candidate.baseline === true && (candidate.freshPods !== true || chosen.some((row) => row.freshPods === true)));
+  for (const target of [...baselines, ...chosen]) {
     const started = await startChild(target, start);
-    servers.push({ target, started, cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, mainThreadCpuMicros: 0, systemCpuMicros: 0, requests: 0 }])) });
+    servers.push({
+      target,
+      started,
+      cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, mainThreadCpuMicros: 0, systemCpuMicros: 0, loadCpuMicros: 0, requests: 0 }])),
+    });
     notes.push(`${target.name}: ready in ${started.setupMs} ms (${started.detail})`);
   }
+  const usesFresh = servers.some((server) => server.target.freshPods === true);
   for (const route of ROUTES) {
+    // Built once per route, before any run (prebuiltRequests); one list shared by every connection
+    // for the replicas, a list of its own per connection for the pods never seen.
+    const replicas: Requests = [prebuiltRequests(route, bodies)];
+    const fresh: Requests = usesFresh
+      ? Array.from({ length: connections }, (_, connection) => prebuiltRequests(route, freshBodies(connection * FRESH_PODS_PER_CONNECTION, FRESH_PODS_PER_CONNECTION)))
+      : [];
+    const requestsOf = (target: Target): Requests => (target.freshPods === true ? fresh : replicas);
     for (const server of servers) {
       await checkOnce(server.started.port, route, bodies[0] as string, certificates.caCert, firstUid);
-      if (warmupS > 0) await load(server.started.port, route, bodiesOf(server.target), warmupS);
+      if (warmupS > 0) await load(server.started.port, route, requestsOf(server.target), warmupS);
     }
     for (let round = 0; round < rounds; round++) {
       for (let turn = 0; turn < servers.length; turn++) {
         const server = servers[(round + turn) % servers.length] as Server;
         const cell = server.cells.get(route) as Cell;
         const before = await usageOf(server.started.child);
-        const run = await load(server.started.port, route, bodiesOf(server.target), durationS);
+        const run = await load(server.started.port, route, requestsOf(server.target), durationS);
         const after = await usageOf(server.started.child);
         cell.rates.push(run.requestsPerSecond);
         cell.latencies.push(run.latencies);
@@ -367,6 +448,7 @@ async function main(): Promise<void> {
         cell.cpuMicros += after.cpuMicros - before.cpuMicros;
         cell.mainThreadCpuMicros += after.mainThreadCpuMicros - before.mainThreadCpuMicros;
         cell.systemCpuMicros += after.systemCpuMicros - before.systemCpuMicros;
+        cell.loadCpuMicros += run.loadCpuMicros;
         cell.requests += run.latencies.length;
         process.stderr.write(`  round ${round + 1}/${rounds} ${route} ${server.target.name}: ${Math.round(run.requestsPerSecond)} req/s\n`);
       }
@@ -374,7 +456,7 @@ async function main(): Promise<void> {
   }
   for (const server of servers) {
     const usage = await usageOf(server.started.child);
-    if (!server.target.name.startsWith('bare')) {
+    if (server.target.script !== 'bare-server.ts') {
       notes.push(`${server.target.name}: RSS ${(usage.rssBytes / 2 ** 20).toFixed(0)} MiB, heap used ${(usage.heapUsedBytes / 2 ** 20).toFixed(0)} MiB after the runs`);
     }
     await stopChild(server.started.child);
@@ -385,7 +467,10 @@ async function main(): Promise<void> {
     }
   }
 
-  const bare = servers.find((server) => server.target.name.startsWith('bare'));
+  // A row's baseline is the bare server sent the same bodies (replicas or pods never seen).
+  const baselineFor = (target: Target): Server | undefined =>
+    servers.find((server) => server.target.baseline === true && (server.target.freshPods === true) === (target.freshPods === true));
+  const replicaBaseline = baselineFor({ name: '', script: '', args: [], logFile: false });
   const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
   const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const bodyKiB = bodies.reduce((total, body) => total + body.length, 0) / bodies.length / 1024;
@@ -397,8 +482,8 @@ async function main(): Promise<void> {
       `${values['server-node-options'] !== '' ? `; server options: ${values['server-node-options']}` : ''}; ` +
       `1-min load average at the end: ${(loadavg()[0] ?? 0).toFixed(2)}.`,
     '',
-    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | ratio to bare replicas | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req | load generator µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   // Each goal judged on its own, over every webhook row (worst row shown).
   const ratioVerdicts: string[] = [];
@@ -406,9 +491,10 @@ async function main(): Promise<void> {
   let worstP99 = 0;
   let problemCount = 0;
   for (const route of ROUTES) {
-    const bareCell = bare?.cells.get(route);
-    const bareCpu = bareCell === undefined ? Number.NaN : bareCell.cpuMicros / bareCell.requests;
+    const replicaBareCell = replicaBaseline?.cells.get(route);
     for (const server of servers) {
+      const bareCell = baselineFor(server.target)?.cells.get(route);
+      const bareCpu = bareCell === undefined ? Number.NaN : bareCell.cpuMicros / bareCell.requests;
       const cell = server.cells.get(route) as Cell;
       const pooled = new Float64Array(cell.latencies.reduce((total, part) => total + part.length, 0));
       let offset = 0;
@@ -418,11 +504,11 @@ async function main(): Promise<void> {
       }
       pooled.sort();
       // Each round's rate against the bare server's rate of the same round: neighbours in time.
-      const ratios = cell.rates.map((rate, round) => rate / (bareCell?.rates[round] ?? Number.NaN));
-      const ratio = median(ratios);
+      const ratioTo = (baseline: Cell | undefined): number => median(cell.rates.map((rate, round) => rate / (baseline?.rates[round] ?? Number.NaN)));
+      const ratio = ratioTo(bareCell);
       const cpuPerRequest = cell.cpuMicros / cell.requests;
       const p99 = percentile(pooled, 0.99);
-      const isWebhook = server !== bare;
+      const isWebhook = server.target.baseline !== true;
       if (isWebhook && server.target.diagnostic !== true) {
         // NaN (no bare figure, no requests) counts as missing the goal.
         const goal = server.target.goalRatio ?? GOAL_RATIO_TO_BARE;
@@ -435,15 +521,20 @@ async function main(): Promise<void> {
       const problems = cell.problems.length === 0 ? '' : ` (${cell.problems.join(', ')})`;
       lines.push(
         `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
-          `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${isWebhook ? fixed(ratio, 2) : '1.00'} | ` +
-          `${fixed(cpuPerRequest, 0)} | ${isWebhook ? fixed(bareCpu / cpuPerRequest, 2) : '1.00'} | ${fixed(cell.mainThreadCpuMicros / cell.requests, 0)} | ` +
-          `${fixed(cell.systemCpuMicros / cell.requests, 0)} |`,
+          `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${fixed(ratio, 2)} | ${fixed(ratioTo(replicaBareCell), 2)} | ` +
+          `${fixed(cpuPerRequest, 0)} | ${fixed(bareCpu / cpuPerRequest, 2)} | ${fixed(cell.mainThreadCpuMicros / cell.requests, 0)} | ` +
+          `${fixed(cell.systemCpuMicros / cell.requests, 0)} | ${fixed(cell.loadCpuMicros / cell.requests, 0)} |`,
       );
     }
   }
   lines.push(
     '',
-    '- requests/s: median over rounds; ratio to bare: median of per-round ratios; p50/p99: over every request of every round.',
+    '- requests/s: median over rounds, each round\'s answers over the time from its connections built to its last answer; ' +
+      'p50/p99: over every request of every round.',
+    '- ratio to bare: median of the per-round ratios to the bare server sent the same bodies (the replicas, or exactly the pods never seen), ' +
+      'the ratio the goals judge; ratio to bare replicas: the same against the bare server sent the replicas. The two bare rows differ ' +
+      'only in what the load generator sends, so their ratio is the load generator\'s share of the difference.',
+    '- load generator µs/req: CPU time of this process (autocannon: TLS, HTTP parsing, latency records) per answered request.',
     '- server CPU µs/req: the server process\'s CPU time (all threads) per answered request; CPU ratio = bare / this, the throughput ratio ' +
       'a server-bound run on dedicated cores would show. It is the steadier figure when other work shares the machine. ' +
       'main thread µs/req: the JavaScript thread\'s share of it (the rest is GC helper threads and libuv); kernel µs/req: the system-time ' +
