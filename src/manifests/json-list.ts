@@ -21,6 +21,11 @@ export interface JsonListSpans {
   readonly members: readonly (readonly [number, number])[];
   /** The last `kind` member's value span (JSON keeps the last of duplicate keys), if any. */
   readonly kind: readonly [number, number] | undefined;
+  /**
+   * True when some item ends were guessed from the layout: a span that does not parse may then be
+   * a wrong guess, and `scanJsonListExactly` says for sure. Without guesses, every span is an item.
+   */
+  readonly guessed: boolean;
 }
 
 const QUOTE = 0x22;
@@ -110,6 +115,9 @@ class IndentedItems {
   private readonly text: string;
   private indent = -1;
   private needle = '';
+  /** `{"key"` of the last compact item, and the needle `},{"key"` its end is searched with. */
+  private compactKey = '';
+  private compactNeedle = '';
   private stopped = false;
   /** True once an item end came from the layout. */
   guessed = false;
@@ -121,9 +129,11 @@ class IndentedItems {
   }
   /** End (exclusive) of the object item at `start`, or -1 when the layout does not say. */
   itemEnd(start: number): number {
+    if (this.stopped || this.text.charCodeAt(start) !== OPEN_BRACE) return -1;
+    if (this.text.charCodeAt(start + 1) === QUOTE) return this.compactItemEnd(start);
     // Only an object laid out over lines (`{` ends its line): one written on a single line among
     // indented ones would take the next one's closing line for its own.
-    if (this.stopped || this.text.charCodeAt(start) !== OPEN_BRACE || !lineBreakAt(this.text, start + 1)) return -1;
+    if (!lineBreakAt(this.text, start + 1)) return -1;
     let lineStart = start;
     while (lineStart > 0 && start - lineStart <= MAX_INDENT && this.text.charCodeAt(lineStart - 1) === 0x20) lineStart -= 1;
     if (lineStart === 0 || this.text.charCodeAt(lineStart - 1) !== 0x0a) return -1; // not alone on its line
@@ -139,6 +149,33 @@ class IndentedItems {
     }
     this.guessed = true;
     return close + this.needle.length;
+  }
+
+  /**
+   * A compact List (`JSON.stringify`, `jq -c`, the API server's own answers) has its items written
+   * one after the other, each starting with the same first key: `},{"apiVersion"`. An item that
+   * starts `{"key"` is guessed to end before the next `},{"key"` (the quote is raw there, so not
+   * inside a string, where it would be escaped). A nested list of objects that start with the same
+   * key (`managedFields`, `ownerReferences`) makes that guess short; its span then does not parse,
+   * and the reader scans the text again without guessing (parse.ts). No match (the last item, or
+   * items that start with other keys) ends the guessing: each search stops at its first match.
+   */
+  private compactItemEnd(start: number): number {
+    const keyEnd = stringEnd(this.text, start + 1);
+    if (keyEnd === -1) return -1;
+    const keyLength = keyEnd - start;
+    // Most items start with the same key: the needle is built once.
+    if (this.compactKey.length !== keyLength || !this.text.startsWith(this.compactKey, start)) {
+      this.compactKey = this.text.slice(start, keyEnd);
+      this.compactNeedle = `},${this.compactKey}`;
+    }
+    const close = this.text.indexOf(this.compactNeedle, keyEnd);
+    if (close === -1) {
+      this.stopped = true;
+      return -1;
+    }
+    this.guessed = true;
+    return close + 1;
   }
 }
 
@@ -168,6 +205,11 @@ export function scanJsonList(text: string): JsonListSpans | InvalidJson | undefi
   // A guess from the layout never makes the answer worse: when the scan with guesses fails, the
   // text is scanned again character by character.
   return found !== undefined && !('invalidAt' in found) ? found : layout.guessed ? scanList(text, undefined) : found;
+}
+
+/** scanJsonList without guesses from the layout: every character visited, every span one item. */
+export function scanJsonListExactly(text: string): JsonListSpans | InvalidJson | undefined {
+  return scanList(text, undefined);
 }
 
 function scanList(text: string, layout: IndentedItems | undefined): JsonListSpans | InvalidJson | undefined {
@@ -249,7 +291,7 @@ function scanList(text: string, layout: IndentedItems | undefined): JsonListSpan
   const after = skipSpace(text, at + 1);
   if (after !== text.length) return invalid(after);
   if (starts === undefined || ends === undefined) return undefined;
-  return { starts, ends, members: kind === undefined ? members : [...members, kind], kind };
+  return { starts, ends, members: kind === undefined ? members : [...members, kind], kind, guessed: layout?.guessed === true };
 }
 
 /**

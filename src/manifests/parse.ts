@@ -1,6 +1,6 @@
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { isRecord } from '../workloads/extract.ts';
-import { scanJsonList, validateListMembers } from './json-list.ts';
+import { scanJsonList, scanJsonListExactly, validateListMembers } from './json-list.ts';
 import { readBlockYaml } from './yaml-block.ts';
 
 /** One Kubernetes object read from a source, with where it came from (for messages). */
@@ -219,7 +219,7 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
  * discarded, as when a later YAML document has a syntax error.
  */
 function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedText<T> | number | undefined {
-  const spans = scanJsonList(text);
+  let spans = scanJsonList(text);
   if (spans === undefined) return undefined;
   if ('invalidAt' in spans) return spans.invalidAt;
   const kind = validateListMembers(text, spans);
@@ -233,7 +233,14 @@ function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedTe
     try {
       item = JSON.parse(text.slice(start, spans.ends[index]));
     } catch {
-      return start;
+      if (!spans.guessed) return start;
+      // A guessed end (json-list.ts) that was wrong. The spans before this one parsed, so they
+      // were exact, and an exact scan finds the same ones: go on from here with its spans.
+      const exact = scanJsonListExactly(text);
+      if (exact === undefined || 'invalidAt' in exact) return start;
+      spans = exact;
+      index -= 1;
+      continue;
     }
     addDocument(item, source, lines.at(start), objects, bad, keep);
   }

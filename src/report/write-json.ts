@@ -20,27 +20,105 @@ function memberText(key: string, value: unknown): string | undefined {
   return text === '{}' ? undefined : text.slice(2, -2);
 }
 
+/** Indentation of the elements of a streamed list (`{"key": [elements]}`: depth 2) and of their members (depth 3). */
+const ELEMENT_INDENT = '    ';
+const MEMBER_INDENT = '      ';
+/** `{"": {"": {"": value}}}` as JSON.stringify prints it around the value (depth 3), when the value is not left out. */
+const WRAPPED_PREFIX = '{\n  "": {\n    "": {\n      "": ';
+const WRAPPED_SUFFIX = '\n    }\n  }\n}';
+/** Texts of member values kept for reuse (see ElementWriter); emptied when full. */
+export const SHARED_TEXTS_MAX = 1024;
+
+/**
+ * The text of one element of a streamed list, as `JSON.stringify` prints it at depth 2. Rows of a
+ * report share objects (replicas decided once share one `containers` list and its findings): an
+ * object or array member value is stringified once where JSON.stringify indents it for depth 3, and its text reused
+ * for the next element that holds the same object. The report is not changed while it is written,
+ * so the same object always prints the same text. An element that is not a plain object (an array,
+ * a primitive, an object with toJSON or a prototype of its own) is stringified as a whole.
+ */
+class ElementWriter {
+  private readonly shared = new Map<object, string | undefined>();
+  private readonly keyPrefixes = new Map<string, string>();
+
+  text(element: unknown): string {
+    if (!isPlainObject(element)) {
+      const text = JSON.stringify(element, null, 2) as string | undefined;
+      return text === undefined ? `${ELEMENT_INDENT}null` : ELEMENT_INDENT + text.replaceAll('\n', `\n${ELEMENT_INDENT}`);
+    }
+    let body = '';
+    for (const key of Object.keys(element)) {
+      const value = element[key];
+      const text = typeof value === 'object' && value !== null ? this.sharedText(value) : (JSON.stringify(value) as string | undefined);
+      if (text === undefined) continue; // undefined, a function, a symbol: JSON leaves the member out
+      body += (body === '' ? '' : ',\n') + this.keyPrefix(key) + text;
+    }
+    return body === '' ? `${ELEMENT_INDENT}{}` : `${ELEMENT_INDENT}{\n${body}\n${ELEMENT_INDENT}}`;
+  }
+
+  private sharedText(value: object): string | undefined {
+    // Most rows hold lists of their own that JSON.stringify would print with more ceremony than
+    // work: an empty list, or a list of strings (a row's sources).
+    if (Array.isArray(value) && isStringList(value)) return stringListText(value);
+    if (this.shared.has(value)) return this.shared.get(value);
+    if (this.shared.size >= SHARED_TEXTS_MAX) this.shared.clear();
+    // Stringified three levels deep, so JSON.stringify indents it as it stands in the report.
+    const wrapped = JSON.stringify({ '': { '': { '': value } } }, null, 2);
+    const text = wrapped.startsWith(WRAPPED_PREFIX) ? wrapped.slice(WRAPPED_PREFIX.length, wrapped.length - WRAPPED_SUFFIX.length) : undefined;
+    this.shared.set(value, text);
+    return text;
+  }
+
+  private keyPrefix(key: string): string {
+    let prefix = this.keyPrefixes.get(key);
+    if (prefix === undefined) {
+      prefix = `${MEMBER_INDENT}${JSON.stringify(key)}: `;
+      this.keyPrefixes.set(key, prefix);
+    }
+    return prefix;
+  }
+}
+
+function isStringList(list: readonly unknown[]): list is readonly string[] {
+  for (const item of list) if (typeof item !== 'string') return false;
+  return true;
+}
+
+/** A list of strings printed at depth 3, as JSON.stringify prints it there (`[]` when empty). */
+function stringListText(list: readonly string[]): string {
+  if (list.length === 0) return '[]';
+  let text = '[';
+  for (let index = 0; index < list.length; index += 1) text += `${index === 0 ? '' : ','}\n${MEMBER_INDENT}  ${JSON.stringify(list[index])}`;
+  return `${text}\n${MEMBER_INDENT}]`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return (prototype === Object.prototype || prototype === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}
+
 /**
  * Writes the object `value`; the array members named in `streamed` go out ELEMENTS_PER_PIECE
  * elements at a time. Ends without a newline, as JSON.stringify does.
  */
 export function writeJson(value: Readonly<Record<string, unknown>>, streamed: ReadonlySet<string>, write: (text: string) => void): void {
   let first = true;
+  const elements = new ElementWriter();
   for (const key of Object.keys(value)) {
     const member = value[key];
     if (streamed.has(key) && Array.isArray(member) && member.length > 0) {
       write(first ? '{\n' : ',\n');
       first = false;
       // `  "key": [\n` then the elements at depth 2, as `{"key": [elements]}` prints them.
-      const prefix = `  ${JSON.stringify(key)}: [\n`;
-      const suffix = '\n  ]';
-      write(prefix);
+      write(`  ${JSON.stringify(key)}: [\n`);
       for (let start = 0; start < member.length; start += ELEMENTS_PER_PIECE) {
-        const piece = memberText(key, member.slice(start, start + ELEMENTS_PER_PIECE)) as string;
-        if (start > 0) write(',\n');
-        write(piece.slice(prefix.length, piece.length - suffix.length));
+        let piece = start > 0 ? ',\n' : '';
+        const end = Math.min(start + ELEMENTS_PER_PIECE, member.length);
+        for (let index = start; index < end; index += 1) piece += (index > start ? ',\n' : '') + elements.text(member[index]);
+        write(piece);
       }
-      write(suffix);
+      write('\n  ]');
       continue;
     }
     const text = memberText(key, member);

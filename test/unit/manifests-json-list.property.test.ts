@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { scanJsonList } from '../../src/manifests/json-list.ts';
+import { scanJsonList, scanJsonListExactly } from '../../src/manifests/json-list.ts';
 import { parseManifestText } from '../../src/manifests/parse.ts';
 
 // A JSON List is read item by item (src/manifests/json-list.ts) instead of with one JSON.parse of
@@ -158,3 +158,57 @@ t.test('a kubectl-style indented dump has its items found from the layout, each 
   if (spans === undefined || 'invalidAt' in spans) return;
   t.same(spans.starts.map((start, index) => JSON.parse(text.slice(start, spans.ends[index]))), items);
 });
+
+// Compact Lists (JSON.stringify without indentation, `jq -c`, the API server's answers) have their
+// item ends guessed from the next `},{"firstKey"` (json-list.ts). Nested lists of objects that
+// start with the same key as the items (managedFields, ownerReferences) make that guess wrong; the
+// reader must then still yield exactly what JSON.parse of the whole text holds.
+const sameKeyEntry = fc.record({ apiVersion: tricky, rest: value }, { requiredKeys: ['apiVersion'] });
+const compactItem = fc.record(
+  {
+    apiVersion: fc.constantFrom('v1', 'apps/v1'),
+    kind: fc.constantFrom('Pod', 'ConfigMap', 'Deployment'),
+    metadata: fc.record({ name: tricky, managedFields: fc.array(sameKeyEntry, { maxLength: 3 }), ownerReferences: fc.array(sameKeyEntry, { maxLength: 2 }) }),
+    extra: value,
+  },
+  { requiredKeys: ['apiVersion', 'kind'] },
+);
+const compactList = fc.tuple(fc.array(fc.oneof({ weight: 4, arbitrary: compactItem }, { weight: 1, arbitrary: item }), { minLength: 1, maxLength: 6 }), fc.boolean()).map(([items, itemsLast]) =>
+  JSON.stringify(itemsLast ? { apiVersion: 'v1', kind: 'List', metadata: {}, items } : { items, apiVersion: 'v1', kind: 'List' }),
+);
+
+t.test('a compact List whose items nest objects starting with the items\' first key yields what JSON.parse holds', async (t) => {
+  let guessedWrong = 0;
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(compactList, (text) => {
+        const spans = scanJsonList(text);
+        if (spans !== undefined && !('invalidAt' in spans) && spans.starts.some((start, index) => !parses(text.slice(start, spans.ends[index])))) guessedWrong += 1;
+        return JSON.stringify(outcome(text).objects) === JSON.stringify(expectedObjects(JSON.parse(text)));
+      }),
+      { numRuns: 2_000 },
+    ),
+  );
+  t.ok(guessedWrong > 100, `the generated Lists made the guess wrong often enough to test the recovery (${guessedWrong})`);
+});
+
+t.test('item ends of a compact List are guessed, and an exact scan finds the same items', async (t) => {
+  const items = Array.from({ length: 5 }, (_, index) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${index}`, ownerReferences: index === 2 ? [{ apiVersion: 'apps/v1', name: 'a' }, { apiVersion: 'apps/v1', name: 'b' }] : [] } }));
+  const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+  const guessed = scanJsonList(text);
+  const exact = scanJsonListExactly(text);
+  if (guessed === undefined || 'invalidAt' in guessed || exact === undefined || 'invalidAt' in exact) throw new Error('not scanned as a List');
+  t.equal(guessed.guessed, true);
+  t.equal(exact.guessed, false);
+  t.same(exact.starts.map((start, index) => JSON.parse(text.slice(start, exact.ends[index]))), items);
+  t.same(outcome(text).objects, items.map((entry) => JSON.stringify(entry)));
+});
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
