@@ -3,6 +3,7 @@ import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
 import { readInputs, type InputEvent } from '../manifests/read.ts';
 import { Renderers } from '../manifests/render.ts';
 import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, type NotAuditedEntry, type OnlyFilter, type SkippedEntry } from '../report/audit.ts';
+import { CopyFingerprints } from '../report/copy-fingerprints.ts';
 import { prepareWorkload, SpecInterner, type PreparedWorkload } from '../report/prepare-workload.ts';
 import { AUDIT_EXIT, auditExitStatus } from '../report/exit-status.ts';
 import { buildPolicyReports, parseReportApi, policyReportList } from '../report/policyreport.ts';
@@ -124,6 +125,8 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const workloads: PreparedWorkload[] = [];
   // Replicas share one pod spec object (fewer survivors for the collector to copy while reading).
   const specs = new SpecInterner();
+  // Fingerprints only for objects read more than once; dropped once everything is read.
+  const copies = new CopyFingerprints(defaultNamespace);
   const skipped: SkippedEntry[] = [];
   const notAudited: NotAuditedEntry[] = [];
   let files = 0;
@@ -139,8 +142,10 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
       return projected === undefined ? undefined : { state: projected };
     }
     if (asState) return undefined;
-    const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates, specs);
-    return workload === undefined ? undefined : { workload };
+    const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates, specs, 'later');
+    if (workload === undefined) return undefined;
+    copies.add(workload, entry.object, entry.itemText);
+    return { workload };
   };
   const readOptions = {
     stdin: io.stdin,
@@ -175,6 +180,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     if (error instanceof ManifestError) throw new UsageError(error.message);
     throw error;
   }
+  copies.clear(); // and with it the texts the first copies kept
   const read = performance.now();
   progress.update(() => `deciding ${plural(workloads.length, 'workload')}`);
   const snapshot = state.build();

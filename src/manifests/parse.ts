@@ -8,6 +8,11 @@ export interface SourcedObject {
   readonly object: Record<string, unknown>;
   readonly source: string;
   readonly line: number;
+  /**
+   * The JSON text the object was parsed from, when it is an item of a JSON List (JSON.parse of it
+   * gives the object again): a reader that keeps it can drop the object and still look at it later.
+   */
+  readonly itemText?: string;
 }
 
 /** Input that is not a Kubernetes object: named with why, counted, and the audit goes on. */
@@ -86,7 +91,7 @@ function describeNonObject(value: unknown): string {
 /** What a reader keeps of each object (undefined: nothing); the raw object can then be dropped. */
 export type Keep<T> = (entry: SourcedObject) => T | undefined;
 
-function addDocument<T>(value: unknown, source: string, line: number, out: T[], bad: NotObjects, keep: Keep<T>): void {
+function addDocument<T>(value: unknown, source: string, line: number, out: T[], bad: NotObjects, keep: Keep<T>, itemText?: string): void {
   if (value === null || value === undefined) return; // an empty document
   if (!isRecord(value) || typeof value['kind'] !== 'string' || value['kind'] === '') {
     bad.add(line, describeNonObject(value));
@@ -97,7 +102,7 @@ function addDocument<T>(value: unknown, source: string, line: number, out: T[], 
     for (const item of items) addDocument(item, source, line, out, bad, keep);
     return;
   }
-  const kept = keep({ object: value, source, line });
+  const kept = keep(itemText === undefined ? { object: value, source, line } : { object: value, source, line, itemText });
   if (kept !== undefined) out.push(kept);
 }
 
@@ -229,9 +234,10 @@ function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedTe
   const lines = new LineCounter(text);
   for (let index = 0; index < spans.starts.length; index += 1) {
     const start = spans.starts[index] as number;
+    const itemText = text.slice(start, spans.ends[index]);
     let item: unknown;
     try {
-      item = JSON.parse(text.slice(start, spans.ends[index]));
+      item = JSON.parse(itemText);
     } catch {
       if (!spans.guessed) return start;
       // A guessed end (json-list.ts) that was wrong. The spans before this one parsed, so they
@@ -242,7 +248,7 @@ function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedTe
       index -= 1;
       continue;
     }
-    addDocument(item, source, lines.at(start), objects, bad, keep);
+    addDocument(item, source, lines.at(start), objects, bad, keep, itemText);
   }
   const entry = bad.entry();
   return { objects, skipped: entry === undefined ? [] : [entry] };

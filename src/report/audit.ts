@@ -102,6 +102,15 @@ function sameStrings(a: Readonly<Record<string, string>>, b: Readonly<Record<str
   return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
 }
 
+/**
+ * What makes two workloads copies of one object: API group, kind, name and namespace (an empty
+ * namespace is the default namespace, as kubectl applies it). Undefined for objects without a
+ * name (generateName): those are never copies.
+ */
+export function copyKey(workload: Pick<PreparedWorkload, 'key' | 'namespace'>, defaultNamespace: string): string | undefined {
+  return workload.key === undefined ? undefined : `${workload.key}\u0000${workload.namespace || defaultNamespace}`;
+}
+
 interface Variant {
   readonly workload: PreparedWorkload;
   readonly sources: string[];
@@ -122,8 +131,7 @@ export function decideWorkloads(
   const groups = new Map<string, Variant[]>();
   const unnamed: Variant[][] = [];
   for (const workload of workloads) {
-    // An empty namespace is the default namespace, as kubectl applies it: the key says so too.
-    const key = workload.key === undefined ? undefined : `${workload.key}\u0000${workload.namespace || defaultNamespace}`;
+    const key = copyKey(workload, defaultNamespace);
     const variants = key === undefined ? undefined : groups.get(key);
     if (variants === undefined) {
       const fresh = [{ workload, sources: [workload.source] }];

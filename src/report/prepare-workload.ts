@@ -23,9 +23,11 @@ export interface PreparedWorkload {
   readonly source: string;
   /**
    * Of the object as written, key order aside (objectFingerprint): equal copies have equal
-   * fingerprints. Undefined (an alias cycle, an alias bomb): the copy equals no other.
+   * fingerprints. Undefined (an alias cycle, an alias bomb): the copy equals no other. Prepared
+   * with `fingerprint: 'later'`, it is filled in only when a second copy turns up (CopyFingerprints):
+   * nearly every object is read once, and never compared.
    */
-  readonly fingerprint: string | undefined;
+  fingerprint: string | undefined;
 }
 
 /**
@@ -69,16 +71,22 @@ export class SpecInterner {
 
 /**
  * The prepared workload of `object`, or undefined when it is not a workload (built-in kind or
- * policy pod template). With an interner, equal pod specs come back as one object.
+ * policy pod template). With an interner, equal pod specs come back as one object. The fingerprint
+ * is computed now, or left for the caller to fill in (`'later'`).
  */
-export function prepareWorkload(object: Record<string, unknown>, source: string, podTemplates?: PodTemplateKinds, specs: SpecInterner = new SpecInterner()): PreparedWorkload | undefined {
+export function prepareWorkload(
+  object: Record<string, unknown>,
+  source: string,
+  podTemplates?: PodTemplateKinds,
+  specs: SpecInterner = new SpecInterner(),
+  fingerprint: 'now' | 'later' = 'now',
+): PreparedWorkload | undefined {
   const specField = builtinSpecField(object) ?? podTemplates?.specField(object);
   if (specField === undefined) return undefined;
   const identity = identify(object);
   if (identity === undefined) return undefined;
   const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
   const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
-  const fingerprint = objectFingerprint(object);
   const spec = extractPodSpec(object) ?? podTemplates?.extract(object);
   const interned = spec === undefined ? undefined : specs.intern(spec);
   return {
@@ -91,7 +99,7 @@ export function prepareWorkload(object: Record<string, unknown>, source: string,
     specKey: interned?.key,
     specField,
     source,
-    fingerprint,
+    fingerprint: fingerprint === 'now' ? objectFingerprint(object) : undefined,
   };
 }
 

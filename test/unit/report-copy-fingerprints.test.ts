@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { CopyFingerprints } from '../../src/report/copy-fingerprints.ts';
+import { objectFingerprint } from '../../src/report/object-fingerprint.ts';
+import { prepareWorkload, type PreparedWorkload } from '../../src/report/prepare-workload.ts';
+import { runCli } from '../helpers/cli.ts';
+import { pod } from '../helpers/objects.ts';
+
+// Fingerprints are filled in only for objects read more than once (copy-fingerprints.ts); the
+// audit's answer about copies must be what it was when every object had one.
+
+function prepared(object: Record<string, unknown>): PreparedWorkload {
+  const workload = prepareWorkload(object, 'm.json:1', undefined, undefined, 'later');
+  if (workload === undefined) throw new Error('not a workload');
+  return workload;
+}
+
+t.test('an object read once from a JSON List gets no fingerprint; a second copy fingerprints both, the first from its text', async (t) => {
+  const copies = new CopyFingerprints('default');
+  const object = pod({ name: 'web' });
+  const first = prepared(object);
+  copies.add(first, object, JSON.stringify(object));
+  t.equal(first.fingerprint, undefined, 'nothing to compare it with yet');
+  const again = JSON.parse(JSON.stringify(object)) as Record<string, unknown>;
+  const second = prepared(again);
+  copies.add(second, again, undefined);
+  t.equal(first.fingerprint, objectFingerprint(object));
+  t.equal(second.fingerprint, first.fingerprint);
+});
+
+t.test('an object read once from YAML (no item text) is fingerprinted at once', async (t) => {
+  const copies = new CopyFingerprints('default');
+  const object = pod({ name: 'web' });
+  const workload = prepared(object);
+  copies.add(workload, object, undefined);
+  t.equal(workload.fingerprint, objectFingerprint(object));
+});
+
+t.test('copies in the default namespace written with and without it are copies; objects without a name never are', async (t) => {
+  const copies = new CopyFingerprints('default');
+  const named = pod({ name: 'web', namespace: '' });
+  const first = prepared(named);
+  copies.add(first, named, JSON.stringify(named));
+  const explicit = pod({ name: 'web', namespace: 'default' });
+  copies.add(prepared(explicit), explicit, JSON.stringify(explicit));
+  t.not(first.fingerprint, undefined, 'the second copy (namespace written out) resolved the first');
+  const unnamed = { ...pod(), metadata: { generateName: 'web-', namespace: 'team' } };
+  const once = prepared(unnamed);
+  copies.add(once, unnamed, JSON.stringify(unnamed));
+  const twice = prepared(unnamed);
+  copies.add(twice, unnamed, JSON.stringify(unnamed));
+  t.equal(twice.fingerprint, undefined);
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'pullguard-copies-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const list = (items: readonly Record<string, unknown>[], indent?: number): string => JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, indent);
+const web = pod({ name: 'web', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+const labelled = { ...web, metadata: { ...(web['metadata'] as object), labels: { tier: 'web' } } };
+const api = pod({ name: 'api', containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] });
+
+interface Row {
+  readonly name: string;
+  readonly sources: string[];
+  readonly copiesDiffer: boolean;
+}
+
+const cases: readonly { readonly name: string; readonly files: Record<string, string>; readonly want: Record<string, { sources: number; copiesDiffer: boolean }> }[] = [
+  { name: 'the same object in two compact Lists', files: { 'a.json': list([web, api]), 'b.json': list([web]) }, want: { web: { sources: 2, copiesDiffer: false }, api: { sources: 1, copiesDiffer: false } } },
+  { name: 'a copy that differs only in a label, in two indented Lists', files: { 'a.json': list([web], 2), 'b.json': list([labelled], 2) }, want: { web: { sources: 2, copiesDiffer: true } } },
+  { name: 'three copies in one List, the last one different', files: { 'a.json': list([web, web, labelled], 2) }, want: { web: { sources: 3, copiesDiffer: true } } },
+  { name: 'a first copy from a List and a second from YAML, the same', files: { 'a.json': list([web]), 'b.yaml': JSON.stringify(web) }, want: { web: { sources: 2, copiesDiffer: false } } },
+  { name: 'a first copy from YAML and a second from a List, different', files: { 'a.yaml': JSON.stringify(web), 'b.json': list([labelled]) }, want: { web: { sources: 2, copiesDiffer: true } } },
+];
+
+for (const entry of cases) {
+  t.test(`the audit reports copies as before for ${entry.name}`, async (t) => {
+    const folder = mkdtempSync(join(dir, 'case-'));
+    for (const [file, text] of Object.entries(entry.files)) writeFileSync(join(folder, file), text);
+    const { stdout } = await runCli(['audit', folder, '-o', 'json', '--now', '2026-06-01T12:00:00Z']);
+    const rows = (JSON.parse(stdout) as { results: Row[] }).results;
+    t.same(Object.fromEntries(rows.map((row) => [row.name, { sources: row.sources.length, copiesDiffer: row.copiesDiffer }])), entry.want);
+  });
+}
