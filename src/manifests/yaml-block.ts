@@ -57,6 +57,29 @@ function pushLine(count: number, indent: number, start: number, end: number): vo
   ends[count] = end;
 }
 
+/**
+ * Plain keys read before, in a small table indexed by their length and first and last characters.
+ * Manifests repeat a few dozen keys (`name`, `image`, `metadata`) millions of times: a key found
+ * here, compared in place with the text, skips the slice, the checks above and the schema's
+ * resolution (done when it was first read), and is the same string as before, which V8 has
+ * already made a property name. A key that is not here is read as usual and takes the slot.
+ */
+const KNOWN_KEY_SLOTS = 1024;
+const knownKeys: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEY_SLOTS).fill(undefined);
+/**
+ * Plain values read before, the same way: the text in `knownValues`, what the schema made of it in
+ * `knownResolved` (`v1`, `Pod`, `IfNotPresent`, `true`, `80` repeat from object to object).
+ */
+const knownValues: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEY_SLOTS).fill(undefined);
+const knownResolved: unknown[] = new Array<unknown>(KNOWN_KEY_SLOTS).fill(undefined);
+/** The schema the known keys and values were checked against (the tables are emptied for another). */
+let knownKeysSchema: Schema | undefined;
+
+function keySlot(text: string, start: number, end: number): number {
+  const length = end - start;
+  return (Math.imul(length, 0x9e3779b1) ^ Math.imul(text.charCodeAt(start), 0x85ebca6b) ^ Math.imul(text.charCodeAt(end - 1), 0xc2b2ae35)) >>> 22;
+}
+
 class Reader {
   readonly text: string;
   readonly count: number;
@@ -189,11 +212,16 @@ class Reader {
   key(start: number, colon: number): string {
     const first = this.text.charCodeAt(start);
     if (first === QUOTE || first === APOSTROPHE) return this.quoted(start, colon);
+    const slot = keySlot(this.text, start, colon);
+    const known = knownKeys[slot];
+    if (known !== undefined && known.length === colon - start && this.text.startsWith(known, start) && knownKeysSchema === this.schema) return known;
     if (SPECIAL_FIRST.has(first) || first === HASH || first === DASH) bail();
     const raw = this.text.slice(start, colon);
     if (raw.includes(' #') || raw.endsWith(' ')) bail();
     // Keys other than strings (`1:`, `null:`, `true:`) are converted by js-yaml; leave them to it.
     if (this.schema.resolveImplicitScalarTag(raw).value !== raw) bail();
+    this.forOtherSchemaForget();
+    knownKeys[slot] = raw;
     return raw;
   }
 
@@ -229,10 +257,7 @@ class Reader {
       if (SPECIAL_FIRST.has(first) || (first === DASH && (start + 1 === end || this.text.charCodeAt(start + 1) === SPACE))) bail();
       let stop = this.commentStart(start, end);
       while (stop > start && this.text.charCodeAt(stop - 1) === SPACE) stop -= 1;
-      const raw = this.text.slice(start, stop);
-      // `a: b: c` is an error in YAML; a plain value ending in `:` is fine but rare: both to js-yaml.
-      if (raw.includes(': ') || raw.endsWith(':')) bail();
-      value = this.schema.resolveImplicitScalarTag(raw).value;
+      value = this.plainValue(start, stop);
       after = stop;
     }
     while (after < end && this.text.charCodeAt(after) === SPACE) after += 1;
@@ -240,6 +265,32 @@ class Reader {
     // A deeper line after a scalar would continue it over several lines.
     if (this.nextIndent() > column) bail();
     return value;
+  }
+
+  /** The plain scalar from `start` to `stop`, resolved by the schema (null, booleans, numbers, else the text). */
+  plainValue(start: number, stop: number): unknown {
+    const slot = keySlot(this.text, start, stop);
+    const known = knownValues[slot];
+    if (known !== undefined && known.length === stop - start && this.text.startsWith(known, start) && knownKeysSchema === this.schema) return knownResolved[slot];
+    const raw = this.text.slice(start, stop);
+    // `a: b: c` is an error in YAML; a plain value ending in `:` is fine but rare: both to js-yaml.
+    if (raw.includes(': ') || raw.endsWith(':')) bail();
+    const value = this.schema.resolveImplicitScalarTag(raw).value;
+    // Only values nobody can change are handed out twice (a schema with timestamps makes Dates).
+    if (typeof value === 'object' && value !== null) return value;
+    this.forOtherSchemaForget();
+    knownValues[slot] = raw;
+    knownResolved[slot] = value;
+    return value;
+  }
+
+  /** The known keys and values were checked against one schema: another one starts them afresh. */
+  forOtherSchemaForget(): void {
+    if (knownKeysSchema === this.schema) return;
+    knownKeys.fill(undefined);
+    knownValues.fill(undefined);
+    knownResolved.fill(undefined);
+    knownKeysSchema = this.schema;
   }
 
   /** Offset just after the closing quote of the quoted scalar at `start`, within the line. */
