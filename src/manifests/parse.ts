@@ -9,8 +9,9 @@ export interface SourcedObject {
   readonly source: string;
   readonly line: number;
   /**
-   * The JSON text the object was parsed from, when it is an item of a JSON List (JSON.parse of it
-   * gives the object again): a reader that keeps it can drop the object and still look at it later.
+   * The text the object alone was parsed from, when there is one: an item of a JSON List, or a YAML
+   * document. parseManifestText of it gives the object again, so a reader that keeps it can drop
+   * the object and still look at it later. A slice of the file's text: it keeps that text alive.
    */
   readonly itemText?: string;
 }
@@ -210,7 +211,8 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
       return { objects: [], skipped: [{ source, line, reason: yamlReason(text, (error as Error).message) }] };
     }
     const line = documents.length > 0 ? contentLine(chunk, chunkLine) : chunkLine;
-    for (const document of documents) addDocument(document, source, line, objects, bad, keep);
+    // A chunk of one document is that document's text: parsed again, it gives the object again.
+    for (const document of documents) addDocument(document, source, line, objects, bad, keep, documents.length === 1 ? chunk : undefined);
   }
   const entry = bad.entry();
   return { objects, skipped: entry === undefined ? [] : [entry] };

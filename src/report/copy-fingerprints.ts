@@ -1,3 +1,4 @@
+import { parseManifestText } from '../manifests/parse.ts';
 import { copyKey } from './audit.ts';
 import { objectFingerprint } from './object-fingerprint.ts';
 import type { PreparedWorkload } from './prepare-workload.ts';
@@ -8,10 +9,10 @@ import type { PreparedWorkload } from './prepare-workload.ts';
  * A fingerprint is only ever compared between copies of one object (decideWorkloads), and nearly
  * every object is read once: fingerprinting all of them is a walk over every workload for nothing.
  * Workloads are prepared with `fingerprint: 'later'` and handed here with their object. The first
- * copy of an object that came from a JSON List keeps its item's text instead of a fingerprint; a
- * second copy fingerprints itself (its object is at hand) and the first one from its text, parsed
- * again. A first copy read from anything else (YAML, a single JSON object) is fingerprinted at
- * once, as before. The texts are slices of the files' texts: they hold those texts until reading
+ * copy of an object keeps the text it alone was parsed from (a JSON List's item, a YAML document)
+ * instead of a fingerprint; a second copy fingerprints itself (its object is at hand) and the
+ * first one from that text, parsed again. A first copy without such a text (one of several
+ * objects of a YAML List document, a JSON file of one object) is fingerprinted at once, as before. The texts are slices of the files' texts: they hold those texts until reading
  * ends and the tracker is cleared.
  */
 export class CopyFingerprints {
@@ -33,7 +34,10 @@ export class CopyFingerprints {
     }
     workload.fingerprint = objectFingerprint(object);
     if (first.itemText !== undefined) {
-      first.workload.fingerprint = objectFingerprint(JSON.parse(first.itemText));
+      // The text held one object, this one: parsed again, it is that object (or, should it not
+      // be, no fingerprint, which no copy equals).
+      const again = parseManifestText(first.itemText, first.workload.source).objects;
+      first.workload.fingerprint = again.length === 1 ? objectFingerprint(again[0]?.object) : undefined;
       first.itemText = undefined;
     }
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dump } from 'js-yaml';
 import t from 'tap';
 import { CopyFingerprints } from '../../src/report/copy-fingerprints.ts';
 import { objectFingerprint } from '../../src/report/object-fingerprint.ts';
@@ -73,6 +74,9 @@ const cases: readonly { readonly name: string; readonly files: Record<string, st
   { name: 'three copies in one List, the last one different', files: { 'a.json': list([web, web, labelled], 2) }, want: { web: { sources: 3, copiesDiffer: true } } },
   { name: 'a first copy from a List and a second from YAML, the same', files: { 'a.json': list([web]), 'b.yaml': JSON.stringify(web) }, want: { web: { sources: 2, copiesDiffer: false } } },
   { name: 'a first copy from YAML and a second from a List, different', files: { 'a.yaml': JSON.stringify(web), 'b.json': list([labelled]) }, want: { web: { sources: 2, copiesDiffer: true } } },
+  { name: 'copies in two multi-document YAML files, the same', files: { 'a.yaml': [api, web].map((object) => dump(object)).join('---\n'), 'b.yaml': `# copy\n---\n${dump(web)}` }, want: { web: { sources: 2, copiesDiffer: false }, api: { sources: 1, copiesDiffer: false } } },
+  { name: 'copies in two multi-document YAML files, one labelled', files: { 'a.yaml': [api, web].map((object) => dump(object)).join('---\n'), 'b.yaml': dump(labelled) }, want: { web: { sources: 2, copiesDiffer: true }, api: { sources: 1, copiesDiffer: false } } },
+  { name: 'a first copy among the items of a YAML List document and a second in its own document, the same', files: { 'a.yaml': dump({ apiVersion: 'v1', kind: 'List', items: [api, web] }), 'b.yaml': dump(web) }, want: { web: { sources: 2, copiesDiffer: false }, api: { sources: 1, copiesDiffer: false } } },
 ];
 
 for (const entry of cases) {
