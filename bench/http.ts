@@ -4,7 +4,7 @@
  * connections) with AdmissionReviews of the realistic 3-container pod.
  *
  *   node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT]
- *                      [--profile DIR] [--namespaces N] [--server-node-options="--max-semi-space-size=64"]
+ *                      [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="--max-semi-space-size=64"]
  *
  * The server children run with the container image's Node.js options (IMAGE_NODE_OPTIONS), so the
  * table is what the image does; --server-node-options replaces them ("" for Node's defaults).
@@ -70,6 +70,8 @@ const { values } = parseArgs({
     only: { type: 'string', default: '' },
     /** Write a V8 CPU profile of each server child into DIR (node --cpu-prof). */
     profile: { type: 'string' },
+    /** Keep the webhook children's stdout (their log lines, and --trace-gc output given in --server-node-options) in DIR. */
+    logs: { type: 'string' },
     /** Snapshot size of the webhook children (to separate the snapshot's GC cost from the rest). */
     namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
     /** Node.js options of the server children, space-separated (default: the image's). */
@@ -85,7 +87,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT,...]
-                         [--profile DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants]
+                         [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants]
 Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
 `);
   process.exit(0);
@@ -172,7 +174,7 @@ interface Started {
 }
 
 async function startChild(target: Target, start: StartMessage): Promise<Started> {
-  const logPath = target.logFile ? join(workDir, `${target.name.replace(/[^a-z0-9]+/gi, '-')}.log`) : undefined;
+  const logPath = target.logFile ? join(values.logs ?? workDir, `${target.name.replace(/[^a-z0-9]+/gi, '-')}.log`) : undefined;
   const stdout = logPath !== undefined ? openSync(logPath, 'w') : 'ignore';
   const execArgv = [
     ...values['server-node-options'].split(' ').filter((option) => option !== ''),

@@ -96,6 +96,38 @@ function changedContainers(spec: PodSpecRef, oldSpec: PodSpecRef | undefined): S
   return changed;
 }
 
+type JudgedBase = Pick<AdmissionOutcome, 'kind' | 'namespace' | 'name' | 'operation' | 'decision' | 'findings' | 'codes'>;
+
+const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+
+/**
+ * The decision's findings, pod-level first, then each container's in order, in a list made at
+ * its size (a list grown by push takes 17 slots for a pod's one or two findings).
+ */
+function findingsOf(decision: PodDecision): Finding[] {
+  let total = decision.findings.length;
+  for (const container of decision.containers) total += container.findings.length;
+  const all: Finding[] = total <= PRESIZED_FINDINGS ? new Array(total) : [];
+  let at = 0;
+  for (const finding of decision.findings) all[at++] = finding;
+  for (const container of decision.containers) for (const finding of container.findings) all[at++] = finding;
+  return all;
+}
+/** Finding lists up to this long are allocated at their size. */
+const PRESIZED_FINDINGS = 64;
+
+/** The fields of a validating answer that carries more than a plain allow (built only for those). */
+function judgedFields(
+  kind: string, namespace: string, name: string, operation: string, decision: PodDecision, findings: Finding[], codes: FindingCode[],
+): JudgedBase {
+  return { kind, namespace, name, operation, decision, findings, codes };
+}
+
+/** The pod spec of a built-in workload kind, or of a custom resource the policy's podTemplates name. */
+function specOf(object: unknown, custom: boolean, policy: PolicyResolver): PodSpecRef | undefined {
+  return custom ? (isRecord(object) ? policy.podTemplates.extract(object) : undefined) : extractPodSpec(object);
+}
+
 function distinctSortedCodes(findings: readonly Finding[]): FindingCode[] {
   if (findings.length === 0) return [];
   const codes: FindingCode[] = [];
@@ -123,19 +155,18 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   // Custom resources carrying a pod template count when the policy's workloads.podTemplates names them.
   const custom = !isWorkloadKind(kind) && identity?.kind === kind && context.policy.podTemplates.specField(request.object) !== undefined;
   if (!custom && (!isWorkloadKind(kind) || !isWorkloadKind(identity?.kind))) return skip(request, `kind ${kind || '(none)'} is not a workload`, kind);
-  const extract = (object: unknown): PodSpecRef | undefined => (custom ? (isRecord(object) ? context.policy.podTemplates.extract(object) : undefined) : extractPodSpec(object));
 
   const isPod = kind === 'Pod';
   const sub = request.subResource;
   if (sub !== '' && !(isPod && sub === 'ephemeralcontainers')) return skip(request, `subresource ${sub} is not checked`, kind);
-  const spec = extract(request.object);
+  const spec = specOf(request.object, custom, context.policy);
   if (spec === undefined) return skip(request, `${kind} has no pod spec`, kind);
 
   let onlyContainers: Set<string> | undefined;
   if (request.operation === 'UPDATE') {
     // Pull secrets of a pod cannot change after creation: on UPDATE only new or changed images are
     // checked, and nothing is mutated. Templates are re-checked whole when their secrets or SA change.
-    const oldSpec = extract(request.oldObject);
+    const oldSpec = specOf(request.oldObject, custom, context.policy);
     const credentialsChanged =
       !isPod && oldSpec !== undefined &&
       (!sameStrings(oldSpec.imagePullSecrets, spec.imagePullSecrets) || oldSpec.serviceAccountName !== spec.serviceAccountName);
@@ -216,13 +247,13 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
 
   // Validation: the verdict on the final object.
-  const allFindings: Finding[] = [...decision.findings];
-  for (const container of decision.containers) for (const finding of container.findings) allFindings.push(finding);
-  const denials: Finding[] = [];
-  const warnings: Finding[] = [];
+  const allFindings = findingsOf(decision);
+  // Made on the first finding of each kind: most answers have neither.
+  let denials: Finding[] | undefined;
+  let warnings: Finding[] | undefined;
   for (const finding of allFindings) {
-    if (finding.severity === 'deny') denials.push(finding);
-    else if (finding.severity === 'warn' && finding.code !== 'InjectedPullSecret') warnings.push(finding);
+    if (finding.severity === 'deny') (denials ??= []).push(finding);
+    else if (finding.severity === 'warn' && finding.code !== 'InjectedPullSecret') (warnings ??= []).push(finding);
   }
   // The findings this answer stands on: all of the decision's, except that a pod which reaches
   // validation still needing a secret gets the denials below instead of InjectedPullSecret.
@@ -244,20 +275,35 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
             ? `${container.name}: no pull secret of this pod covers ${registry}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: ${recreateAdvice(spec, container.credential.secret)}`
             : `${container.name}: no listed pull secret covers ${registry}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
       };
-      denials.push(denial);
+      (denials ??= []).push(denial);
       judged.push(denial);
     }
   } else if (!isPod) {
-    for (const finding of allFindings) if (finding.code === 'InjectedPullSecret') warnings.push(finding);
+    for (const finding of allFindings) if (finding.code === 'InjectedPullSecret') (warnings ??= []).push(finding);
   }
   const codes = distinctSortedCodes(judged);
-  // Built only for the answers that carry more than a plain allow (the common answer is last).
-  const judgedBase = (): Pick<AdmissionOutcome, 'kind' | 'namespace' | 'name' | 'operation' | 'decision' | 'findings' | 'codes'> =>
-    ({ kind, namespace, name, operation: request.operation, decision, findings: judged, codes });
+  return judgedAnswer(request, kind, namespace, name, isPod, dryRunMode, decision, allFindings, judged, codes, denials ?? NO_FINDINGS, warnings ?? NO_FINDINGS);
+}
+
+/** The validating answer from the findings it stands on (admit, after the decision). */
+function judgedAnswer(
+  request: AdmissionRequest,
+  kind: string,
+  namespace: string,
+  name: string,
+  isPod: boolean,
+  dryRunMode: boolean,
+  decision: PodDecision,
+  allFindings: readonly Finding[],
+  judged: Finding[],
+  codes: FindingCode[],
+  denials: readonly Finding[],
+  warnings: readonly Finding[],
+): AdmissionOutcome {
 
   if (denials.length > 0 && decision.mode === 'enforce') {
     return {
-      ...judgedBase(),
+      ...judgedFields(kind, namespace, name, request.operation, decision, judged, codes),
       response: {
         uid: request.uid,
         allowed: false,
@@ -273,7 +319,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   if (denials.length > 0) {
     const tag = dryRunMode ? '[dry-run]' : '[warn]';
     return {
-      ...judgedBase(),
+      ...judgedFields(kind, namespace, name, request.operation, decision, judged, codes),
       response: {
         uid: request.uid,
         allowed: true,
@@ -292,7 +338,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const allowVerdict = wouldInject ? 'would-inject' : 'allow';
   if (warnings.length > 0) {
     return {
-      ...judgedBase(),
+      ...judgedFields(kind, namespace, name, request.operation, decision, judged, codes),
       response: {
         uid: request.uid,
         allowed: true,
@@ -306,7 +352,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
   if (wouldInject) {
     return {
-      ...judgedBase(),
+      ...judgedFields(kind, namespace, name, request.operation, decision, judged, codes),
       response: { uid: request.uid, allowed: true, auditAnnotations: annotationsFor(allowVerdict, injectionFindings) },
       action: 'dry-run',
       verdict: allowVerdict,

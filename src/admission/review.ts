@@ -74,6 +74,8 @@ function groupVersionResource(value: unknown): AdmissionRequest['resource'] {
   return { group: str(value['group']), version: str(value['version']), resource: str(value['resource']) };
 }
 
+const OPTIONAL_STRING_FIELDS = ['name', 'namespace', 'subResource'] as const;
+
 /**
  * Checks an AdmissionReview body and returns its request. Anything the API server would never send
  * (wrong apiVersion, no uid, wrong types) is a MalformedReviewError, which the server maps to HTTP 400.
@@ -91,7 +93,7 @@ export function decodeAdmissionReview(body: unknown): AdmissionRequest {
   const operation = request['operation'];
   if (typeof operation !== 'string' || operation === '') throw new MalformedReviewError('request.operation must be a string');
   if (request['dryRun'] !== undefined && typeof request['dryRun'] !== 'boolean') throw new MalformedReviewError('request.dryRun must be a boolean');
-  for (const field of ['name', 'namespace', 'subResource'] as const) {
+  for (const field of OPTIONAL_STRING_FIELDS) {
     if (request[field] !== undefined && typeof request[field] !== 'string') throw new MalformedReviewError(`request.${field} must be a string`);
   }
   const kind = groupVersionKind(request['kind']);

@@ -413,7 +413,9 @@ export interface FallbackCharge {
 export function lookupKeyringCharged(secrets: readonly PullSecretView[], image: string | ImageTarget, meter: WorkMeter | undefined, charge: FallbackCharge | undefined): KeyringMatch[] {
   if (charge !== undefined) charge.fallback = 0;
   const target = typeof image === 'string' ? targetOf(image) : image;
-  const matched: PendingMatch[] = [];
+  // Most lookups match one key: it is held in the first slot, and a list is made from the second.
+  let first: PendingMatch | undefined;
+  let matched: PendingMatch[] | undefined;
   for (const secret of secrets) {
     if (!secret.usable) continue;
     const entries = entriesOf(secret);
@@ -423,15 +425,19 @@ export function lookupKeyringCharged(secrets: readonly PullSecretView[], image: 
       meter.spent += entries.length;
     }
     for (const { key, compiled } of entries) {
-      if (compiledMatches(compiled, target, meter)) matched.push({ secret: secret.name, key, bytes: compiled.bytes });
+      if (!compiledMatches(compiled, target, meter)) continue;
+      const match: PendingMatch = { secret: secret.name, key, bytes: compiled.bytes };
+      if (first === undefined) first = match;
+      else (matched ??= [first]).push(match);
     }
   }
   if (meter !== undefined && meter.spent > meter.limit) return [];
-  if (matched.length > 0) {
+  if (matched !== undefined) {
     // Array.prototype.sort is stable, which keeps same-key credentials in insertion order.
-    if (matched.length > 1) matched.sort(byStoredKeyDescending);
+    matched.sort(byStoredKeyDescending);
     return matched.map((match) => ({ secret: match.secret, key: match.key, viaDockerHubFallback: false }));
   }
+  if (first !== undefined) return [{ secret: first.secret, key: first.key, viaDockerHubFallback: false }];
   if (!target.dockerHub) return [];
   const fallback: KeyringMatch[] = [];
   for (const secret of secrets) {

@@ -98,15 +98,19 @@ export function decide(input: DecideInput): PodDecision {
     chargedImages: undefined,
     targetOf: (name: string): ImageTarget => targetOf(context, name),
   };
-  const containers: ContainerDecision[] = [];
   const only = input.onlyContainers;
   const checked = only === undefined ? spec.containers : spec.containers.filter((container) => only.has(container.path));
+  // Sized for every container of a pod at once (a pushed list grows to 17 slots for a pod's
+  // three); a list of thousands grows as it is filled instead.
+  const containers: ContainerDecision[] = checked.length <= PRESIZED_CONTAINERS ? new Array(checked.length) : [];
+  let decidedCount = 0;
   for (const container of checked) {
-    const decided = decideContainer(container, context, containers.length);
+    const decided = decideContainer(container, context, decidedCount);
     // An answer that rests on lookups cut short is dropped: the pod is denied unchecked from there.
     if (overBudget(context)) break;
-    containers.push(container.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn' ? capNeverPulled(decided) : decided);
+    containers[decidedCount++] = container.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn' ? capNeverPulled(decided) : decided;
   }
+  containers.length = decidedCount;
   if (!overBudget(context) && context.chosenViews.length > 0) recheckAfterInjection(containers, context);
   if (overBudget(context)) podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
 
@@ -122,7 +126,7 @@ export function decide(input: DecideInput): PodDecision {
     : containers.some((c) => c.decision === 'inject')
       ? 'inject'
       : 'allow';
-  const inject = decision === 'inject' || context.chosen.length > 0 ? [...context.chosen] : [];
+  const inject = decision === 'inject' || context.chosen.length > 0 ? [...context.chosen] : NO_NAMES;
   // A template without a list gets the SA's secrets with the injected ones, or its pods would lose them.
   const patchNames =
     spec.isTemplate && !patchesTemplate ? [] : inject.length > 0 && !hasOwnList && !input.secretsFinal ? unique([...names, ...inject]) : inject;
@@ -271,7 +275,7 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
 /** Whether the kubelet, with the pod's usable secrets and `injected`, still pulls what a container found pullable needs. */
 function servedBy(injected: readonly PullSecretView[], pull: PullRecord, context: ContainerContext): boolean {
   if (pull.needs === 'node') return true;
-  const matches = context.secrets.keyringMatches(injected, pull.imageName, () => targetOf(context, pull.imageName), context.meter);
+  const matches = context.secrets.keyringMatches(injected, pull.imageName, context.targetOf, context.meter);
   return matches.some((match) => isUsableCredential(match.key, context.input.now)) ||
     (pull.needs === 'public' && (matches.length === 0 || matches.some((match) => match.key.anonymous)));
 }
@@ -302,6 +306,10 @@ function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMa
 }
 
 const NO_VIEWS: readonly PullSecretView[] = [];
+/** Container lists up to this long are allocated at their size before the containers are decided. */
+const PRESIZED_CONTAINERS = 64;
+/** No secrets to inject: most decisions share this one (frozen) list. */
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 const INVALID_REFERENCE: ReferenceSummary = {
   valid: false,
@@ -552,7 +560,7 @@ function chooseInjection(
     (entry) => !context.secrets.nameSet.has(entry.view.name) && entry.matches.some((match) => isUsableCredential(match.key, now)),
   );
   if (covering.length === 0) return undefined;
-  const keyring = context.chosenViews.length === 0 ? ownMatches : context.secrets.keyringMatches(context.chosenViews, reference.name, () => targetOf(context, reference.name), context.meter);
+  const keyring = context.chosenViews.length === 0 ? ownMatches : context.secrets.keyringMatches(context.chosenViews, reference.name, context.targetOf, context.meter);
   const directHolder = keyring.find((match) => !match.viaDockerHubFallback);
   const reaches = (entry: NamespaceKeyMatch): boolean => directHolder === undefined || !(entry.matches[0] as KeyringMatch).viaDockerHubFallback;
   const account = context.secrets.saSecrets;
@@ -728,37 +736,64 @@ function overBudget(context: ContainerContext): boolean {
 }
 
 /**
- * A map from image name, for one decision: a pod names a handful of images, so the first few are
- * kept in arrays and found by comparison (no Map built per decision); past SMALL_BY_IMAGE a Map
- * takes over, so a pod with a thousand images still costs one lookup per image.
+ * A map from image name, for one decision: a pod names a handful of images, so the first four are
+ * kept in fields of the object itself and found by comparison (nothing else allocated per
+ * decision); from the fifth a Map takes over, so a pod with a thousand images still costs one
+ * lookup per image.
  */
 class ByImage<V> {
-  private readonly names: string[] = [];
-  private readonly values: V[] = [];
-  private map: Map<string, V> | undefined;
+  private name0: string | undefined = undefined;
+  private value0: V | undefined = undefined;
+  private name1: string | undefined = undefined;
+  private value1: V | undefined = undefined;
+  private name2: string | undefined = undefined;
+  private value2: V | undefined = undefined;
+  private name3: string | undefined = undefined;
+  private value3: V | undefined = undefined;
+  private count = 0;
+  private map: Map<string, V> | undefined = undefined;
 
   get(name: string): V | undefined {
     if (this.map !== undefined) return this.map.get(name);
-    const names = this.names;
-    for (let i = 0; i < names.length; i++) if (names[i] === name) return this.values[i];
+    const count = this.count;
+    if (count > 0 && this.name0 === name) return this.value0;
+    if (count > 1 && this.name1 === name) return this.value1;
+    if (count > 2 && this.name2 === name) return this.value2;
+    if (count > 3 && this.name3 === name) return this.value3;
     return undefined;
   }
 
   /** Adds a name not held yet (callers set only after get() missed). */
   set(name: string, value: V): void {
-    if (this.map !== undefined) {
-      this.map.set(name, value);
-      return;
+    switch (this.count++) {
+      case 0:
+        this.name0 = name;
+        this.value0 = value;
+        return;
+      case 1:
+        this.name1 = name;
+        this.value1 = value;
+        return;
+      case 2:
+        this.name2 = name;
+        this.value2 = value;
+        return;
+      case 3:
+        this.name3 = name;
+        this.value3 = value;
+        return;
+      case 4:
+        this.map = new Map([
+          [this.name0 as string, this.value0 as V],
+          [this.name1 as string, this.value1 as V],
+          [this.name2 as string, this.value2 as V],
+          [this.name3 as string, this.value3 as V],
+        ]);
+        break;
     }
-    this.names.push(name);
-    this.values.push(value);
-    if (this.names.length > SMALL_BY_IMAGE) {
-      this.map = new Map();
-      for (let i = 0; i < this.names.length; i++) this.map.set(this.names[i] as string, this.values[i] as V);
-    }
+    (this.map as Map<string, V>).set(name, value);
   }
 }
-const SMALL_BY_IMAGE = 8;
 
 /** The image compiled for matching once per decision: a long name is not parsed again per secret. */
 function targetOf(context: ContainerContext, imageName: string): ImageTarget {
@@ -776,7 +811,7 @@ function matchesOf(context: ContainerContext, imageName: string): readonly Keyri
   const known = (context.matchesByImage ??= new ByImage());
   let matches = known.get(imageName);
   if (matches === undefined) {
-    matches = context.usable.length > 0 ? context.secrets.keyringMatches(NO_VIEWS, imageName, () => targetOf(context, imageName), context.meter) : [];
+    matches = context.usable.length > 0 ? context.secrets.keyringMatches(NO_VIEWS, imageName, context.targetOf, context.meter) : [];
     known.set(imageName, matches);
   }
   return matches;

@@ -54,7 +54,7 @@ export interface PodSecrets {
    * repeat charges `meter` the same units, and answers nothing when they overspend it, as the lookup
    * would, so the work budget sees what a fresh lookup spends. `target` compiles the name.
    */
-  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[];
+  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: (imageName: string) => ImageTarget, meter: WorkMeter): readonly KeyringMatch[];
 }
 
 /** Image names whose keyring matches one resolved list remembers per keyring; emptied when full. */
@@ -274,9 +274,9 @@ class ResolvedPodSecrets implements PodSecrets {
     return this.described;
   }
 
-  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: () => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
+  keyringMatches(extra: readonly PullSecretView[], imageName: string, target: (imageName: string) => ImageTarget, meter: WorkMeter): readonly KeyringMatch[] {
     if (imageName.length > KEYRING_MATCHES_MEMO_MAX_CHARS || extra.length > 1) {
-      return lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter);
+      return lookupKeyring(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(imageName), meter);
     }
     const memo = this.memoOf(extra);
     const known = memo.get(imageName);
@@ -290,7 +290,7 @@ class ResolvedPodSecrets implements PodSecrets {
     }
     const before = meter.spent;
     const charge: FallbackCharge = { fallback: 0 };
-    const matches = lookupKeyringCharged(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(), meter, charge);
+    const matches = lookupKeyringCharged(extra.length === 0 ? this.usable : [...this.usable, ...extra], target(imageName), meter, charge);
     // A lookup cut short by the budget is incomplete: never remembered. Nor is an image's first
     // lookup: one-off images would fill and empty the memo (and the items bound) for nothing.
     if (meter.spent <= meter.limit && this.generation === generation && keyringDoorkeeper.seenBefore(imageName)) {

@@ -72,17 +72,20 @@ export class StringMemo<V> {
 }
 
 /**
- * Which strings were seen recently: a Bloom filter of their 32-bit hashes (3 bits per key in a
- * fixed bit table; no strings kept, nothing allocated per key, nothing the garbage collector
- * traces), emptied after `capacity` new keys so it never fills up. seenBefore() answers true when
- * all of the key's bits are set: the key was recorded since the last emptying, or (rarely, about
- * 1 in 1,000 at its fullest) other keys set the same bits. Two keys never push each other out, so
- * every key of a working set up to `capacity` is told apart on its second sighting. Either answer
- * is only a hint about whether keeping the key pays; it never decides what a memo answers.
+ * Which strings were seen recently: a blocked Bloom filter of their 32-bit hashes (3 bits per key,
+ * all in one 512-bit block of a fixed table, so a lookup reads one or two adjacent cache lines
+ * instead of three lines anywhere in the table; no strings kept, nothing allocated per key,
+ * nothing the garbage collector traces), emptied after `capacity` new keys so it never fills up.
+ * seenBefore() answers true when all of the key's bits are set: the key was recorded since the
+ * last emptying, or (rarely, about 1 in 1,000 at its fullest) other keys set the same bits. Two
+ * keys never push each other out, so every key of a working set up to `capacity` is told apart on
+ * its second sighting. Either answer is only a hint about whether keeping the key pays; it never
+ * decides what a memo answers.
  */
 export class Doorkeeper {
   private readonly bits: Int32Array;
-  private readonly mask: number;
+  /** Blocks in the table minus one (a power of two minus one). */
+  private readonly blockMask: number;
   private readonly capacity: number;
   private recorded = 0;
 
@@ -92,24 +95,29 @@ export class Doorkeeper {
     let size = 2048;
     while (size < this.capacity * 32 && size < 1 << 24) size *= 2;
     this.bits = new Int32Array(size >>> 5);
-    this.mask = size - 1;
+    this.blockMask = (size >>> 9) - 1;
   }
 
   /** True when `key` was seen before (see the class comment); records it either way. */
   seenBefore(key: string): boolean {
     const hash = hashOf(key);
-    const step = (hash >>> 17) | 1;
+    // The block from the hash's low bits, the three bits within it (16 words of 32) from a second
+    // mix of it, so the block and the bits do not share hash bits.
+    const block = (hash & this.blockMask) << 4;
+    const mixed = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
+    const a = block + ((mixed >>> 28) & 15);
+    const b = block + ((mixed >>> 19) & 15);
+    const c = block + ((mixed >>> 10) & 15);
+    const bitA = 1 << ((mixed >>> 23) & 31);
+    const bitB = 1 << ((mixed >>> 14) & 31);
+    const bitC = 1 << ((mixed >>> 5) & 31);
     const bits = this.bits;
-    const mask = this.mask;
-    const a = hash & mask;
-    const b = (hash + step) & mask;
-    const c = (hash + 2 * step) & mask;
-    if ((bits[a >>> 5]! & (1 << (a & 31))) !== 0 && (bits[b >>> 5]! & (1 << (b & 31))) !== 0 && (bits[c >>> 5]! & (1 << (c & 31))) !== 0) return true;
+    if ((bits[a]! & bitA) !== 0 && (bits[b]! & bitB) !== 0 && (bits[c]! & bitC) !== 0) return true;
     if (this.recorded >= this.capacity) this.clear();
     this.recorded++;
-    bits[a >>> 5]! |= 1 << (a & 31);
-    bits[b >>> 5]! |= 1 << (b & 31);
-    bits[c >>> 5]! |= 1 << (c & 31);
+    bits[a]! |= bitA;
+    bits[b]! |= bitB;
+    bits[c]! |= bitC;
     return false;
   }
 

@@ -140,15 +140,21 @@ export function podSpecOf(object: unknown): { readonly kind: WorkloadKind; reado
   return { kind, spec: cursor, path: WORKLOAD_SPEC_FIELDS[kind] };
 }
 
-/** `segments.join('.')`, the same string object for the same segments array (each kind has one). */
-const specPaths = new WeakMap<readonly string[], string>();
-function specPathOf(segments: readonly string[]): string {
-  let path = specPaths.get(segments);
-  if (path === undefined) {
-    path = segments.join('.');
-    specPaths.set(segments, path);
+/** A pod spec's dotted path and JSON Pointer, built once per segments array (each kind has one). */
+interface SpecPaths {
+  /** `segments.join('.')` */
+  readonly path: string;
+  /** `'/' + segments.join('/')` */
+  readonly pointer: string;
+}
+const specPaths = new WeakMap<readonly string[], SpecPaths>();
+function specPathsOf(segments: readonly string[]): SpecPaths {
+  let paths = specPaths.get(segments);
+  if (paths === undefined) {
+    paths = { path: segments.join('.'), pointer: '/' + segments.join('/') };
+    specPaths.set(segments, paths);
   }
-  return path;
+  return paths;
 }
 
 interface ContainerPaths {
@@ -180,6 +186,9 @@ function containerPaths(specPath: string, group: ContainerGroup, index: number):
   return (table[index] ??= buildPaths(specPath, group, index));
 }
 
+/** Container lists up to this long are allocated at their size. */
+const PRESIZED_CONTAINERS = 64;
+
 /** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
 export function extractPodSpec(object: unknown): PodSpecRef | undefined {
   const found = podSpecOf(object);
@@ -187,8 +196,15 @@ export function extractPodSpec(object: unknown): PodSpecRef | undefined {
 }
 
 export function describePodSpec(kind: string, spec: Record<string, unknown>, segments: readonly string[]): PodSpecRef {
-  const specPath = specPathOf(segments);
-  const containers: ContainerRef[] = [];
+  const { path: specPath, pointer: specPointer } = specPathsOf(segments);
+  // Made at its size for a pod's few containers (a list grown by push takes 17 slots for three).
+  let count = 0;
+  for (const group of CONTAINER_GROUPS) {
+    const list = spec[group];
+    if (Array.isArray(list)) count += list.length;
+  }
+  const containers: ContainerRef[] = count <= PRESIZED_CONTAINERS ? new Array(count) : [];
+  let at = 0;
   for (const group of CONTAINER_GROUPS) {
     const list = spec[group];
     if (!Array.isArray(list)) continue;
@@ -196,7 +212,7 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
       const entry: unknown = list[index];
       const container = isRecord(entry) ? entry : {};
       const paths = containerPaths(specPath, group, index);
-      containers.push({
+      containers[at++] = {
         name: asString(container['name']) ?? `#${index}`,
         group,
         index,
@@ -204,7 +220,7 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
         image: asString(container['image']),
         imagePullPolicy: asString(container['imagePullPolicy']),
         pullPolicyPath: paths.pullPolicyPath,
-      });
+      };
     }
   }
   // Image volumes (`volumes[].image`, on by default since Kubernetes 1.33's beta): the kubelet pulls
@@ -212,8 +228,9 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
   // findings point at `volumes[i].image`.
   const volumes = spec['volumes'];
   if (Array.isArray(volumes)) {
-    volumes.forEach((entry: unknown, index) => {
-      if (!isRecord(entry) || !isRecord(entry['image'])) return;
+    for (let index = 0; index < volumes.length; index++) {
+      const entry: unknown = volumes[index];
+      if (!isRecord(entry) || !isRecord(entry['image'])) continue;
       const source = entry['image'];
       containers.push({
         name: asString(entry['name']) ?? `#${index}`,
@@ -224,7 +241,7 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
         imagePullPolicy: asString(source['pullPolicy']),
         pullPolicyPath: `${specPath}.volumes[${index}].image.pullPolicy`,
       });
-    });
+    }
   }
   const rawSecrets = spec['imagePullSecrets'];
   const imagePullSecrets = Array.isArray(rawSecrets)
@@ -234,7 +251,7 @@ export function describePodSpec(kind: string, spec: Record<string, unknown>, seg
     kind,
     isTemplate: kind !== 'Pod',
     specPath,
-    specPointer: '/' + segments.join('/'),
+    specPointer,
     serviceAccountName: asString(spec['serviceAccountName']) || asString(spec['serviceAccount']) || 'default',
     imagePullSecrets,
     hasImagePullSecretsField: Array.isArray(rawSecrets),

@@ -529,6 +529,38 @@ t.test('repeated images are looked up once per decision: 10,000 containers of on
   t.ok(decision.containers.every((container) => container.findings.some((finding) => finding.code === 'NoMatchingCredential')));
 });
 
+t.test('a pod with more distinct images than a decision keeps in fields (four) still looks each up once, and decides each as a pod of that image alone', async (t) => {
+  const loaded = parsePolicyObject({});
+  if (!loaded.ok) throw new Error('default policy');
+  const policy = new PolicyResolver(loaded.policy);
+  const state = [
+    ...Array.from({ length: 50 }, (_, index) => pullSecret('team', `s${index}`, `other-${index}.example.com`)),
+    pullSecret('team', 'covering', 'registry-3.example.com', 'registry-6.example.com'),
+  ];
+  const snapshot = snapshotFromObjects(state);
+  const secrets = [...state.map((_, index) => (index < 50 ? `s${index}` : 'covering'))];
+  const images = Array.from({ length: 8 }, (_, index) => `registry-${index}.example.com/team/app:1.${index}`);
+  const decideOne = (containerImages: readonly string[], workBudget?: number): PodDecision => {
+    const spec = extractPodSpec(pod({ imagePullSecrets: secrets, containers: containerImages.map((image, index) => ({ name: `c${index}`, image })) }));
+    if (spec === undefined) throw new Error('no spec');
+    return decide({ spec, namespace: 'team', snapshot, policy, now: NOW, secretsFinal: true, workBudget });
+  };
+  // 8,000 containers cycling through 8 images: one lookup per image fits the budget, one per container would not.
+  const many = decideOne(Array.from({ length: 8_000 }, (_, index) => images[index % images.length] as string), 20_000);
+  t.equal(many.containers.length, 8_000);
+  t.notOk(codesOf(many).includes('DecisionBudgetExceeded'));
+  for (const [index, image] of images.entries()) {
+    const alone = decideOne([image]).containers[0];
+    const inMany = many.containers[index + images.length * 3];
+    t.same(
+      [inMany?.decision, inMany?.credential, inMany?.findings.map((finding) => finding.code)],
+      [alone?.decision, alone?.credential, alone?.findings.map((finding) => finding.code)],
+      `${image} decided alike among eight images`,
+    );
+  }
+  t.same(many.containers.slice(0, 8).map((container) => container.decision), ['deny', 'deny', 'deny', 'allow', 'deny', 'deny', 'allow', 'deny']);
+});
+
 t.test('the namespace-wide search for a secret to inject is charged its glob work, and an answer cut short is not remembered', async (t) => {
   const loaded = parsePolicyObject({});
   if (!loaded.ok) throw new Error('default policy');
