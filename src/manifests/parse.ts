@@ -1,7 +1,7 @@
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import { isRecord } from '../workloads/extract.ts';
-import { scanJsonList, scanJsonListExactly, validateListMembers } from './json-list.ts';
-import { readBlockYaml } from './yaml-block.ts';
+import { type JsonListSpans, scanJsonList, scanJsonListExactly, validateListMembers } from './json-list.ts';
+import { readBlockYaml, RememberedScalars } from './yaml-block.ts';
 
 /** One Kubernetes object read from a source, with where it came from (for messages). */
 export interface SourcedObject {
@@ -183,6 +183,8 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
   const bad = new NotObjects(source);
   const starts = documentStarts(text);
   const lines = new LineCounter(text);
+  // Keys and values this text repeats; dropped with the text once it is read (yaml-block.ts).
+  const remembered = new RememberedScalars(SCHEMA);
   let pending = '';
   let pendingLine = 1;
   for (let index = 0; index < starts.length; index += 1) {
@@ -203,7 +205,7 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
     let documents: unknown[];
     try {
       // Plain block YAML (nearly every manifest) is read line by line; the rest by js-yaml.
-      documents = readBlockYaml(chunk, SCHEMA) ?? loadAll(chunk, { schema: SCHEMA, json: true, maxAliases: MAX_ALIASES_PER_DOCUMENT });
+      documents = readBlockYaml(chunk, SCHEMA, remembered) ?? loadAll(chunk, { schema: SCHEMA, json: true, maxAliases: MAX_ALIASES_PER_DOCUMENT });
     } catch (error) {
       const mark = (error as { mark?: { line?: number } }).mark;
       const line = chunkLine + (typeof mark?.line === 'number' ? mark.line : 0);
@@ -226,11 +228,12 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
  * discarded, as when a later YAML document has a syntax error.
  */
 function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedText<T> | number | undefined {
-  let spans = scanJsonList(text);
-  if (spans === undefined) return undefined;
-  if ('invalidAt' in spans) return spans.invalidAt;
-  const kind = validateListMembers(text, spans);
-  if (typeof kind !== 'string' || !kind.endsWith('List')) return undefined;
+  const scanned = scanJsonList(text);
+  let spans = listSpans(text, scanned);
+  // Item ends guessed wrong can hide top-level members from the scan (json-list.ts): "not a List"
+  // is then only taken from an exact scan.
+  if (typeof spans !== 'object' && scanned !== undefined && !('invalidAt' in scanned) && scanned.guessed) spans = listSpans(text, scanJsonListExactly(text));
+  if (typeof spans !== 'object') return spans;
   const objects: T[] = [];
   const bad = new NotObjects(source);
   const lines = new LineCounter(text);
@@ -242,10 +245,12 @@ function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedTe
       item = JSON.parse(itemText);
     } catch {
       if (!spans.guessed) return start;
-      // A guessed end (json-list.ts) that was wrong. The spans before this one parsed, so they
-      // were exact, and an exact scan finds the same ones: go on from here with its spans.
-      const exact = scanJsonListExactly(text);
-      if (exact === undefined || 'invalidAt' in exact) return start;
+      // A guessed end that was wrong (json-list.ts), so the scan with guesses may have been wrong
+      // about the rest too: the exact scan decides again whether this is a List, and what its
+      // members are. The spans before this one parsed, so they were exact, and an exact scan finds
+      // the same ones: go on from here with its spans.
+      const exact = listSpans(text, scanJsonListExactly(text));
+      if (typeof exact !== 'object') return start;
       spans = exact;
       index -= 1;
       continue;
@@ -254,6 +259,17 @@ function parseJsonList<T>(text: string, source: string, keep: Keep<T>): ParsedTe
   }
   const entry = bad.entry();
   return { objects, skipped: entry === undefined ? [] : [entry] };
+}
+
+/**
+ * The item spans of a JSON List whose other members JSON.parse accepts and whose kind ends in
+ * `List`; undefined when it is not a List; where the scan stopped when the text is not valid JSON.
+ */
+function listSpans(text: string, scanned: ReturnType<typeof scanJsonList>): JsonListSpans | number | undefined {
+  if (scanned === undefined) return undefined;
+  if ('invalidAt' in scanned) return scanned.invalidAt;
+  const kind = validateListMembers(text, scanned);
+  return typeof kind === 'string' && kind.endsWith('List') ? scanned : undefined;
 }
 
 /**

@@ -58,22 +58,30 @@ function pushLine(count: number, indent: number, start: number, end: number): vo
 }
 
 /**
- * Plain keys read before, in a small table indexed by their length and first and last characters.
- * Manifests repeat a few dozen keys (`name`, `image`, `metadata`) millions of times: a key found
- * here, compared in place with the text, skips the slice, the checks above and the schema's
- * resolution (done when it was first read), and is the same string as before, which V8 has
- * already made a property name. A key that is not here is read as usual and takes the slot.
+ * Keys and plain values one text's reading has met, in small tables indexed by length and first
+ * and last character. Manifests repeat a few dozen keys (`name`, `image`, `metadata`) and many
+ * values (`v1`, `Pod`, `IfNotPresent`, `true`, `80`) from object to object: a key found here,
+ * compared in place with the text, skips the slice, the checks below and the schema's resolution
+ * (done when it was first read), and is the same string as before, which V8 already uses as a
+ * property name; a value found here skips the slice and the resolution. A key or value that is not
+ * here is read as usual and takes the slot.
+ *
+ * One per text read (parse.ts makes one per file), never shared: what is remembered are slices of
+ * that text, so they hold the text, and its values (a Secret's data among them), only as long as
+ * the text is being read. Only values nobody can change are remembered (strings, numbers,
+ * booleans, null), and they are read by one schema.
  */
-const KNOWN_KEY_SLOTS = 1024;
-const knownKeys: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEY_SLOTS).fill(undefined);
-/**
- * Plain values read before, the same way: the text in `knownValues`, what the schema made of it in
- * `knownResolved` (`v1`, `Pod`, `IfNotPresent`, `true`, `80` repeat from object to object).
- */
-const knownValues: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEY_SLOTS).fill(undefined);
-const knownResolved: unknown[] = new Array<unknown>(KNOWN_KEY_SLOTS).fill(undefined);
-/** The schema the known keys and values were checked against (the tables are emptied for another). */
-let knownKeysSchema: Schema | undefined;
+export class RememberedScalars {
+  readonly schema: Schema;
+  readonly keys: (string | undefined)[] = new Array<string | undefined>(REMEMBERED_SLOTS).fill(undefined);
+  readonly values: (string | undefined)[] = new Array<string | undefined>(REMEMBERED_SLOTS).fill(undefined);
+  readonly resolved: unknown[] = new Array<unknown>(REMEMBERED_SLOTS).fill(undefined);
+  constructor(schema: Schema) {
+    this.schema = schema;
+  }
+}
+
+const REMEMBERED_SLOTS = 1024;
 
 function keySlot(text: string, start: number, end: number): number {
   const length = end - start;
@@ -84,12 +92,14 @@ class Reader {
   readonly text: string;
   readonly count: number;
   readonly schema: Schema;
+  readonly remembered: RememberedScalars;
   next = 0;
 
-  constructor(text: string, count: number, schema: Schema) {
+  constructor(text: string, count: number, remembered: RememberedScalars) {
     this.text = text;
     this.count = count;
-    this.schema = schema;
+    this.schema = remembered.schema;
+    this.remembered = remembered;
   }
 
   /** Indentation of the next line, or -1 when there is none (so `< column` means "the block ends"). */
@@ -213,15 +223,14 @@ class Reader {
     const first = this.text.charCodeAt(start);
     if (first === QUOTE || first === APOSTROPHE) return this.quoted(start, colon);
     const slot = keySlot(this.text, start, colon);
-    const known = knownKeys[slot];
-    if (known !== undefined && known.length === colon - start && this.text.startsWith(known, start) && knownKeysSchema === this.schema) return known;
+    const known = this.remembered.keys[slot];
+    if (known !== undefined && known.length === colon - start && this.text.startsWith(known, start)) return known;
     if (SPECIAL_FIRST.has(first) || first === HASH || first === DASH) bail();
     const raw = this.text.slice(start, colon);
     if (raw.includes(' #') || raw.endsWith(' ')) bail();
     // Keys other than strings (`1:`, `null:`, `true:`) are converted by js-yaml; leave them to it.
     if (this.schema.resolveImplicitScalarTag(raw).value !== raw) bail();
-    this.forOtherSchemaForget();
-    knownKeys[slot] = raw;
+    this.remembered.keys[slot] = raw;
     return raw;
   }
 
@@ -270,27 +279,18 @@ class Reader {
   /** The plain scalar from `start` to `stop`, resolved by the schema (null, booleans, numbers, else the text). */
   plainValue(start: number, stop: number): unknown {
     const slot = keySlot(this.text, start, stop);
-    const known = knownValues[slot];
-    if (known !== undefined && known.length === stop - start && this.text.startsWith(known, start) && knownKeysSchema === this.schema) return knownResolved[slot];
+    const remembered = this.remembered;
+    const known = remembered.values[slot];
+    if (known !== undefined && known.length === stop - start && this.text.startsWith(known, start)) return remembered.resolved[slot];
     const raw = this.text.slice(start, stop);
     // `a: b: c` is an error in YAML; a plain value ending in `:` is fine but rare: both to js-yaml.
     if (raw.includes(': ') || raw.endsWith(':')) bail();
     const value = this.schema.resolveImplicitScalarTag(raw).value;
     // Only values nobody can change are handed out twice (a schema with timestamps makes Dates).
     if (typeof value === 'object' && value !== null) return value;
-    this.forOtherSchemaForget();
-    knownValues[slot] = raw;
-    knownResolved[slot] = value;
+    remembered.values[slot] = raw;
+    remembered.resolved[slot] = value;
     return value;
-  }
-
-  /** The known keys and values were checked against one schema: another one starts them afresh. */
-  forOtherSchemaForget(): void {
-    if (knownKeysSchema === this.schema) return;
-    knownKeys.fill(undefined);
-    knownValues.fill(undefined);
-    knownResolved.fill(undefined);
-    knownKeysSchema = this.schema;
   }
 
   /** Offset just after the closing quote of the quoted scalar at `start`, within the line. */
@@ -362,13 +362,15 @@ function contentLines(text: string): number {
 
 /**
  * The documents of one chunk of a multi-document text (as js-yaml's loadAll would return them,
- * empty documents left out), or undefined when the chunk is not plain block YAML.
+ * empty documents left out), or undefined when the chunk is not plain block YAML. The chunks of
+ * one text share `remembered` (made for the same schema); by default a chunk has its own.
  */
-export function readBlockYaml(text: string, schema: Schema): unknown[] | undefined {
+export function readBlockYaml(text: string, schema: Schema, remembered: RememberedScalars = new RememberedScalars(schema)): unknown[] | undefined {
+  if (remembered.schema !== schema) throw new Error('readBlockYaml: the remembered scalars were read by another schema');
   const count = contentLines(text);
   if (count === -1) return undefined;
   if (count === 0) return [];
-  const reader = new Reader(text, count, schema);
+  const reader = new Reader(text, count, remembered);
   try {
     const start = starts[0] as number;
     const end = ends[0] as number;

@@ -9,6 +9,7 @@ const paths: Record<string, string> = {
   'after projecting secrets whose keys hold a credential and deciding a pod, the heap keeps no copy of it': 'test/fixtures/heap-child.ts',
   'after the webhook projected such secrets from watch objects and answered, cached and logged reviews against them, the heap keeps no copy of it':
     'test/fixtures/heap-child-live.ts',
+  'after reading YAML that holds Secrets and keeping nothing of it, the heap keeps no value of it (nothing the line reader remembers outlives the text)': 'test/fixtures/heap-child-yaml.ts',
 };
 
 for (const [name, child] of Object.entries(paths)) t.test(name, async (t) => {

@@ -212,3 +212,53 @@ function parses(text: string): boolean {
     return false;
   }
 }
+
+// A guess that runs past its item's end to a `},{"firstKey"` in a later top-level member hides the
+// members in between from the scan with guesses (a second `kind`, an invalid value): what the text
+// is must then come from an exact scan or from JSON.parse of the whole text, never from that scan.
+const hidden: Record<string, string> = {
+  'a second kind (JSON keeps the last: a Pod) after a one-item items list': `{"kind":"PodList","items":[{"K":1}],"kind":"Pod","apiVersion":"v1","metadata":{"name":"hidden","namespace":"default"},"spec":{"containers":[{"name":"c","image":"evil.example.com/x:latest"}]},"z":[{"K":1},{"K":2}]}`,
+  'the same, indented': JSON.stringify({ kind: 'PodList', items: [{ K: 1 }] }, null, 2).replace(/\n}$/, `,\n  "kind": "Pod",\n  "apiVersion": "v1",\n  "metadata": {"name": "hidden"},\n  "z": [\n  {\n "K": 1\n  },\n  {"K": 2}]\n}`),
+  'the kind List after the items, then a member with objects like the items': `{"items":[{"K":1,"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}],"kind":"List","z":[{"K":1},{"K":2}]}`,
+};
+
+for (const [name, text] of Object.entries(hidden)) {
+  t.test(`a text whose members a wrong guess would hide is read as JSON.parse reads it: ${name}`, async (t) => {
+    t.same(outcome(text).objects, expectedObjects(JSON.parse(text)));
+  });
+}
+
+t.test('invalid JSON in a member that a wrong guess would skip is not read as a List', async (t) => {
+  const text = `{"kind":"List","items":[{"K":1,"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}],"bad":[1,,2,tru],"z":[{"K":1},{"K":2}]}`;
+  t.throws(() => JSON.parse(text));
+  const got = outcome(text);
+  t.same(got.objects, []);
+  t.match(got.skipped[0] ?? '', /^invalid JSON/);
+});
+
+/** Lists with a stray top-level member holding objects that start like the items, and duplicated or invalid members. */
+const strayList = fc
+  .tuple(fc.array(compactItem, { minLength: 1, maxLength: 3 }), fc.array(sameKeyEntry, { minLength: 2, maxLength: 3 }), fc.constantFrom('List', 'Pod', 'PodList'), fc.constantFrom('', ',"bad":[1,,2]', ',"kind":"Pod"', ',"kind":"ConfigMapList"'), fc.boolean())
+  .map(([items, stray, kind, extra, indent]) => {
+    const strayItems = stray.map((entry) => ({ ...entry, apiVersion: 'v1' }));
+    const body = JSON.stringify({ kind, items }, null, indent ? 2 : undefined);
+    return `${body.slice(0, -1)}${extra},"z":${JSON.stringify(strayItems)}}`;
+  });
+
+t.test('Lists followed by members that start like their items, with duplicated kinds or invalid values, read as JSON.parse reads them', async (t) => {
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(strayList, (text) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          const got = outcome(text);
+          return got.objects.length === 0 && got.skipped.length === 1 && (got.skipped[0] ?? '').startsWith('invalid JSON');
+        }
+        return JSON.stringify(outcome(text).objects) === JSON.stringify(expectedObjects(parsed));
+      }),
+      { numRuns: 2_000 },
+    ),
+  );
+});

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { CORE_SCHEMA, dump, FAILSAFE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 import t from 'tap';
-import { readBlockYaml } from '../../src/manifests/yaml-block.ts';
+import { readBlockYaml, RememberedScalars } from '../../src/manifests/yaml-block.ts';
 
 // The line reader for plain block YAML (src/manifests/yaml-block.ts) must read every document it
 // accepts exactly as js-yaml does, and hand everything else to js-yaml (undefined).
@@ -132,8 +132,9 @@ t.test('reads a document of thousands of lines (more than its line buffers start
   t.same(readBlockYaml('kind: Pod\n', SCHEMA), [{ kind: 'Pod' }], 'and a small one after it');
 });
 
-// Keys and plain values read before are remembered by their text (yaml-block.ts): what only looks
-// like one read before (longer, shorter, another character in the middle) is read afresh.
+// Keys and plain values read before are remembered by their text (yaml-block.ts), across the
+// chunks of one text: what only looks like one read before (longer, shorter, another character in
+// the middle) is read afresh.
 const lookalikes: readonly (readonly [string, unknown])[] = [
   ['a: true\nb: 1\nc: l\nname: web\n', { a: true, b: 1, c: 'l', name: 'web' }],
   ['a: trux\nb: 10\nc: ll\nname: wab\n', { a: 'trux', b: 10, c: 'll', name: 'wab' }],
@@ -142,20 +143,22 @@ const lookalikes: readonly (readonly [string, unknown])[] = [
   ['a: ~\nb: 0x1\nc: null\nname: null\n', { a: null, b: 1, c: null, name: null }],
 ];
 
-t.test('keys and values read before are read again the same, and text that only looks like them is read afresh', async (t) => {
+t.test('keys and values read before in the same text are read again the same, and text that only looks like them is read afresh', async (t) => {
+  const remembered = new RememberedScalars(SCHEMA);
   for (const [text, value] of lookalikes) {
-    t.same(readBlockYaml(text, SCHEMA), [value], text);
+    t.same(readBlockYaml(text, SCHEMA, remembered), [value], text);
     t.equal(agrees(text), undefined);
   }
+  t.ok(remembered.keys.some((key) => key === 'name'), 'keys were remembered');
 });
 
-t.test('a reader given another schema reads keys and values by that schema, not by what it remembers', async (t) => {
-  const text = 'a: true\nb: 12\n';
-  t.same(readBlockYaml(text, SCHEMA), [{ a: true, b: 12 }]);
-  t.same(readBlockYaml(text, FAILSAFE_SCHEMA), [{ a: 'true', b: '12' }]);
+t.test('what one text remembers is its own: another schema cannot use it, and a reader without one remembers nothing for later', async (t) => {
+  const remembered = new RememberedScalars(SCHEMA);
+  t.same(readBlockYaml('a: true\nb: 12\n', SCHEMA, remembered), [{ a: true, b: 12 }]);
+  t.throws(() => readBlockYaml('a: true\n', FAILSAFE_SCHEMA, remembered), /another schema/);
+  t.same(readBlockYaml('a: true\nb: 12\n', FAILSAFE_SCHEMA), [{ a: 'true', b: '12' }]);
   t.same(readBlockYaml('null: x\n', FAILSAFE_SCHEMA), [{ null: 'x' }], 'a key the failsafe schema reads as a string');
   t.equal(readBlockYaml('null: x\n', SCHEMA), undefined, 'is still left to js-yaml by the core schema');
-  t.same(readBlockYaml(text, SCHEMA), [{ a: true, b: 12 }]);
 });
 
 t.test('an empty chunk or one of comments is no document', async (t) => {
