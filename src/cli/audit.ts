@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ManifestError, type SourcedObject } from '../manifests/parse.ts';
-import { readInputs, type InputEvent } from '../manifests/read.ts';
+import { readInputs, readsOneText, type InputEvent } from '../manifests/read.ts';
 import { Renderers } from '../manifests/render.ts';
 import { buildReport, decideWorkloads, filterResults, ONLY_FILTERS, type NotAuditedEntry, type OnlyFilter, type SkippedEntry } from '../report/audit.ts';
 import { CopyFingerprints } from '../report/copy-fingerprints.ts';
@@ -125,8 +125,9 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
   const workloads: PreparedWorkload[] = [];
   // Replicas share one pod spec object (fewer survivors for the collector to copy while reading).
   const specs = new SpecInterner();
-  // Fingerprints only for objects read more than once; dropped once everything is read.
-  const copies = new CopyFingerprints(defaultNamespace);
+  // Fingerprints only for objects read more than once; the first copies' texts are kept only when
+  // one file (or stdin) is read, whose text is in memory while it is read anyway.
+  const copies = new CopyFingerprints(defaultNamespace, { keepTexts: await readsOneText(positionals) });
   const skipped: SkippedEntry[] = [];
   const notAudited: NotAuditedEntry[] = [];
   let files = 0;
@@ -144,7 +145,7 @@ export async function runAudit(args: readonly string[], io: CommandIo): Promise<
     if (asState) return undefined;
     const workload = prepareWorkload(entry.object, formatSource(entry), policy.podTemplates, specs, 'later');
     if (workload === undefined) return undefined;
-    copies.add(workload, entry.object, entry.itemText);
+    copies.add(workload, entry);
     return { workload };
   };
   const readOptions = {

@@ -14,6 +14,8 @@ export interface SourcedObject {
    * the object and still look at it later. A slice of the file's text: it keeps that text alive.
    */
   readonly itemText?: string;
+  /** True when itemText is YAML (reparseItem reads it as YAML, whatever its first character). */
+  readonly itemYaml?: boolean;
 }
 
 /** Input that is not a Kubernetes object: named with why, counted, and the audit goes on. */
@@ -92,7 +94,7 @@ function describeNonObject(value: unknown): string {
 /** What a reader keeps of each object (undefined: nothing); the raw object can then be dropped. */
 export type Keep<T> = (entry: SourcedObject) => T | undefined;
 
-function addDocument<T>(value: unknown, source: string, line: number, out: T[], bad: NotObjects, keep: Keep<T>, itemText?: string): void {
+function addDocument<T>(value: unknown, source: string, line: number, out: T[], bad: NotObjects, keep: Keep<T>, itemText?: string, itemYaml = false): void {
   if (value === null || value === undefined) return; // an empty document
   if (!isRecord(value) || typeof value['kind'] !== 'string' || value['kind'] === '') {
     bad.add(line, describeNonObject(value));
@@ -103,7 +105,7 @@ function addDocument<T>(value: unknown, source: string, line: number, out: T[], 
     for (const item of items) addDocument(item, source, line, out, bad, keep);
     return;
   }
-  const kept = keep(itemText === undefined ? { object: value, source, line } : { object: value, source, line, itemText });
+  const kept = keep(itemText === undefined ? { object: value, source, line } : itemYaml ? { object: value, source, line, itemText, itemYaml } : { object: value, source, line, itemText });
   if (kept !== undefined) out.push(kept);
 }
 
@@ -214,7 +216,7 @@ function parseYaml<T>(text: string, source: string, keep: Keep<T>): ParsedText<T
     }
     const line = documents.length > 0 ? contentLine(chunk, chunkLine) : chunkLine;
     // A chunk of one document is that document's text: parsed again, it gives the object again.
-    for (const document of documents) addDocument(document, source, line, objects, bad, keep, documents.length === 1 ? chunk : undefined);
+    for (const document of documents) addDocument(document, source, line, objects, bad, keep, documents.length === 1 ? chunk : undefined, true);
   }
   const entry = bad.entry();
   return { objects, skipped: entry === undefined ? [] : [entry] };
@@ -326,6 +328,27 @@ export function parseManifestText<T>(input: string, source: string, keep: Keep<T
     return { objects, skipped: entry === undefined ? [] : [entry] };
   }
   return parseYaml(text, source, keep);
+}
+
+/**
+ * The object an item's text (SourcedObject.itemText) holds, read again as it was read the first
+ * time (JSON, or YAML however it starts); undefined if it does not hold exactly one object.
+ */
+export function reparseItem(itemText: string, yaml: boolean): Record<string, unknown> | undefined {
+  const keepObject = (entry: SourcedObject): Record<string, unknown> => entry.object;
+  let objects: Record<string, unknown>[];
+  if (yaml) objects = parseYaml(itemText, '', keepObject).objects;
+  else {
+    let value: unknown;
+    try {
+      value = JSON.parse(itemText);
+    } catch {
+      return undefined;
+    }
+    objects = [];
+    addDocument(value, '', 1, objects, new NotObjects(''), keepObject);
+  }
+  return objects.length === 1 ? objects[0] : undefined;
 }
 
 /** Like parseManifestText, but the first skipped document is an error: for inputs that must be whole (`--state` of serve and review). */

@@ -98,6 +98,24 @@ export async function* readInputs<T = SourcedObject>(paths: readonly string[], o
   }
 }
 
+/**
+ * True when readInputs(paths) reads one text: stdin, or one path that is a file (not a directory,
+ * nor a kustomization or Chart.yaml, which stand for their directory).
+ */
+export async function readsOneText(paths: readonly string[]): Promise<boolean> {
+  if (paths.length === 0) return true;
+  const [path] = paths;
+  if (paths.length > 1 || path === undefined) return false;
+  if (path === '-') return true;
+  const name = basename(path);
+  if (KUSTOMIZATION_FILES.includes(name) || name === CHART_FILE) return false;
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false; // readInputs says what is wrong with it
+  }
+}
+
 function* parsedEvents<T>(source: string, objects: readonly T[], skipped: readonly SkippedInput[]): Generator<InputEvent<T>> {
   for (const entry of skipped) yield { kind: 'skipped', entry };
   if (objects.length > 0) yield { kind: 'objects', source, objects };

@@ -1,4 +1,4 @@
-import { parseManifestText } from '../manifests/parse.ts';
+import { reparseItem, type SourcedObject } from '../manifests/parse.ts';
 import { copyKey } from './audit.ts';
 import { objectFingerprint } from './object-fingerprint.ts';
 import type { PreparedWorkload } from './prepare-workload.ts';
@@ -11,34 +11,44 @@ import type { PreparedWorkload } from './prepare-workload.ts';
  * Workloads are prepared with `fingerprint: 'later'` and handed here with their object. The first
  * copy of an object keeps the text it alone was parsed from (a JSON List's item, a YAML document)
  * instead of a fingerprint; a second copy fingerprints itself (its object is at hand) and the
- * first one from that text, parsed again. A first copy without such a text (one of several
- * objects of a YAML List document, a JSON file of one object) is fingerprinted at once, as before. The texts are slices of the files' texts: they hold those texts until reading
- * ends and the tracker is cleared.
+ * first one from that text, read again as it was read the first time. A first copy without such a
+ * text (one of several objects of a YAML List document, a JSON file of one object) is fingerprinted
+ * at once, as before, and so is every copy when the texts are not to be kept (`keepTexts: false`).
+ * The texts are slices of the files' texts: they hold those texts until reading ends and the
+ * tracker is cleared, so the audit keeps them only when it reads one file (whose text is in memory
+ * while it is read anyway), not for a directory of many.
  */
 export class CopyFingerprints {
-  private readonly firsts = new Map<string, { readonly workload: PreparedWorkload; itemText: string | undefined }>();
+  private readonly firsts = new Map<string, { readonly workload: PreparedWorkload; text: ItemText | undefined }>();
   private readonly defaultNamespace: string;
+  private readonly keepTexts: boolean;
 
-  constructor(defaultNamespace: string) {
+  /**
+   * `keepTexts: false` fingerprints every copy as it is read (nothing kept): for input of several
+   * files, whose texts would otherwise all stay in memory until reading ends.
+   */
+  constructor(defaultNamespace: string, options: { readonly keepTexts: boolean }) {
     this.defaultNamespace = defaultNamespace;
+    this.keepTexts = options.keepTexts;
   }
 
-  add(workload: PreparedWorkload, object: Record<string, unknown>, itemText: string | undefined): void {
+  add(workload: PreparedWorkload, entry: SourcedObject): void {
     const key = copyKey(workload, this.defaultNamespace);
     if (key === undefined) return; // never a copy of anything: never compared
     const first = this.firsts.get(key);
     if (first === undefined) {
-      if (itemText === undefined) workload.fingerprint = objectFingerprint(object);
-      this.firsts.set(key, { workload, itemText });
+      const text = this.keepTexts && entry.itemText !== undefined ? { text: entry.itemText, yaml: entry.itemYaml === true } : undefined;
+      if (text === undefined) workload.fingerprint = objectFingerprint(entry.object);
+      this.firsts.set(key, { workload, text });
       return;
     }
-    workload.fingerprint = objectFingerprint(object);
-    if (first.itemText !== undefined) {
-      // The text held one object, this one: parsed again, it is that object (or, should it not
-      // be, no fingerprint, which no copy equals).
-      const again = parseManifestText(first.itemText, first.workload.source).objects;
-      first.workload.fingerprint = again.length === 1 ? objectFingerprint(again[0]?.object) : undefined;
-      first.itemText = undefined;
+    workload.fingerprint = objectFingerprint(entry.object);
+    if (first.text !== undefined) {
+      // The text held this one object: read again as the first time, it is that object (or,
+      // should it not be, there is no fingerprint, which no copy equals).
+      const again = reparseItem(first.text.text, first.text.yaml);
+      first.workload.fingerprint = again === undefined ? undefined : objectFingerprint(again);
+      first.text = undefined;
     }
   }
 
@@ -46,4 +56,9 @@ export class CopyFingerprints {
   clear(): void {
     this.firsts.clear();
   }
+}
+
+interface ItemText {
+  readonly text: string;
+  readonly yaml: boolean;
 }

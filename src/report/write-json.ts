@@ -23,9 +23,26 @@ function memberText(key: string, value: unknown): string | undefined {
 /** Indentation of the elements of a streamed list (`{"key": [elements]}`: depth 2) and of their members (depth 3). */
 const ELEMENT_INDENT = '    ';
 const MEMBER_INDENT = '      ';
-/** `{"": {"": {"": value}}}` as JSON.stringify prints it around the value (depth 3), when the value is not left out. */
-const WRAPPED_PREFIX = '{\n  "": {\n    "": {\n      "": ';
-const WRAPPED_SUFFIX = '\n    }\n  }\n}';
+/**
+ * The text of `value` as JSON.stringify(..., null, 2) prints it as member `key` of an object
+ * `depth` levels deep (indented for that depth, toJSON called with `key`), or undefined when JSON
+ * leaves it out. It is stringified inside objects nested that deep and cut out of their text.
+ */
+function nestedText(key: string, value: unknown, depth: number): string | undefined {
+  let wrapper: unknown = { [key]: value };
+  let prefix = `${'  '.repeat(depth)}${JSON.stringify(key)}: `;
+  let suffix = '';
+  for (let level = depth - 1; level >= 1; level -= 1) {
+    wrapper = { '': wrapper };
+    prefix = `${'  '.repeat(level)}"": {\n${prefix}`;
+    suffix += `\n${'  '.repeat(level)}}`;
+  }
+  prefix = `{\n${prefix}`;
+  suffix += '\n}';
+  const wrapped = JSON.stringify(wrapper, null, 2);
+  return wrapped.startsWith(prefix) ? wrapped.slice(prefix.length, wrapped.length - suffix.length) : undefined;
+}
+
 /** Texts of member values kept for reuse (see ElementWriter); emptied when full. */
 export const SHARED_TEXTS_MAX = 1024;
 
@@ -34,37 +51,39 @@ export const SHARED_TEXTS_MAX = 1024;
  * report share objects (replicas decided once share one `containers` list and its findings): an
  * object or array member value is stringified once where JSON.stringify indents it for depth 3, and its text reused
  * for the next element that holds the same object. The report is not changed while it is written,
- * so the same object always prints the same text. An element that is not a plain object (an array,
- * a primitive, an object with toJSON or a prototype of its own) is stringified as a whole.
+ * so the same object always prints the same text (a value with toJSON is not shared: it may answer
+ * differently for another member name). An element that is not a plain object (an array, a
+ * primitive, an object with toJSON or a prototype of its own) is stringified as a whole.
  */
 class ElementWriter {
   private readonly shared = new Map<object, string | undefined>();
   private readonly keyPrefixes = new Map<string, string>();
 
-  text(element: unknown): string {
+  text(element: unknown, index: number): string {
     if (!isPlainObject(element)) {
-      const text = JSON.stringify(element, null, 2) as string | undefined;
-      return text === undefined ? `${ELEMENT_INDENT}null` : ELEMENT_INDENT + text.replaceAll('\n', `\n${ELEMENT_INDENT}`);
+      // As the whole list prints it: at depth 2, a toJSON called with the element's index.
+      const text = nestedText(String(index), element, 2);
+      return text === undefined ? `${ELEMENT_INDENT}null` : ELEMENT_INDENT + text;
     }
     let body = '';
     for (const key of Object.keys(element)) {
       const value = element[key];
-      const text = typeof value === 'object' && value !== null ? this.sharedText(value) : (JSON.stringify(value) as string | undefined);
+      const text = typeof value === 'object' && value !== null ? this.sharedText(key, value) : (JSON.stringify(value) as string | undefined);
       if (text === undefined) continue; // undefined, a function, a symbol: JSON leaves the member out
       body += (body === '' ? '' : ',\n') + this.keyPrefix(key) + text;
     }
     return body === '' ? `${ELEMENT_INDENT}{}` : `${ELEMENT_INDENT}{\n${body}\n${ELEMENT_INDENT}}`;
   }
 
-  private sharedText(value: object): string | undefined {
+  private sharedText(key: string, value: object): string | undefined {
+    // A toJSON may answer differently for another member name: such a value is not shared.
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return nestedText(key, value, 3);
     // Most rows hold lists of their own that JSON.stringify would print with more ceremony than
     // work: an empty list, or a list of strings (a row's sources).
     if (Array.isArray(value) && isStringList(value)) return stringListText(value);
     if (this.shared.has(value)) return this.shared.get(value);
     if (this.shared.size >= SHARED_TEXTS_MAX) this.shared.clear();
-    // Stringified three levels deep, so JSON.stringify indents it as it stands in the report.
-    const wrapped = JSON.stringify({ '': { '': { '': value } } }, null, 2);
-    const text = wrapped.startsWith(WRAPPED_PREFIX) ? wrapped.slice(WRAPPED_PREFIX.length, wrapped.length - WRAPPED_SUFFIX.length) : undefined;
+    const text = nestedText('', value, 3);
     this.shared.set(value, text);
     return text;
   }
@@ -115,7 +134,7 @@ export function writeJson(value: Readonly<Record<string, unknown>>, streamed: Re
       for (let start = 0; start < member.length; start += ELEMENTS_PER_PIECE) {
         let piece = start > 0 ? ',\n' : '';
         const end = Math.min(start + ELEMENTS_PER_PIECE, member.length);
-        for (let index = start; index < end; index += 1) piece += (index > start ? ',\n' : '') + elements.text(member[index]);
+        for (let index = start; index < end; index += 1) piece += (index > start ? ',\n' : '') + elements.text(member[index], index);
         write(piece);
       }
       write('\n  ]');

@@ -8,6 +8,9 @@ const sharedContainers = [{ name: 'app', image: 'nginx', findings: [{ code: 'Lat
 const sharedFindings: unknown[] = [];
 const replica = (index: number): Record<string, unknown> => ({ name: `api-${index}`, containers: sharedContainers, findings: sharedFindings, inject: [], copiesDiffer: index % 2 === 0 });
 
+// One object whose text depends on the member name it is printed under.
+const keyed = { toJSON: (key: string) => ({ printedAs: key }) };
+
 const cases: Record<string, Record<string, unknown>> = {
   'an empty object': {},
   'a report with no results': { mode: 'enforce', summary: { objects: 0 }, results: [], skipped: [] },
@@ -25,6 +28,15 @@ const cases: Record<string, Record<string, unknown>> = {
   },
   'rows that are not plain objects: arrays, strings, an object with toJSON, one without a prototype, an empty object': {
     results: [[1, [2, { a: 3 }]], 'text', { toJSON: () => ({ replaced: true }) }, Object.assign(Object.create(null) as object, { bare: [1] }), {}, { when: new Date(0), empty: {}, list: [] }],
+  },
+  'toJSON methods that answer by the member name or the index they are printed under, on values and on elements': {
+    results: [
+      { a: { toJSON: (key: string) => `member ${key}` }, b: Object.assign(['x', 'y'], { toJSON: (key: string) => [key] }) },
+      { toJSON: (key: string) => ({ index: key }) },
+      { shared: keyed, again: keyed },
+      { shared: keyed },
+      Object.assign([1], { toJSON: (key: string) => `element ${key}` }),
+    ],
   },
   'member values JSON turns into nothing or null: undefined, a function, a toJSON that returns undefined, NaN': {
     results: [{ a: undefined, b: () => 1, c: { toJSON: () => undefined }, d: Number.NaN, e: 'kept' }],
