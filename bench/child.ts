@@ -4,6 +4,7 @@
  * port. A child never outlives its parent: it exits when the IPC channel closes (parent exited,
  * crashed or was killed) and, as a last resort, after a fixed lifetime.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 
 export interface StartMessage {
@@ -26,6 +27,10 @@ export interface Usage {
   readonly mainThreadCpuMicros: number;
   /** The kernel's share of cpuMicros (system time: TLS writes' syscalls, waking the peer, epoll). */
   readonly systemCpuMicros: number;
+  /** Garbage-collection pauses of the main thread so far, microseconds (the durations of V8's `gc` performance entries). */
+  readonly gcPauseMicros: number;
+  /** Of which minor (scavenge) collections. */
+  readonly scavengeMicros: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
 }
@@ -54,6 +59,16 @@ export function runBenchChild(build: (start: StartMessage) => Promise<{ app: Fas
   // A clean exit on SIGTERM, so `--cpu-prof` (bench/http.ts --profile) gets to write its profile.
   process.once('SIGTERM', () => process.exit(0));
   setTimeout(() => process.exit(3), CHILD_LIFETIME_MS).unref();
+  // Every child counts its collections the same way, so the GC column compares like with like.
+  let gcPauseMicros = 0;
+  let scavengeMicros = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const micros = entry.duration * 1000;
+      gcPauseMicros += micros;
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavengeMicros += micros;
+    }
+  }).observe({ entryTypes: ['gc'] });
   let starting = false;
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'usage') {
@@ -65,6 +80,8 @@ export function runBenchChild(build: (start: StartMessage) => Promise<{ app: Fas
         cpuMicros: cpu.user + cpu.system,
         mainThreadCpuMicros: mainThread.user + mainThread.system,
         systemCpuMicros: cpu.system,
+        gcPauseMicros,
+        scavengeMicros,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
       });

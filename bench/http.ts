@@ -33,7 +33,9 @@
  * baseline in view. Every request's bytes are built once per route before the runs (see
  * prebuiltRequests), and a run's rate is its answers over the time from the first connection
  * built to the last answer, measured here, not autocannon's duration (which starts before it
- * builds its connections).
+ * builds its connections). Before every run the never-seen pods get new numbers (uid and image
+ * repository, rewritten in place: renumber), so no pod comes round again in a later run, warm-up
+ * included. "GC pause µs/req" is the server's main thread paused for garbage collection.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -265,10 +267,20 @@ function median(values: readonly number[]): number {
 /** Pods never seen, per connection: more than any of the server's memos holds, so a pod comes round again only after they all moved on. */
 const FRESH_PODS_PER_CONNECTION = 2_000;
 
+/** Digits of a never-seen pod's number, in its uid and its image repository (fixed, so a pod is renumbered in place). */
+const POD_NUMBER_DIGITS = 12;
+const FRESH_UID_PREFIX = 'f7e5a0de-0000-4000-8000-';
+const FRESH_IMAGE_PREFIX = '/api-fresh-';
+
+function podNumber(n: number): string {
+  return String(n).padStart(POD_NUMBER_DIGITS, '0');
+}
+
 /**
  * `count` pods the server has never seen, in the same namespaces as the replicas: the app image of
  * each is a repository of its own (`harbor.corp.example.com/team-N/api-fresh-<n>:2.M.1`), each
- * review has its own uid. Numbered from `first`, so the lists of different connections share none.
+ * review has its own uid. Numbered from `first`, so the lists of different connections share none;
+ * renumber() gives them new numbers before each run.
  */
 function freshBodies(first: number, count: number): string[] {
   const indexes = poolIndexes(HTTP_BODY_POOL_SIZE);
@@ -276,9 +288,9 @@ function freshBodies(first: number, count: number): string[] {
     const n = first + offset;
     const review = benchReview(indexes[n % indexes.length] as number, 'pod-lists-secrets');
     const request = review['request'] as { uid: string; object: { spec: { containers: { image: string }[] } } };
-    request.uid = `f7e5a0de-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    request.uid = `${FRESH_UID_PREFIX}${podNumber(n)}`;
     const app = request.object.spec.containers[0] as { image: string };
-    app.image = app.image.replace('/api:', `/api-fresh-${n}:`);
+    app.image = app.image.replace('/api:', `${FRESH_IMAGE_PREFIX}${podNumber(n)}:`);
     return JSON.stringify(review);
   });
 }
@@ -286,6 +298,33 @@ function freshBodies(first: number, count: number): string[] {
 /** A request as autocannon's connection writes it: the whole HTTP/1.1 message, built by prebuiltRequests. */
 interface PrebuiltRequest {
   readonly requestBuffer: Buffer;
+  /** Where the pod's number is written in requestBuffer (uid and image), for a never-seen pod. */
+  readonly numberAt?: readonly number[];
+}
+
+/**
+ * Gives every never-seen pod of `requests` a number no run has sent before (connection c's i-th
+ * pod is `first + c * FRESH_PODS_PER_CONNECTION + i`), written over the old one in place: the
+ * same bytes but the digits, so no image and no uid comes round again in a later run (warm-up
+ * included) and no memo of the server can have kept it. Runs before the run's clock starts.
+ */
+function renumber(requests: Requests, first: number): void {
+  requests.forEach((list, connection) => {
+    list.forEach((request, index) => {
+      const digits = podNumber(first + connection * FRESH_PODS_PER_CONNECTION + index);
+      for (const at of request.numberAt ?? []) request.requestBuffer.write(digits, at, 'latin1');
+    });
+  });
+}
+
+/** Where a never-seen pod's number is in its request: after the uid's prefix and after the image's. */
+function numberOffsets(request: Buffer): number[] {
+  const offsets = [FRESH_UID_PREFIX, FRESH_IMAGE_PREFIX].map((prefix) => {
+    const at = request.indexOf(prefix);
+    if (at < 0 || request.indexOf(prefix, at + 1) >= 0) throw new Error(`a never-seen pod must name ${prefix} exactly once`);
+    return at + prefix.length;
+  });
+  return offsets;
 }
 
 /** What a run sends, per connection (several connections may share one list; each starts at its first request). */
@@ -299,7 +338,7 @@ type Requests = readonly (readonly PrebuiltRequest[])[];
  * duration counted. The message is what autocannon writes (request line, Host, keep-alive,
  * content type and length, body), each list in one allocation.
  */
-function prebuiltRequests(route: Route, bodies: readonly string[]): PrebuiltRequest[] {
+function prebuiltRequests(route: Route, bodies: readonly string[], numbered = false): PrebuiltRequest[] {
   const messages = bodies.map(
     (body) => `POST ${route} HTTP/1.1\r\nHost: ${BENCH_HOST}\r\nConnection: keep-alive\r\ncontent-type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
@@ -307,9 +346,9 @@ function prebuiltRequests(route: Route, bodies: readonly string[]): PrebuiltRequ
   let offset = 0;
   return messages.map((message) => {
     const length = Buffer.byteLength(message);
-    const request = { requestBuffer: all.subarray(offset, offset + length) };
+    const requestBuffer = all.subarray(offset, offset + length);
     offset += length;
-    return request;
+    return numbered ? { requestBuffer, numberAt: numberOffsets(requestBuffer) } : { requestBuffer };
   });
 }
 
@@ -388,6 +427,8 @@ interface Cell {
   cpuMicros: number;
   mainThreadCpuMicros: number;
   systemCpuMicros: number;
+  gcPauseMicros: number;
+  scavengeMicros: number;
   /** This process's CPU during the runs (autocannon's work). */
   loadCpuMicros: number;
   requests: number;
@@ -420,19 +461,26 @@ async function main(): Promise<void> {
     servers.push({
       target,
       started,
-      cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, mainThreadCpuMicros: 0, systemCpuMicros: 0, loadCpuMicros: 0, requests: 0 }])),
+      cells: new Map(ROUTES.map((route) => [route, { rates: [], latencies: [], problems: [], cpuMicros: 0, mainThreadCpuMicros: 0, systemCpuMicros: 0, gcPauseMicros: 0, scavengeMicros: 0, loadCpuMicros: 0, requests: 0 }])),
     });
     notes.push(`${target.name}: ready in ${started.setupMs} ms (${started.detail})`);
   }
   const usesFresh = servers.some((server) => server.target.freshPods === true);
+  // The next number a never-seen pod gets: every run (of any target, warm-up included) sends new ones.
+  let freshNumbers = 0;
   for (const route of ROUTES) {
     // Built once per route, before any run (prebuiltRequests); one list shared by every connection
     // for the replicas, a list of its own per connection for the pods never seen.
     const replicas: Requests = [prebuiltRequests(route, bodies)];
     const fresh: Requests = usesFresh
-      ? Array.from({ length: connections }, (_, connection) => prebuiltRequests(route, freshBodies(connection * FRESH_PODS_PER_CONNECTION, FRESH_PODS_PER_CONNECTION)))
+      ? Array.from({ length: connections }, (_, connection) => prebuiltRequests(route, freshBodies(connection * FRESH_PODS_PER_CONNECTION, FRESH_PODS_PER_CONNECTION), true))
       : [];
-    const requestsOf = (target: Target): Requests => (target.freshPods === true ? fresh : replicas);
+    const requestsOf = (target: Target): Requests => {
+      if (target.freshPods !== true) return replicas;
+      renumber(fresh, freshNumbers);
+      freshNumbers += connections * FRESH_PODS_PER_CONNECTION;
+      return fresh;
+    };
     for (const server of servers) {
       await checkOnce(server.started.port, route, bodies[0] as string, certificates.caCert, firstUid);
       if (warmupS > 0) await load(server.started.port, route, requestsOf(server.target), warmupS);
@@ -450,6 +498,8 @@ async function main(): Promise<void> {
         cell.cpuMicros += after.cpuMicros - before.cpuMicros;
         cell.mainThreadCpuMicros += after.mainThreadCpuMicros - before.mainThreadCpuMicros;
         cell.systemCpuMicros += after.systemCpuMicros - before.systemCpuMicros;
+        cell.gcPauseMicros += after.gcPauseMicros - before.gcPauseMicros;
+        cell.scavengeMicros += after.scavengeMicros - before.scavengeMicros;
         cell.loadCpuMicros += run.loadCpuMicros;
         cell.requests += run.latencies.length;
         process.stderr.write(`  round ${round + 1}/${rounds} ${route} ${server.target.name}: ${Math.round(run.requestsPerSecond)} req/s\n`);
@@ -484,8 +534,8 @@ async function main(): Promise<void> {
       `${values['server-node-options'] !== '' ? `; server options: ${values['server-node-options']}` : ''}; ` +
       `1-min load average at the end: ${(loadavg()[0] ?? 0).toFixed(2)}.`,
     '',
-    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | ratio to bare replicas | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req | load generator µs/req |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | ratio to bare replicas | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req | GC pause µs/req | load generator µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   // Each goal judged on its own, over every webhook row (worst row shown).
   const ratioVerdicts: string[] = [];
@@ -525,7 +575,8 @@ async function main(): Promise<void> {
         `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
           `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${fixed(ratio, 2)} | ${fixed(ratioTo(replicaBareCell), 2)} | ` +
           `${fixed(cpuPerRequest, 0)} | ${fixed(bareCpu / cpuPerRequest, 2)} | ${fixed(cell.mainThreadCpuMicros / cell.requests, 0)} | ` +
-          `${fixed(cell.systemCpuMicros / cell.requests, 0)} | ${fixed(cell.loadCpuMicros / cell.requests, 0)} |`,
+          `${fixed(cell.systemCpuMicros / cell.requests, 0)} | ${fixed(cell.gcPauseMicros / cell.requests, 1)} (${fixed(cell.scavengeMicros / cell.requests, 1)}) | ` +
+          `${fixed(cell.loadCpuMicros / cell.requests, 0)} |`,
       );
     }
   }
@@ -536,6 +587,8 @@ async function main(): Promise<void> {
     '- ratio to bare: median of the per-round ratios to the bare server sent the same bodies (the replicas, or exactly the pods never seen), ' +
       'the ratio the goals judge; ratio to bare replicas: the same against the bare server sent the replicas. The two bare rows differ ' +
       'only in what the load generator sends, so their ratio is the load generator\'s share of the difference.',
+    '- GC pause µs/req: the server\'s main thread paused for garbage collection (V8\'s gc performance entries) per answered request; ' +
+      'in brackets the scavenges\' share (the young generation; the rest is the old generation\'s mark-compact). Part of main thread µs/req.',
     '- load generator µs/req: CPU time of this process (autocannon: TLS, HTTP parsing, latency records) per answered request.',
     '- server CPU µs/req: the server process\'s CPU time (all threads) per answered request; CPU ratio = bare / this, the throughput ratio ' +
       'a server-bound run on dedicated cores would show. It is the steadier figure when other work shares the machine. ' +
