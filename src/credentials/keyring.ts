@@ -177,15 +177,19 @@ function authorityFits(imageName: string): boolean {
 
 function compileTarget(imageName: string): ImageTarget {
   const dockerHub = isDockerHubImage(imageName);
-  const unmatchable: ImageTarget = new ImageTarget(imageName, dockerHub, false, '', '', '');
   // Not a name any node can resolve: no key matches it (the kubelet would compare, then fail to
   // pull). Checked before parsing, so a 7 MiB host costs one scan.
-  if (!authorityFits(imageName)) return unmatchable;
+  if (!authorityFits(imageName)) return unmatchableTarget(imageName, dockerHub);
   const parsed = plainImageUrl(imageName) ?? parseGoUrl('https://' + utf8Binary(imageName));
-  if (parsed === undefined) return unmatchable;
+  if (parsed === undefined) return unmatchableTarget(imageName, dockerHub);
   const { host, port } = splitHostPort(parsed.host);
-  if (!isResolvableHostLength(host)) return unmatchable;
+  if (!isResolvableHostLength(host)) return unmatchableTarget(imageName, dockerHub);
   return new ImageTarget(imageName, dockerHub, true, port, parsed.path, host);
+}
+
+/** The target of a name no key can match (built only for such a name). */
+function unmatchableTarget(imageName: string, dockerHub: boolean): ImageTarget {
+  return new ImageTarget(imageName, dockerHub, false, '', '', '');
 }
 
 const isLowerAlnum = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);

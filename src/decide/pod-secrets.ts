@@ -332,7 +332,10 @@ function isUsable(view: PullSecretView | undefined): view is PullSecretView {
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((name, index) => name === b[index]);
+  if (a.length !== b.length) return false;
+  // A loop, not every() with a closure: this runs for every decision's memo lookup.
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 export function unique(names: readonly string[]): string[] {
