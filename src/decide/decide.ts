@@ -228,7 +228,7 @@ interface ContainerContext {
   readonly targetOf: (name: string) => ImageTarget;
   matchesByImage: ByImage<readonly KeyringMatch[]> | undefined;
   /** Images whose namespace-wide lookup was charged to the budget already. */
-  chargedImages: Set<string> | undefined;
+  chargedImages: ByImage<true> | undefined;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   citedSecrets: Set<string> | undefined;
 }
@@ -823,9 +823,9 @@ function matchesOf(context: ContainerContext, imageName: string): readonly Keyri
  * remembered, the decision asked for that much; repeats of an image within it cost a lookup.
  */
 function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
-  const charged = (context.chargedImages ??= new Set());
-  if (!charged.has(imageName)) {
-    charged.add(imageName);
+  const charged = (context.chargedImages ??= new ByImage());
+  if (charged.get(imageName) === undefined) {
+    charged.set(imageName, true);
     context.meter.spent += pullSecrets.length;
   }
   return namespaceKeyMatches(pullSecrets, imageName, context.meter);
