@@ -1,4 +1,5 @@
 import { decodeDockerAuthField, decodeGoBase64 } from './go-base64.ts';
+import { ownCopy } from '../text/own-copy.ts';
 import { firstValueIndex, foldFieldName, forEachMember, jsonSyntaxErrorOffset, kindAt, readString, type JsonKind } from './go-json.ts';
 import { makeCredentialKey, type CredentialFacts } from './keyring.ts';
 import { payloadDigest, rememberedPayload, rememberPayload } from './payload-memo.ts';
@@ -50,20 +51,21 @@ function describeKind(kind: JsonKind): string {
   return kind === 'null' ? 'null' : kind === 'object' || kind === 'array' ? `an ${kind}` : `a ${kind}`;
 }
 
+/** What is kept of a Secret: its strings as own copies (ownCopy), so that they keep nothing of the text it was read from. */
 function view(name: string, type: string, problem: PullSecretProblem | undefined, keys: readonly CredentialKey[]): PullSecretView {
   let expiresAt: number | undefined;
   for (const key of keys) {
     if (key.expiresAt !== undefined && (expiresAt === undefined || key.expiresAt < expiresAt)) expiresAt = key.expiresAt;
   }
-  return Object.freeze({ name, type, usable: problem === undefined, problem, keys: Object.isFrozen(keys) ? keys : Object.freeze([...keys]), expiresAt });
+  return Object.freeze({ name: ownCopy(name), type: ownCopy(type), usable: problem === undefined, problem, keys: Object.isFrozen(keys) ? keys : Object.freeze([...keys]), expiresAt });
 }
 
 function wrongType(detail: string): PullSecretProblem {
-  return Object.freeze({ kind: 'wrong-type', detail });
+  return Object.freeze({ kind: 'wrong-type', detail: ownCopy(detail) });
 }
 
 function malformed(detail: string): PullSecretProblem {
-  return Object.freeze({ kind: 'malformed', detail });
+  return Object.freeze({ kind: 'malformed', detail: ownCopy(detail) });
 }
 
 // ---------------------------------------------------------------------------------------------

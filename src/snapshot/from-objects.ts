@@ -1,5 +1,6 @@
 import { projectPullSecret } from '../credentials/dockerconfig.ts';
 import type { PullSecretView } from '../credentials/types.ts';
+import { ownCopy } from '../text/own-copy.ts';
 import { isRecord } from '../workloads/extract.ts';
 import { buildNamespaceState, MemorySnapshot, type NamespaceState } from './memory.ts';
 import { ENFORCE_MOUNTABLE_SECRETS_ANNOTATION, type NamespaceView, type ServiceAccountPullSecrets } from './types.ts';
@@ -7,9 +8,10 @@ import { ENFORCE_MOUNTABLE_SECRETS_ANNOTATION, type NamespaceView, type ServiceA
 /** Namespace assumed for namespaced objects that name none (as `kubectl apply` without -n). */
 export const DEFAULT_NAMESPACE = 'default';
 
+/** The string members of a record, each an own copy (ownCopy: kept, they keep nothing of the file). */
 function stringRecord(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  if (isRecord(value)) for (const [key, entry] of Object.entries(value)) if (typeof entry === 'string') out[key] = entry;
+  if (isRecord(value)) for (const [key, entry] of Object.entries(value)) if (typeof entry === 'string') out[ownCopy(key)] = ownCopy(entry);
   return out;
 }
 
@@ -89,16 +91,18 @@ export class SnapshotBuilder {
   project(object: unknown): ProjectedState | undefined {
     if (!isRecord(object)) return undefined;
     const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
-    const name = typeof metadata['name'] === 'string' ? metadata['name'] : undefined;
-    if (name === undefined) return undefined;
-    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? metadata['namespace'] : this.defaultNamespace;
+    if (typeof metadata['name'] !== 'string') return undefined;
+    // What a snapshot keeps are own copies: the strings of a parsed file are views of its text, and
+    // a snapshot (serve --state) lives as long as the process, the file's Secrets must not.
+    const name = ownCopy(metadata['name']);
+    const namespace = typeof metadata['namespace'] === 'string' && metadata['namespace'] !== '' ? ownCopy(metadata['namespace']) : this.defaultNamespace;
     switch (object['kind']) {
       case 'Namespace':
         return { kind: 'Namespace', view: Object.freeze({ name, labels: Object.freeze(stringRecord(metadata['labels'])) }) };
       case 'Secret':
         return { kind: 'Secret', namespace, view: projectPullSecret(object) };
       case 'ServiceAccount':
-        return { kind: 'ServiceAccount', namespace, name, pullSecrets: serviceAccountPullSecrets(object) };
+        return { kind: 'ServiceAccount', namespace, name, pullSecrets: serviceAccountPullSecrets(object, ownCopy) };
       default:
         return undefined;
     }

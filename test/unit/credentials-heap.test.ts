@@ -10,6 +10,7 @@ const paths: Record<string, string> = {
   'after the webhook projected such secrets from watch objects and answered, cached and logged reviews against them, the heap keeps no copy of it':
     'test/fixtures/heap-child-live.ts',
   'after reading YAML that holds Secrets and keeping nothing of it, the heap keeps no value of it (nothing the line reader remembers outlives the text)': 'test/fixtures/heap-child-yaml.ts',
+  'with a snapshot loaded from a YAML state file (serve --state), the heap keeps nothing of the file\'s Secrets (the names kept are copies, not views of the text)': 'test/fixtures/heap-child-state.ts',
 };
 
 for (const [name, child] of Object.entries(paths)) t.test(name, async (t) => {
