@@ -1,5 +1,6 @@
 import { extractPodSpec, identify, isWorkloadKind, WORKLOAD_SPEC_FIELDS, type PodSpecRef } from '../workloads/extract.ts';
 import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
+import { ownCopy } from '../text/own-copy.ts';
 import { objectFingerprint } from './object-fingerprint.ts';
 
 /**
@@ -63,10 +64,41 @@ export class SpecInterner {
     const known = this.specs.get(key);
     if (known !== undefined) return known;
     if (this.specs.size >= MAX_INTERNED_SPECS) this.specs.clear();
-    const entry = { spec, key };
+    const entry = { spec: ownSpec(spec), key };
     this.specs.set(key, entry);
     return entry;
   }
+}
+
+/**
+ * The spec with every string an own copy (ownCopy): a YAML reader's strings are views of the file's
+ * text, and a spec kept for the whole run would keep the file, the Secrets written next to the
+ * workload included.
+ */
+function ownSpec(spec: PodSpecRef): PodSpecRef {
+  return {
+    ...spec,
+    kind: ownCopy(spec.kind),
+    specPath: ownCopy(spec.specPath),
+    specPointer: ownCopy(spec.specPointer),
+    serviceAccountName: ownCopy(spec.serviceAccountName),
+    imagePullSecrets: spec.imagePullSecrets.map(ownCopy),
+    containers: spec.containers.map((container) => ({
+      ...container,
+      name: ownCopy(container.name),
+      path: ownCopy(container.path),
+      image: container.image === undefined ? undefined : ownCopy(container.image),
+      imagePullPolicy: container.imagePullPolicy === undefined ? undefined : ownCopy(container.imagePullPolicy),
+      pullPolicyPath: ownCopy(container.pullPolicyPath),
+    })),
+  };
+}
+
+/** The string-valued annotations, keys and values own copies (see ownSpec). */
+function ownAnnotations(annotations: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const copy: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) copy[ownCopy(key)] = ownCopy(value);
+  return copy;
 }
 
 /**
@@ -85,16 +117,19 @@ export function prepareWorkload(
   if (specField === undefined) return undefined;
   const identity = identify(object);
   if (identity === undefined) return undefined;
-  const group = identity.apiVersion.includes('/') ? identity.apiVersion.slice(0, identity.apiVersion.indexOf('/')) : '';
+  // What is kept are own copies (see ownSpec): the prepared workload lives for the whole run.
+  const group = identity.apiVersion.includes('/') ? ownCopy(identity.apiVersion.slice(0, identity.apiVersion.indexOf('/'))) : '';
+  const kind = ownCopy(identity.kind);
+  const name = ownCopy(identity.name);
   const named = typeof (object['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string';
   const spec = extractPodSpec(object) ?? podTemplates?.extract(object);
   const interned = spec === undefined ? undefined : specs.intern(spec);
   return {
-    kind: identity.kind,
-    name: identity.name,
-    namespace: identity.namespace,
-    key: named ? `${group}\u0000${identity.kind}\u0000${identity.name}` : undefined,
-    annotations: identity.annotations,
+    kind,
+    name,
+    namespace: identity.namespace === undefined ? undefined : ownCopy(identity.namespace),
+    key: named ? `${group}\u0000${kind}\u0000${name}` : undefined,
+    annotations: ownAnnotations(identity.annotations),
     spec: interned?.spec,
     specKey: interned?.key,
     specField,

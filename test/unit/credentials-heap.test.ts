@@ -11,6 +11,7 @@ const paths: Record<string, string> = {
     'test/fixtures/heap-child-live.ts',
   'after reading YAML that holds Secrets and keeping nothing of it, the heap keeps no value of it (nothing the line reader remembers outlives the text)': 'test/fixtures/heap-child-yaml.ts',
   'with a snapshot loaded from a YAML state file (serve --state), the heap keeps nothing of the file\'s Secrets (the names kept are copies, not views of the text)': 'test/fixtures/heap-child-state.ts',
+  'with the workloads the offline audit keeps from a YAML file, the heap keeps nothing of the Secrets written next to them': 'test/fixtures/heap-child-audit.ts',
 };
 
 for (const [name, child] of Object.entries(paths)) t.test(name, async (t) => {
