@@ -8,7 +8,7 @@ import { nodeIdentityHint } from '../policy/cloud-registries.ts';
 import { unmatchableAuthsKeyReason } from '../policy/pattern-check.ts';
 import type { Access } from '../policy/schema.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
-import type { ContainerRef, PodSpecRef } from '../workloads/extract.ts';
+import { PRESIZED_CONTAINERS, type ContainerRef, type PodSpecRef } from '../workloads/extract.ts';
 import { DECIDE_WORK_BUDGET } from './limits.ts';
 import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
@@ -306,8 +306,6 @@ function harmlessChoice(pick: NamespaceKeyMatch, viable: readonly NamespaceKeyMa
 }
 
 const NO_VIEWS: readonly PullSecretView[] = [];
-/** Container lists up to this long are allocated at their size before the containers are decided. */
-const PRESIZED_CONTAINERS = 64;
 /** No secrets to inject: most decisions share this one (frozen) list. */
 const NO_NAMES: readonly string[] = Object.freeze([]);
 

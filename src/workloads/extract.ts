@@ -186,8 +186,8 @@ function containerPaths(specPath: string, group: ContainerGroup, index: number):
   return (table[index] ??= buildPaths(specPath, group, index));
 }
 
-/** Container lists up to this long are allocated at their size. */
-const PRESIZED_CONTAINERS = 64;
+/** Container lists up to this long are allocated at their size (here and in decide()). */
+export const PRESIZED_CONTAINERS = 64;
 
 /** The pod spec of a workload object, or undefined when the kind has none or the shape is wrong. */
 export function extractPodSpec(object: unknown): PodSpecRef | undefined {
