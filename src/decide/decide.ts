@@ -95,7 +95,7 @@ export function decide(input: DecideInput): PodDecision {
     meter: { spent: 0, limit: input.workBudget ?? DECIDE_WORK_BUDGET },
     targetsByImage: undefined,
     matchesByImage: undefined,
-    chargedImages: undefined,
+    namespaceAnswers: undefined,
     targetOf: (name: string): ImageTarget => targetOf(context, name),
   };
   const only = input.onlyContainers;
@@ -112,7 +112,13 @@ export function decide(input: DecideInput): PodDecision {
   }
   containers.length = decidedCount;
   if (!overBudget(context) && context.chosenViews.length > 0) recheckAfterInjection(containers, context);
-  if (overBudget(context)) podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
+  // A decision cut by the budget was not checked to the end: it injects nothing (a patch for a pod
+  // that validation denies), and the containers that counted on an injection say what covers them.
+  const cut = overBudget(context);
+  if (cut) {
+    podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
+    if (context.chosen.length > 0) withdrawInjections(containers, checked, context);
+  }
 
   for (const entry of secrets.resolved) {
     if (context.citedSecrets?.has(entry.considered.name) === true) continue;
@@ -126,7 +132,7 @@ export function decide(input: DecideInput): PodDecision {
     : containers.some((c) => c.decision === 'inject')
       ? 'inject'
       : 'allow';
-  const inject = decision === 'inject' || context.chosen.length > 0 ? [...context.chosen] : NO_NAMES;
+  const inject = !cut && (decision === 'inject' || context.chosen.length > 0) ? [...context.chosen] : NO_NAMES;
   // A template without a list gets the SA's secrets with the injected ones, or its pods would lose them.
   const patchNames =
     spec.isTemplate && !patchesTemplate ? [] : inject.length > 0 && !hasOwnList && !input.secretsFinal ? unique([...names, ...inject]) : inject;
@@ -227,8 +233,8 @@ interface ContainerContext {
   /** targetOf(this, name), made once per decision (the policy asks it for first-seen images). */
   readonly targetOf: (name: string) => ImageTarget;
   matchesByImage: ByImage<readonly KeyringMatch[]> | undefined;
-  /** Images whose namespace-wide lookup was charged to the budget already. */
-  chargedImages: ByImage<true> | undefined;
+  /** The namespace-wide lookup of each image asked for (charged to the budget once). */
+  namespaceAnswers: ByImage<readonly NamespaceKeyMatch[]> | undefined;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   citedSecrets: Set<string> | undefined;
 }
@@ -259,8 +265,15 @@ interface PullRecord {
  * a container the final keyring no longer serves is denied, naming the injected secrets.
  */
 function recheckAfterInjection(containers: ContainerDecision[], context: ContainerContext): void {
+  // Lookups cut short by the budget answer nothing, which would look like keys that stopped
+  // serving: a recheck that overspends changes nothing (the decision injects nothing then).
+  let unserved: PullRecord[] | undefined;
   for (const pull of context.pulls) {
-    if (servedBy(context.chosenViews, pull, context)) continue;
+    if (!servedBy(context.chosenViews, pull, context)) (unserved ??= []).push(pull);
+    if (overBudget(context)) return;
+  }
+  if (unserved === undefined) return;
+  for (const pull of unserved) {
     const container = containers[pull.at] as ContainerDecision;
     const finding: Finding = {
       code: 'NoMatchingCredential',
@@ -269,6 +282,33 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
       message: `${container.name}: injecting ${listNames(context.chosen)} for other containers gives the kubelet a key for ${container.reference.registry ?? container.image} without working credentials, which hides the one that covers it now; fix that secret's entry or list a covering secret explicitly`,
     };
     containers[pull.at] = { ...container, decision: 'deny', findings: [...container.findings, finding] };
+  }
+}
+
+/**
+ * A decision cut by the work budget injects nothing: each container decided before the cut that
+ * counted on an injected secret loses it, and is denied (as validation denies an unpatched pod
+ * that needs one), naming the namespace secret that covers its image.
+ */
+function withdrawInjections(containers: ContainerDecision[], checked: readonly ContainerRef[], context: ContainerContext): void {
+  const { input, effective } = context;
+  for (let at = 0; at < containers.length; at++) {
+    const container = containers[at] as ContainerDecision;
+    const credential = container.credential;
+    if (credential?.source !== 'injected') continue;
+    const findings = container.findings.filter((finding) => finding.code !== 'InjectedPullSecret');
+    if (verdictOf(findings) !== 'deny') {
+      const neverPulled = checked[at]?.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn';
+      const registry = denySubject(container.reference.registry ?? container.image);
+      const fix = input.podUpdate === true ? recreateAdvice(input.spec, credential.secret) : `list it in imagePullSecrets`;
+      findings.push({
+        code: 'NoMatchingCredential',
+        severity: neverPulled ? 'warn' : 'deny',
+        path: `${container.path}.image`,
+        message: `${container.name}: no pull secret of the pod covers ${registry}; secret ${denySubject(credential.secret)} in the namespace does, but nothing is injected into a pod whose check was cut short (DecisionBudgetExceeded): ${fix}`,
+      });
+    }
+    containers[at] = { ...container, credential: null, decision: verdictOf(findings), findings };
   }
 }
 
@@ -816,17 +856,20 @@ function matchesOf(context: ContainerContext, imageName: string): readonly Keyri
 }
 
 /**
- * namespaceKeyMatches (remembered per namespace state), charged to the budget as one unit per
- * namespace secret the first time the decision asks for an image: whether computed now or
- * remembered, the decision asked for that much; repeats of an image within it cost a lookup.
+ * namespaceKeyMatches (remembered per namespace state), charged to the budget one unit per
+ * namespace secret and what the keyring lookups cost, whether computed now or remembered, the
+ * first time the decision asks for an image; a repeat within the decision gets the same answer
+ * for nothing more.
  */
 function namespaceMatches(context: ContainerContext, pullSecrets: readonly PullSecretView[], imageName: string): readonly NamespaceKeyMatch[] {
-  const charged = (context.chargedImages ??= new ByImage());
-  if (charged.get(imageName) === undefined) {
-    charged.set(imageName, true);
+  const answers = (context.namespaceAnswers ??= new ByImage());
+  let answer = answers.get(imageName);
+  if (answer === undefined) {
     context.meter.spent += pullSecrets.length;
+    answer = namespaceKeyMatches(pullSecrets, imageName, context.meter);
+    answers.set(imageName, answer);
   }
-  return namespaceKeyMatches(pullSecrets, imageName, context.meter);
+  return answer;
 }
 
 function budgetFinding(spec: PodSpecRef, decided: number, total: number, budget: number): Finding {

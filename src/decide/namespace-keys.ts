@@ -18,11 +18,20 @@ export interface NamespaceKeyMatch {
 export const NAMESPACE_MATCH_MEMO_ENTRIES = 256;
 const NAMESPACE_MATCH_MEMO_MAX_CHARS = 256;
 
+/** An answer with the work it cost: a remembered answer charges the meter that much again. */
+interface Remembered {
+  readonly found: readonly NamespaceKeyMatch[];
+  readonly cost: number;
+}
+
+const NONE: readonly NamespaceKeyMatch[] = Object.freeze([]);
+
 // Keyed by the namespace's frozen pull-secret array: a changed namespace gets a new array, so an
 // answer is never stale, and a dropped snapshot frees its memos.
-const memos = new WeakMap<readonly PullSecretView[], StringMemo<readonly NamespaceKeyMatch[]>>();
+const memos = new WeakMap<readonly PullSecretView[], StringMemo<Remembered>>();
 
-function compute(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter | undefined): readonly NamespaceKeyMatch[] {
+/** The answer, charged to `meter`; an answer cut short by its budget answers nothing (as lookupKeyring does). */
+function compute(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter): readonly NamespaceKeyMatch[] {
   const found: NamespaceKeyMatch[] = [];
   // Compiled once for every secret: a long name is not parsed again per secret.
   const target = imageTarget(imageName);
@@ -31,25 +40,37 @@ function compute(pullSecrets: readonly PullSecretView[], imageName: string, mete
     const matches = lookupKeyring([view], target, meter);
     if (matches.length > 0) found.push(Object.freeze({ view, matches: Object.freeze(matches) }));
   }
-  return Object.freeze(found);
+  return meter.spent > meter.limit ? NONE : Object.freeze(found);
+}
+
+/** compute() with no budget, counting its cost (StringMemo's own compute; decisions always pass a meter). */
+function computeRemembered(pullSecrets: readonly PullSecretView[], imageName: string): Remembered {
+  const meter: WorkMeter = { spent: 0, limit: Number.POSITIVE_INFINITY };
+  const found = compute(pullSecrets, imageName, meter);
+  return { found, cost: meter.spent };
 }
 
 /**
- * The namespace's usable pull secrets (sorted by name) that have keys for the image. A computed
- * answer charges its keyring work (glob steps included) to `meter`; an answer cut short by the
- * budget is incomplete, so it is returned (the caller sees the budget spent) but never remembered.
+ * The namespace's usable pull secrets (sorted by name) that have keys for the image, charged to
+ * `meter` what the keyring lookups cost (glob steps included) whether computed now or remembered:
+ * an answer is remembered with its cost and charges it again, so a warm decision is cut by the
+ * budget exactly where a cold one is. An answer whose charge overspends the budget answers
+ * nothing, computed or remembered; a computed one cut short is never remembered.
  */
-export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string, meter?: WorkMeter): readonly NamespaceKeyMatch[] {
-  if (pullSecrets.length === 0) return [];
+export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter): readonly NamespaceKeyMatch[] {
+  if (pullSecrets.length === 0) return NONE;
   let memo = memos.get(pullSecrets);
   if (memo === undefined) {
-    memo = new StringMemo((name) => compute(pullSecrets, name, undefined), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
+    memo = new StringMemo((name) => computeRemembered(pullSecrets, name), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
     memos.set(pullSecrets, memo);
   }
-  if (meter === undefined) return memo.get(imageName);
   const known = memo.peek(imageName);
-  if (known !== undefined) return known;
-  const computed = compute(pullSecrets, imageName, meter);
-  if (meter.spent <= meter.limit) memo.remember(imageName, computed);
-  return computed;
+  if (known !== undefined) {
+    meter.spent += known.cost;
+    return meter.spent > meter.limit ? NONE : known.found;
+  }
+  const before = meter.spent;
+  const found = compute(pullSecrets, imageName, meter);
+  if (meter.spent <= meter.limit) memo.remember(imageName, { found, cost: meter.spent - before });
+  return found;
 }
