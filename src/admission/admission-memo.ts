@@ -18,7 +18,7 @@
  *   entry is used only while the snapshot hands out the very same namespace view and
  *   namespaceVersion() objects it was decided against (snapshots share them for untouched
  *   namespaces and replace them on any change). A changed namespace drops its entry at the next
- *   lookup; a reloaded policy empties the memo. Changes elsewhere in the cluster keep the hits.
+ *   lookup; a reloaded policy (or another work budget) empties the memo. Changes elsewhere in the cluster keep the hits.
  * - Decisions that depend on the clock are never kept: a namespace holding a credential with a
  *   provable expiry (an ECR token) is decided afresh on every request.
  * - What is not a plain CREATE (UPDATE, subresources, objects without a pod spec, requests from a
@@ -177,6 +177,8 @@ export class AdmissionMemo {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private policy: PolicyResolver | undefined;
+  /** The work budget the kept outcomes were decided with (the server never changes it; tests do). */
+  private workBudget: number | undefined;
   /**
    * The snapshot of the last cacheable review, and a number bumped whenever another one arrives.
    * Snapshots are never mutated in place (ClusterSnapshot), so an entry found current against this
@@ -204,10 +206,11 @@ export class AdmissionMemo {
     if (key === undefined || key.length > MAX_KEY_CHARS) return this.bypass(request, phase, context);
     const object = request.object as Record<string, unknown>;
 
-    if (context.policy !== this.policy) {
+    if (context.policy !== this.policy || context.workBudget !== this.workBudget) {
       this.invalidations += this.entries.size;
       this.clear();
       this.policy = context.policy;
+      this.workBudget = context.workBudget;
     }
     const { snapshot } = context;
     if (snapshot !== this.snapshot) {

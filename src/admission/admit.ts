@@ -15,6 +15,8 @@ export interface AdmitContext {
   readonly snapshot: ClusterSnapshot;
   readonly policy: PolicyResolver;
   readonly now: number;
+  /** The decision's work budget (DECIDE_WORK_BUDGET unless given): tests give a small one. */
+  readonly workBudget?: number | undefined;
 }
 
 export type AdmissionAction = 'allow' | 'patch' | 'deny' | 'warn' | 'dry-run' | 'skip';
@@ -187,6 +189,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     annotations: request.username.startsWith(NODE_USER_PREFIX) && identity !== undefined ? annotationsOf(request.object) : undefined,
     templatePatchAllowed: request.operation === 'CREATE',
     podUpdate: isPod && request.operation === 'UPDATE',
+    workBudget: context.workBudget,
   });
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
@@ -194,7 +197,9 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 
-  if (phase === 'mutate') {
+  // A decision cut by the work budget injects nothing, and /mutate answers it as /validate does
+  // (a denial, or what the namespace's mode makes of one): the pod was not checked to the end.
+  if (phase === 'mutate' && !cutByBudget(decision)) {
     const patch = mayPatch && decision.patchNames.length > 0 ? imagePullSecretsPatch(spec, decision.patchNames) : [];
     // The injection warning, plus the warnings that explain why it was needed (a missing or
     // ignored secret, an expired token): validation sees the patched pod and no longer can.
@@ -283,6 +288,12 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   }
   const codes = distinctSortedCodes(judged);
   return judgedAnswer(request, kind, namespace, name, isPod, dryRunMode, decision, allFindings, judged, codes, denials ?? NO_FINDINGS, warnings ?? NO_FINDINGS);
+}
+
+function cutByBudget(decision: PodDecision): boolean {
+  // decide() adds it before the per-secret findings, so the loop ends within the first few.
+  for (const finding of decision.findings) if (finding.code === 'DecisionBudgetExceeded') return true;
+  return false;
 }
 
 /** The validating answer from the findings it stands on (admit, after the decision). */

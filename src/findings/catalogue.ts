@@ -59,7 +59,7 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   ImageNeverPulled:
     'The container (or image volume) has imagePullPolicy Never: the kubelet never pulls it, so it must be preloaded on every node; credentials are checked only as `neverPullCredentials` asks.',
   DecisionBudgetExceeded:
-    `Checking the pod would take more than the per-decision work budget (distinct images × auths keys compared, ${DECIDE_WORK_BUDGET.toLocaleString('en-US')} units); the rest of the pod was not checked. No real pod comes near it.`,
+    `Checking the pod would take more than the per-decision work budget (distinct images × auths keys compared, ${DECIDE_WORK_BUDGET.toLocaleString('en-US')} units); the rest of the pod was not checked and nothing is injected (\`/mutate\` answers as \`/validate\`, with no patch). No real pod comes near it.`,
 };
 
 /** Severity of each code and what sets it, for the README. */
