@@ -1,6 +1,5 @@
 import { imageTarget, lookupKeyring } from '../credentials/keyring.ts';
 import type { KeyringMatch, PullSecretView, WorkMeter } from '../credentials/types.ts';
-import { StringMemo } from '../image/string-memo.ts';
 
 /**
  * Which of a namespace's pull secrets hold keys the kubelet would use for an image, each secret
@@ -27,8 +26,10 @@ interface Remembered {
 const NONE: readonly NamespaceKeyMatch[] = Object.freeze([]);
 
 // Keyed by the namespace's frozen pull-secret array: a changed namespace gets a new array, so an
-// answer is never stale, and a dropped snapshot frees its memos.
-const memos = new WeakMap<readonly PullSecretView[], StringMemo<Remembered>>();
+// answer is never stale, and a dropped snapshot frees its memos. Each memo is a Map emptied when
+// full (no bookkeeping on a hit), holding image names up to NAMESPACE_MATCH_MEMO_MAX_CHARS: there
+// is no way to read it but through namespaceKeyMatches(), which charges every answer to a meter.
+const memos = new WeakMap<readonly PullSecretView[], Map<string, Remembered>>();
 
 /** The answer, charged to `meter`; an answer cut short by its budget answers nothing (as lookupKeyring does). */
 function compute(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter): readonly NamespaceKeyMatch[] {
@@ -43,13 +44,6 @@ function compute(pullSecrets: readonly PullSecretView[], imageName: string, mete
   return meter.spent > meter.limit ? NONE : Object.freeze(found);
 }
 
-/** compute() with no budget, counting its cost (StringMemo's own compute; decisions always pass a meter). */
-function computeRemembered(pullSecrets: readonly PullSecretView[], imageName: string): Remembered {
-  const meter: WorkMeter = { spent: 0, limit: Number.POSITIVE_INFINITY };
-  const found = compute(pullSecrets, imageName, meter);
-  return { found, cost: meter.spent };
-}
-
 /**
  * The namespace's usable pull secrets (sorted by name) that have keys for the image, charged to
  * `meter` what the keyring lookups cost (glob steps included) whether computed now or remembered:
@@ -59,18 +53,23 @@ function computeRemembered(pullSecrets: readonly PullSecretView[], imageName: st
  */
 export function namespaceKeyMatches(pullSecrets: readonly PullSecretView[], imageName: string, meter: WorkMeter): readonly NamespaceKeyMatch[] {
   if (pullSecrets.length === 0) return NONE;
+  const rememberable = imageName.length <= NAMESPACE_MATCH_MEMO_MAX_CHARS;
   let memo = memos.get(pullSecrets);
-  if (memo === undefined) {
-    memo = new StringMemo((name) => computeRemembered(pullSecrets, name), { maxEntries: NAMESPACE_MATCH_MEMO_ENTRIES, maxKeyChars: NAMESPACE_MATCH_MEMO_MAX_CHARS });
-    memos.set(pullSecrets, memo);
-  }
-  const known = memo.peek(imageName);
+  const known = rememberable ? memo?.get(imageName) : undefined;
   if (known !== undefined) {
     meter.spent += known.cost;
     return meter.spent > meter.limit ? NONE : known.found;
   }
   const before = meter.spent;
   const found = compute(pullSecrets, imageName, meter);
-  if (meter.spent <= meter.limit) memo.remember(imageName, { found, cost: meter.spent - before });
+  if (rememberable && meter.spent <= meter.limit) {
+    if (memo === undefined) {
+      memo = new Map();
+      memos.set(pullSecrets, memo);
+    } else if (memo.size >= NAMESPACE_MATCH_MEMO_ENTRIES) {
+      memo.clear();
+    }
+    memo.set(imageName, { found, cost: meter.spent - before });
+  }
   return found;
 }
