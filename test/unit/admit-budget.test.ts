@@ -68,7 +68,7 @@ for (const [what, object] of Object.entries(objects)) {
       const cost = costOf(object);
       t.ok(cost > 40, `the decision needs ${cost} units`);
       const problems: string[] = [];
-      let patchedWithRoom = 0;
+      let injectedWithRoom = 0;
       for (let budget = 0; budget <= cost; budget++) {
         clearPodSecretsMemo();
         const context = contextOf(mode, budget);
@@ -76,7 +76,13 @@ for (const [what, object] of Object.entries(objects)) {
         const validated = admit(request(object, 'uid-m'), 'validate', context);
         if (budget === cost) {
           if (isCut(mutated)) problems.push(`budget ${budget}: cut`);
-          if (mutated.response.patch !== undefined || mode === 'dry-run') patchedWithRoom++;
+          // Enforce and warn patch; dry-run patches nothing and says what it would inject.
+          const injected = mode === 'dry-run'
+            ? mutated.response.patch === undefined && mutated.action === 'dry-run' && mutated.verdict === 'would-inject' &&
+              mutated.response.auditAnnotations?.['decision'] === 'would-inject' && mutated.codes.includes('InjectedPullSecret')
+            : mutated.response.patch !== undefined && mutated.action === 'patch' && mutated.verdict === 'inject' && mutated.codes.includes('InjectedPullSecret');
+          if (injected) injectedWithRoom++;
+          else problems.push(`budget ${budget}: with room, /mutate answers ${JSON.stringify(seen(mutated)).slice(0, 300)}`);
           continue;
         }
         if (!isCut(mutated) || !isCut(validated)) problems.push(`budget ${budget}: not cut`);
@@ -88,7 +94,7 @@ for (const [what, object] of Object.entries(objects)) {
         if (mutated.action !== expectedAction || mutated.response.allowed !== (mode !== 'enforce')) problems.push(`budget ${budget}: ${mutated.action}, allowed ${mutated.response.allowed}`);
         if (!mutated.codes.includes('DecisionBudgetExceeded')) problems.push(`budget ${budget}: codes ${mutated.codes.join(',')}`);
       }
-      t.equal(patchedWithRoom, 1, 'with room to check the whole pod, /mutate injects (dry-run: says it would)');
+      t.equal(injectedWithRoom, 1, 'with room to check the whole pod, /mutate injects (dry-run: patches nothing and says it would inject)');
       t.same(problems.slice(0, 5), [], `every budget below ${cost} (${problems.length} problems)`);
       t.end();
     });
