@@ -1,4 +1,4 @@
-import { decide, recreateAdvice } from '../decide/decide.ts';
+import { decide, listAdvice } from '../decide/decide.ts';
 import { denySubject } from '../decide/messages.ts';
 import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
@@ -265,9 +265,13 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   let judged: Finding[] = allFindings;
   const unpatchedPod = isPod && decision.inject.length > 0 && !dryRunMode;
   if (unpatchedPod) {
-    // A pod reaching validation still uncovered was not mutated (mutating webhook absent or skipped):
-    // it would fail to pull. Say how to fix it instead of pretending it will be injected.
+    // A pod CREATE reaching validation still uncovered was not mutated (mutating webhook absent or
+    // skipped): it would fail to pull. Say how to fix it instead of pretending it will be injected.
+    // (A pod UPDATE never injects: decide() denies it with how to recreate the pod.) The list to
+    // write keeps the ServiceAccount's secrets when the pod's are the ServiceAccount's.
     judged = allFindings.filter((finding) => finding.code !== 'InjectedPullSecret');
+    const viaServiceAccount = spec.imagePullSecrets.length === 0 || decision.secretsSource === 'serviceAccount';
+    const fix = listAdvice(spec, viaServiceAccount ? context.snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName) : undefined, viaServiceAccount, decision.inject);
     for (const container of decision.containers) {
       if (container.decision !== 'inject' || container.credential === null) continue;
       const registry = denySubject(container.reference.registry ?? container.image);
@@ -275,10 +279,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
         code: 'NoMatchingCredential',
         severity: 'deny',
         path: `${container.path}.image`,
-        message:
-          request.operation === 'UPDATE'
-            ? `${container.name}: no pull secret of this pod covers ${registry}; secret ${container.credential.secret} in the namespace does, but a pod's imagePullSecrets cannot change after creation: ${recreateAdvice(spec, container.credential.secret)}`
-            : `${container.name}: no listed pull secret covers ${registry}; secret ${container.credential.secret} in the namespace does: add imagePullSecrets: [${container.credential.secret}]`,
+        message: `${container.name}: no listed pull secret covers ${registry}; secret ${denySubject(container.credential.secret)} in the namespace does: ${fix}`,
       };
       (denials ??= []).push(denial);
       judged.push(denial);

@@ -288,10 +288,19 @@ function recheckAfterInjection(containers: ContainerDecision[], context: Contain
 /**
  * A decision cut by the work budget injects nothing: each container decided before the cut that
  * counted on an injected secret loses it, and is denied (as validation denies an unpatched pod
- * that needs one), naming the namespace secret that covers its image.
+ * that needs one), naming the namespace secret that covers its image and the list that would
+ * hold it: the names an uncut decision would have patched (a pod UPDATE never injects, so never
+ * gets here).
  */
 function withdrawInjections(containers: ContainerDecision[], checked: readonly ContainerRef[], context: ContainerContext): void {
   const { input, effective } = context;
+  const spec = input.spec;
+  // What was cut, said for the kind at hand: a template's pods are decided again, each on its own, when created.
+  const cutShort = spec.isTemplate
+    ? `the check of this ${spec.kind}'s pod template was cut short (DecisionBudgetExceeded), so no injection is counted on (its pods are checked again, each on its own, when created)`
+    : 'the check of this pod was cut short (DecisionBudgetExceeded), so nothing is injected into it';
+  const whose = spec.isTemplate ? `the ${spec.kind}'s pods get` : 'of the pod';
+  const fix = listAdvice(spec, context.secrets.saSecrets, fromServiceAccount(context.secrets), context.chosen);
   for (let at = 0; at < containers.length; at++) {
     const container = containers[at] as ContainerDecision;
     const credential = container.credential;
@@ -300,16 +309,46 @@ function withdrawInjections(containers: ContainerDecision[], checked: readonly C
     if (verdictOf(findings) !== 'deny') {
       const neverPulled = checked[at]?.imagePullPolicy === 'Never' && effective.neverPullCredentials === 'warn';
       const registry = denySubject(container.reference.registry ?? container.image);
-      const fix = input.podUpdate === true ? recreateAdvice(input.spec, credential.secret) : `list it in imagePullSecrets`;
       findings.push({
         code: 'NoMatchingCredential',
         severity: neverPulled ? 'warn' : 'deny',
         path: `${container.path}.image`,
-        message: `${container.name}: no pull secret of the pod covers ${registry}; secret ${denySubject(credential.secret)} in the namespace does, but nothing is injected into a pod whose check was cut short (DecisionBudgetExceeded): ${fix}`,
+        message: `${container.name}: no pull secret ${whose} covers ${registry}; secret ${denySubject(credential.secret)} in the namespace does, but ${cutShort}: ${fix}`,
       });
     }
     containers[at] = { ...container, credential: null, decision: verdictOf(findings), findings };
   }
+}
+
+/**
+ * True when the spec's pull secrets are its ServiceAccount's: a template or manifest that lists
+ * none, or a pod whose list the ServiceAccount plugin copied (it equals the ServiceAccount's). The
+ * spec's author then wrote no list, and a list written now must keep the ServiceAccount's names.
+ */
+function fromServiceAccount(secrets: PodSecrets): boolean {
+  return !secrets.hasOwnList || secrets.nameSource === 'serviceAccount';
+}
+
+/**
+ * Where `added` (secrets for the spec's imagePullSecrets) go, as advice. When the spec's names are
+ * its ServiceAccount's (`viaServiceAccount`), a list of the spec's own stops the ServiceAccount
+ * plugin's copy, so listing only `added` would take the ServiceAccount's secrets from every pod:
+ * the advice is the whole list, the ServiceAccount's names first (what decide() patches into a
+ * template without a list), or adding `added` to the ServiceAccount.
+ */
+export function listAdvice(spec: PodSpecRef, saSecrets: readonly string[] | undefined, viaServiceAccount: boolean, added: readonly string[]): string {
+  const to = spec.isTemplate ? ` to the ${spec.kind}'s pod template` : '';
+  const addedList = shorten(added.join(', '), DENY_SUBJECT_MAX_CHARS);
+  const account = denySubject(spec.serviceAccountName);
+  if (!viaServiceAccount && spec.imagePullSecrets.length > 0) {
+    return `add ${addedList} to the imagePullSecrets ${spec.isTemplate ? `of the ${spec.kind}'s pod template` : 'of the pod'} (existing entries kept)`;
+  }
+  if (!viaServiceAccount || saSecrets?.length === 0) return `add imagePullSecrets: [${addedList}]${to}`;
+  if (saSecrets === undefined) {
+    return `add imagePullSecrets: [${addedList}]${to}, with the pull secrets of ServiceAccount ${account} (not in the given state) before it: a list of its own stops their copy`;
+  }
+  const whole = shorten(unique([...saSecrets, ...added]).join(', '), DENY_SUBJECT_MAX_CHARS);
+  return `add imagePullSecrets: [${whole}]${to} (ServiceAccount ${account}'s secrets kept: a list of its own stops the ServiceAccount's copy), or add ${addedList} to ServiceAccount ${account}'s imagePullSecrets`;
 }
 
 /** Whether the kubelet, with the pod's usable secrets and `injected`, still pulls what a container found pullable needs. */
@@ -500,8 +539,12 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
   // A credential is needed (access: secret, or a public image whose only matching keys expired),
   // and nothing the pod will have provides one.
   const choice = chooseInjection(context, reference, access.preferredSecrets, ownMatches);
-  const injecting = choice?.kind === 'inject' && effective.injectionEnabled;
-  const cause = uncoveredCause(container, reference, context, expired, injecting, accessNow, access.matchedPattern !== undefined);
+  // A namespace secret covers the image. A running pod's list cannot change (a pod UPDATE): it is
+  // named in a denial with how to recreate the pod, never injected; the causes explain it as they
+  // explain an injection.
+  const covered = choice?.kind === 'inject' && effective.injectionEnabled;
+  const injecting = covered && input.podUpdate !== true;
+  const cause = uncoveredCause(container, reference, context, expired, covered, accessNow, access.matchedPattern !== undefined);
   if (cause !== undefined) {
     // A denial says everything that led to it: why a public registry counted as private, and why
     // the namespace secret that would cover the image could not be injected.
@@ -511,6 +554,17 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     findings.push(notes.length === 0 ? cause : { ...cause, message: `${cause.message}; ${notes.join('; ')}` });
   }
 
+  if (covered && !injecting && choice?.kind === 'inject') {
+    const registry = denySubject(reference.domain);
+    const why = privateBy === undefined ? '' : `; ${privateNote(reference, privateBy)}`;
+    findings.push({
+      code: 'NoMatchingCredential',
+      severity: 'deny',
+      path: imagePathOf(container),
+      message: `${container.name}: no pull secret of this pod covers ${registry}; secret ${denySubject(choice.name)} in the namespace does, but a pod's imagePullSecrets cannot change after creation: ${recreateAdvice(input.spec, choice.name)}${why}`,
+    });
+    return result(container, image, summary, accessNow, rule, null, verdictOf(findings), findings);
+  }
   if (injecting && choice?.kind === 'inject') {
     const candidate = choice.name;
     if (!context.chosen.includes(candidate)) {
@@ -709,7 +763,9 @@ function uncoveredCause(
   const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
   const fix = input.podUpdate === true
     ? `a pod's imagePullSecrets cannot change after creation: create a docker-registry secret for ${registry} and ${recreateAdvice(input.spec, 'NEW-SECRET')}`
-    : `create a docker-registry secret for ${registry} and list it in imagePullSecrets`;
+    : fromServiceAccount(context.secrets) && (context.secrets.saSecrets?.length ?? 0) > 0
+      ? `create a docker-registry secret NEW-SECRET for ${registry} and ${listAdvice(input.spec, context.secrets.saSecrets, true, ['NEW-SECRET'])}`
+      : `create a docker-registry secret for ${registry} and list it in imagePullSecrets`;
   // Under the default access (no rule named the registry), ECR, Artifact Registry and ACR images
   // are usually pulled by the node itself on their cloud: say so, with the rule, instead of the
   // generic rule advice.
@@ -878,7 +934,7 @@ function budgetFinding(spec: PodSpecRef, decided: number, total: number, budget:
     severity: 'deny',
     path: spec.specPath,
     message:
-      `checking this pod's images against its pull secrets' keys needs more than ${budget.toLocaleString('en-US')} comparisons ` +
+      `checking ${spec.isTemplate ? `the images of this ${spec.kind}'s pod template` : 'this pod\'s images'} against its pull secrets' keys needs more than ${budget.toLocaleString('en-US')} comparisons ` +
       `(stopped after ${decided} of ${total} containers); use fewer distinct images per pod or fewer auths keys per secret`,
   };
 }

@@ -53,7 +53,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   PullSecretNotMountable:
     'A pod template (or a pod manifest) lists a pull secret that its ServiceAccount, annotated kubernetes.io/enforce-mountable-secrets: "true", does not list in its imagePullSecrets, so the ServiceAccount admission plugin will reject every pod made from it.',
   LatestWithIfNotPresent: 'The image is `latest` or untagged with imagePullPolicy IfNotPresent: nodes keep whichever `latest` they pulled first.',
-  InjectedPullSecret: 'A namespace secret that covers the image was (or would be) added to imagePullSecrets.',
+  InjectedPullSecret:
+    'A namespace secret that covers the image was (or would be) added to imagePullSecrets. Never on a pod UPDATE, whose list cannot change: the covering secret is named in a NoMatchingCredential denial instead.',
   AnonymousPullRateLimited: 'The image comes from Docker Hub without credentials; anonymous pulls are rate-limited per node IP.',
   ExemptImage: 'The image matches the policy\'s exemptImages; no check was made.',
   ImageNeverPulled:

@@ -1,0 +1,220 @@
+import t from 'tap';
+import { admit } from '../../src/admission/admit.ts';
+import { decodeAdmissionReview } from '../../src/admission/review.ts';
+import { decide } from '../../src/decide/decide.ts';
+import { clearPodSecretsMemo } from '../../src/decide/pod-secrets.ts';
+import type { PodDecision } from '../../src/decide/types.ts';
+import type { Finding } from '../../src/findings/catalogue.ts';
+import type { PolicyResolver } from '../../src/policy/resolve.ts';
+import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
+import { extractPodSpec, type PodSpecRef } from '../../src/workloads/extract.ts';
+import { admissionReview, deployment, namespaceObject, pod, podSpec, pullSecret, serviceAccount, type PodOptions } from '../helpers/objects.ts';
+import { policyResolver } from '../helpers/server.ts';
+
+// Advice to list a secret keeps the ServiceAccount's secrets when the spec's author wrote no list:
+// the ServiceAccount admission plugin copies the ServiceAccount's imagePullSecrets only into a pod
+// that lists none, so a template (or pod manifest) given a list holding only the covering secret
+// would take the ServiceAccount's secrets from every pod. The advice names the whole list: the
+// names an uncut decision patches into such a template.
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const RULES = [{ hosts: ['registry.example.com'], access: 'secret' }];
+const POLICY = policyResolver({ registries: RULES });
+/** Template injection on: the uncut decision then says which names it patches into a template. */
+const TEMPLATE_POLICY = policyResolver({ injection: { templates: true }, registries: RULES });
+
+/** The reviewer's namespace: the ServiceAccount's secret, the covering one, and 40 glob fillers. */
+const STATE = [
+  namespaceObject('team'),
+  serviceAccount('team', 'default', 'sa-hub'),
+  pullSecret('team', 'sa-hub', 'quay.io'),
+  pullSecret('team', 'cover', 'registry.example.com'),
+  ...Array.from({ length: 40 }, (_, index) => pullSecret('team', `filler-${String(index).padStart(2, '0')}`, `*.filler-${index}.example.com`)),
+];
+
+const CONTAINERS = [
+  { name: 'app', image: 'registry.example.com/app:1' },
+  { name: 'zz', image: 'zz.example.net/a:1' },
+];
+
+function cronJob(options: PodOptions): Record<string, unknown> {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'nightly', namespace: 'team' },
+    spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: podSpec(options) } } } },
+  };
+}
+
+function specOf(object: Record<string, unknown>): PodSpecRef {
+  const spec = extractPodSpec(object);
+  if (spec === undefined) throw new Error('no pod spec');
+  return spec;
+}
+
+function decideWith(spec: PodSpecRef, secretsFinal: boolean, workBudget: number, policy: PolicyResolver = POLICY): PodDecision {
+  clearPodSecretsMemo();
+  return decide({ spec, namespace: 'team', snapshot: snapshotFromObjects(STATE), policy, now: NOW, secretsFinal, workBudget, templatePatchAllowed: true });
+}
+
+function isCut(decision: PodDecision): boolean {
+  return decision.findings.some((finding) => finding.code === 'DecisionBudgetExceeded');
+}
+
+function containerFinding(decision: PodDecision, container: string, code: Finding['code']): Finding | undefined {
+  return decision.containers.find((entry) => entry.name === container)?.findings.find((finding) => finding.code === code);
+}
+
+/** Every budget that cuts the decision after `app` (which needed the covering secret) was decided. */
+function budgetsCuttingAfterApp(spec: PodSpecRef, secretsFinal: boolean): number[] {
+  const budgets: number[] = [];
+  for (let budget = 0; ; budget++) {
+    const decision = decideWith(spec, secretsFinal, budget);
+    if (!isCut(decision)) return budgets;
+    if (decision.containers.some((container) => container.name === 'app')) budgets.push(budget);
+  }
+}
+
+interface CutCase {
+  readonly object: Record<string, unknown>;
+  readonly secretsFinal: boolean;
+  /** The imagePullSecrets the advice gives (null: it adds to the spec's own list instead). */
+  readonly list: readonly string[] | null;
+  /** The list the uncut decision patches into the template, when it is one to compare with. */
+  readonly patchedWhenUncut?: readonly string[];
+  /** Fragments the advice holds. */
+  readonly says: readonly string[];
+  readonly neverSays: readonly string[];
+}
+
+const cutCases: Record<string, CutCase> = {
+  'a Deployment whose template lists no secrets is told to list the ServiceAccount\'s secrets with the covering one, as the uncut decision patches': {
+    object: deployment({ containers: CONTAINERS }),
+    secretsFinal: false,
+    list: ['sa-hub', 'cover'],
+    patchedWhenUncut: ['sa-hub', 'cover'],
+    says: ['the check of this Deployment\'s pod template was cut short', 'its pods are checked again', 'to the Deployment\'s pod template'],
+    neverSays: ['list it in imagePullSecrets', 'into a pod', 'injected into it'],
+  },
+  'a CronJob whose template lists no secrets is told the same, for its kind': {
+    object: cronJob({ containers: CONTAINERS }),
+    secretsFinal: false,
+    list: ['sa-hub', 'cover'],
+    patchedWhenUncut: ['sa-hub', 'cover'],
+    says: ['the check of this CronJob\'s pod template was cut short', 'to the CronJob\'s pod template'],
+    neverSays: ['list it in imagePullSecrets', 'into a pod'],
+  },
+  'a pod created without a list whose ServiceAccount has secrets is told to list them with the covering one': {
+    object: pod({ containers: CONTAINERS }),
+    secretsFinal: true,
+    list: ['sa-hub', 'cover'],
+    says: ['the check of this pod was cut short', 'nothing is injected into it'],
+    neverSays: ['list it in imagePullSecrets', 'pod template'],
+  },
+  'a pod whose list the ServiceAccount plugin copied is told to keep the copied names': {
+    object: pod({ containers: CONTAINERS, imagePullSecrets: ['sa-hub'] }),
+    secretsFinal: true,
+    list: ['sa-hub', 'cover'],
+    says: ['the check of this pod was cut short'],
+    neverSays: ['list it in imagePullSecrets'],
+  },
+  'a Deployment with a list of its own is told to add the covering secret to it': {
+    object: deployment({ containers: CONTAINERS, imagePullSecrets: ['filler-03'] }),
+    secretsFinal: false,
+    list: null,
+    patchedWhenUncut: ['cover'],
+    says: ['add cover to the imagePullSecrets of the Deployment\'s pod template (existing entries kept)'],
+    neverSays: ['sa-hub', 'list it in imagePullSecrets'],
+  },
+  'a Deployment without a list whose ServiceAccount is unknown is told to list that ServiceAccount\'s secrets too': {
+    object: deployment({ containers: CONTAINERS, serviceAccountName: 'builder' }),
+    secretsFinal: false,
+    list: ['cover'],
+    says: ['with the pull secrets of ServiceAccount builder (not in the given state) before it'],
+    neverSays: ['list it in imagePullSecrets'],
+  },
+};
+
+for (const [name, c] of Object.entries(cutCases)) {
+  t.test(`cut by the work budget: ${name}`, (t) => {
+    const spec = specOf(c.object);
+    const budgets = budgetsCuttingAfterApp(spec, c.secretsFinal);
+    t.ok(budgets.length > 0, `some budgets (${budgets.length}) cut the decision after app was decided`);
+    if (c.patchedWhenUncut !== undefined) {
+      t.same(decideWith(spec, c.secretsFinal, 10_000_000, TEMPLATE_POLICY).patchNames, c.patchedWhenUncut, 'the uncut decision patches these names');
+    }
+    const problems: string[] = [];
+    for (const budget of budgets) {
+      const finding = containerFinding(decideWith(spec, c.secretsFinal, budget), 'app', 'NoMatchingCredential');
+      if (finding?.severity !== 'deny') {
+        problems.push(`budget ${budget}: app has no NoMatchingCredential denial`);
+        continue;
+      }
+      const message = finding.message;
+      if (!message.includes('secret cover in the namespace does')) problems.push(`budget ${budget}: the covering secret is not named: ${message}`);
+      if (c.list !== null && !message.includes(`imagePullSecrets: [${c.list.join(', ')}]`)) problems.push(`budget ${budget}: not the list [${c.list.join(', ')}]: ${message}`);
+      for (const fragment of c.says) if (!message.includes(fragment)) problems.push(`budget ${budget}: does not say "${fragment}": ${message}`);
+      for (const fragment of c.neverSays) if (message.includes(fragment)) problems.push(`budget ${budget}: says "${fragment}": ${message}`);
+    }
+    t.same(problems.slice(0, 3), [], `${problems.length} problems`);
+    t.end();
+  });
+}
+
+interface UncoveredCase {
+  readonly object: Record<string, unknown>;
+  readonly secretsFinal: boolean;
+  readonly says: readonly string[];
+  readonly neverSays: readonly string[];
+}
+
+const uncovered = [{ name: 'zz', image: 'zz.example.net/a:1' }];
+
+const uncoveredCases: Record<string, UncoveredCase> = {
+  'a pod created without a list whose ServiceAccount has secrets is told to list them with the new secret': {
+    object: pod({ containers: uncovered }),
+    secretsFinal: true,
+    says: ['create a docker-registry secret NEW-SECRET for zz.example.net and add imagePullSecrets: [sa-hub, NEW-SECRET]', 'or add NEW-SECRET to ServiceAccount default'],
+    neverSays: ['list it in imagePullSecrets'],
+  },
+  'a running pod whose list the ServiceAccount plugin copied is told to keep the copied names': {
+    object: pod({ containers: uncovered, imagePullSecrets: ['sa-hub'] }),
+    secretsFinal: true,
+    says: ['add imagePullSecrets: [sa-hub, NEW-SECRET]'],
+    neverSays: ['list it in imagePullSecrets'],
+  },
+  'a Deployment whose template lists no secrets is told to list the ServiceAccount\'s with the new secret': {
+    object: deployment({ containers: uncovered }),
+    secretsFinal: false,
+    says: ['add imagePullSecrets: [sa-hub, NEW-SECRET] to the Deployment\'s pod template'],
+    neverSays: ['list it in imagePullSecrets'],
+  },
+  'a pod with a list of its own is told to list the new secret in it, as before': {
+    object: pod({ containers: uncovered, imagePullSecrets: ['filler-01'] }),
+    secretsFinal: true,
+    says: ['create a docker-registry secret for zz.example.net and list it in imagePullSecrets'],
+    neverSays: ['sa-hub', 'NEW-SECRET'],
+  },
+};
+
+for (const [name, c] of Object.entries(uncoveredCases)) {
+  t.test(`no secret covers the image: ${name}`, (t) => {
+    const decision = decideWith(specOf(c.object), c.secretsFinal, 10_000_000);
+    const finding = containerFinding(decision, 'zz', 'NoMatchingCredential');
+    t.equal(finding?.severity, 'deny', 'denied for NoMatchingCredential');
+    const message = finding?.message ?? '';
+    for (const fragment of c.says) t.match(message, fragment, `says "${fragment}"`);
+    for (const fragment of c.neverSays) t.notMatch(message, fragment, `never says "${fragment}"`);
+    t.end();
+  });
+}
+
+t.test('a pod CREATE reaching validation unpatched, whose list the ServiceAccount plugin copied, is told to keep the copied names', (t) => {
+  const object = pod({ containers: [{ name: 'app', image: 'registry.example.com/app:1' }], imagePullSecrets: ['sa-hub'] });
+  const outcome = admit(decodeAdmissionReview(admissionReview(object)), 'validate', { snapshot: snapshotFromObjects(STATE), policy: POLICY, now: NOW });
+  t.equal(outcome.response.allowed, false, 'denied');
+  const message = outcome.response.status?.message ?? '';
+  t.match(message, 'secret cover in the namespace does: add imagePullSecrets: [sa-hub, cover]', 'advises the copied names with the covering secret');
+  t.notMatch(message, 'imagePullSecrets: [cover]', 'never advises a list holding only the covering secret');
+  t.end();
+});
