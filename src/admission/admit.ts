@@ -194,7 +194,7 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
   if (decision.skipped !== undefined) return skip(request, decision.skipped, kind);
 
   const name = admissionName(request, identity);
-  const mayPatch = request.operation === 'CREATE' && (isPod || context.policy.forNamespace(namespace, context.snapshot.namespace(namespace)).injectTemplates);
+  const mayPatch = request.operation === 'CREATE' && (isPod || context.snapshot.resolveNamespace(namespace, context.policy).injectTemplates);
   const dryRunMode = decision.mode === 'dry-run';
 
   // A decision cut by the work budget injects nothing, and /mutate answers it as /validate does

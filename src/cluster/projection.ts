@@ -1,6 +1,6 @@
 import { projectPullSecret } from '../credentials/dockerconfig.ts';
 import type { PullSecretView } from '../credentials/types.ts';
-import { buildNamespaceState, isPullSecretType, MemorySnapshot, type NamespaceState } from '../snapshot/memory.ts';
+import { buildNamespaceState, isPullSecretType, MemorySnapshot, NamespaceEntry } from '../snapshot/memory.ts';
 import { sameServiceAccountPullSecrets, serviceAccountPullSecrets } from '../snapshot/from-objects.ts';
 import type { NamespaceView, ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import { isRecord } from '../workloads/extract.ts';
@@ -213,7 +213,7 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
 
 /** An empty snapshot in the live shape: persistent maps, only pull-secret types visible. */
 export function emptyLiveSnapshot(): MemorySnapshot {
-  return new MemorySnapshot(PersistentMap.empty<NamespaceView>(), PersistentMap.empty<NamespaceState>(), false, true);
+  return new MemorySnapshot(PersistentMap.empty<NamespaceEntry>(), false, true);
 }
 
 function persistent<V>(map: ReadonlyMap<string, V>): PersistentMap<V> {
@@ -237,16 +237,14 @@ interface NamespaceDraft {
  */
 export class SnapshotBuilder {
   private readonly base: MemorySnapshot;
-  private readonly baseStates: PersistentMap<NamespaceState>;
-  private readonly baseViews: PersistentMap<NamespaceView>;
-  private views: PersistentMap<NamespaceView>;
+  private readonly baseEntries: PersistentMap<NamespaceEntry>;
+  /** Namespace objects added or relabelled (their new view) or deleted (undefined) since the base. */
+  private readonly viewChanges = new Map<string, NamespaceView | undefined>();
   private readonly drafts = new Map<string, NamespaceDraft>();
 
   constructor(base: MemorySnapshot) {
     this.base = base;
-    this.baseStates = persistent(base.namespaceStates());
-    this.baseViews = persistent(base.namespaceViews());
-    this.views = this.baseViews;
+    this.baseEntries = persistent(base.namespaceEntries());
   }
 
   /** Applies one watch event; returns true when it changed anything. */
@@ -275,7 +273,7 @@ export class SnapshotBuilder {
       case 'namespaces': {
         const listed = new Map<string, NamespaceView>();
         for (const record of records) if (record.kind === 'Namespace') listed.set(record.metadata.name, record.view);
-        for (const name of [...this.views.keys()]) if (!listed.has(name)) this.deleteNamespace(name);
+        for (const name of [...this.viewNames()]) if (!listed.has(name)) this.deleteNamespace(name);
         for (const view of listed.values()) this.upsertNamespace(view);
         return;
       }
@@ -305,14 +303,21 @@ export class SnapshotBuilder {
 
   /** Freezes the touched namespaces into a new snapshot, or returns the base when nothing changed. */
   build(): MemorySnapshot {
-    let states = this.baseStates;
-    for (const [namespace, draft] of this.drafts) {
-      states = draft.secrets.size === 0 && draft.serviceAccounts.size === 0
-        ? states.delete(namespace)
-        : states.set(namespace, buildNamespaceState(draft.secrets.values(), draft.serviceAccounts));
+    let entries = this.baseEntries;
+    for (const namespace of new Set([...this.drafts.keys(), ...this.viewChanges.keys()])) {
+      const base = this.baseEntries.get(namespace);
+      const view = this.viewChanges.has(namespace) ? this.viewChanges.get(namespace) : base?.view;
+      const draft = this.drafts.get(namespace);
+      const state = draft === undefined
+        ? base?.state
+        : draft.secrets.size === 0 && draft.serviceAccounts.size === 0
+          ? undefined
+          : buildNamespaceState(draft.secrets.values(), draft.serviceAccounts);
+      if (view === base?.view && state === base?.state) continue;
+      entries = view === undefined && state === undefined ? entries.delete(namespace) : entries.set(namespace, new NamespaceEntry(view, state));
     }
-    if (states === this.baseStates && this.views === this.baseViews) return this.base;
-    return new MemorySnapshot(this.views, states, false, this.base.holdsAllServiceAccounts);
+    if (entries === this.baseEntries) return this.base;
+    return new MemorySnapshot(entries, false, this.base.holdsAllServiceAccounts);
   }
 
   /**
@@ -326,17 +331,17 @@ export class SnapshotBuilder {
       seen.add(namespace);
       yield [namespace, draft];
     }
-    for (const [namespace, state] of this.baseStates) if (!seen.has(namespace)) yield [namespace, state];
+    for (const [namespace, { state }] of this.baseEntries) if (state !== undefined && !seen.has(namespace)) yield [namespace, state];
   }
 
   private current(namespace: string): NamespaceContent | undefined {
-    return this.drafts.get(namespace) ?? this.baseStates.get(namespace);
+    return this.drafts.get(namespace) ?? this.baseEntries.get(namespace)?.state;
   }
 
   private draft(namespace: string): NamespaceDraft {
     let draft = this.drafts.get(namespace);
     if (draft === undefined) {
-      const state = this.baseStates.get(namespace);
+      const state = this.baseEntries.get(namespace)?.state;
       draft = {
         secrets: new Map(state?.secrets ?? []),
         serviceAccounts: new Map(state?.serviceAccounts ?? []),
@@ -386,18 +391,28 @@ export class SnapshotBuilder {
     return true;
   }
 
+  /** The namespace's view as staged here, or the base's. */
+  private currentView(name: string): NamespaceView | undefined {
+    return this.viewChanges.has(name) ? this.viewChanges.get(name) : this.baseEntries.get(name)?.view;
+  }
+
+  /** Every namespace whose Namespace object is known, as staged here. */
+  private *viewNames(): Generator<string> {
+    for (const [name, view] of this.viewChanges) if (view !== undefined) yield name;
+    for (const [name, { view }] of this.baseEntries) if (view !== undefined && !this.viewChanges.has(name)) yield name;
+  }
+
   private upsertNamespace(view: NamespaceView): boolean {
-    const existing = this.views.get(view.name);
-    // Keeping the old view object when labels are equal also keeps PolicyResolver's per-view cache warm.
+    const existing = this.currentView(view.name);
+    // Keeping the old view object when labels are equal also keeps the effective policy remembered for it.
     if (existing !== undefined && sameLabels(existing.labels, view.labels)) return false;
-    this.views = this.views.set(view.name, view);
+    this.viewChanges.set(view.name, view);
     return true;
   }
 
   private deleteNamespace(name: string): boolean {
-    const views = this.views.delete(name);
-    if (views === this.views) return false;
-    this.views = views;
+    if (this.currentView(name) === undefined) return false;
+    this.viewChanges.set(name, undefined);
     return true;
   }
 }

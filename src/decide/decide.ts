@@ -57,7 +57,7 @@ const DOCKER_HUB = 'docker.io';
 /** The single decision every front door (webhook, review, audit, explain) calls. Pure and synchronous. */
 export function decide(input: DecideInput): PodDecision {
   const { spec, namespace, snapshot } = input;
-  const effective = input.policy.forNamespace(namespace, snapshot.namespace(namespace));
+  const effective = snapshot.resolveNamespace(namespace, input.policy);
   if (effective.mode === 'off') return skippedDecision(spec, namespace, effective, `namespace ${namespace} is not checked (${effective.modeSource})`);
   if (input.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) {
     return skippedDecision(spec, namespace, effective, 'mirror pod of a static pod: admitted and validated by the API server but not mutated (the ServiceAccount plugin leaves it alone and the kubelet runs it whatever we answer); not checked');

@@ -205,7 +205,7 @@ function decideOne(workload: PreparedWorkload, snapshot: ClusterSnapshot, policy
   if (spec === undefined) {
     // A workload without a pod spec is not silently dropped: the report says it was not checked.
     return resultRow(workload, namespace, {
-      mode: policy.forNamespace(namespace, snapshot.namespace(namespace)).mode,
+      mode: snapshot.resolveNamespace(namespace, policy).mode,
       decision: 'allow',
       inject: [],
       containers: [],

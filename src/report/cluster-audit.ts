@@ -198,7 +198,7 @@ export class ClusterAuditBuilder {
     if (spec === undefined) {
       return {
         ...base,
-        mode: this.options.policy.forNamespace(namespace, this.options.snapshot.namespace(namespace)).mode,
+        mode: this.options.snapshot.resolveNamespace(namespace, this.options.policy).mode,
         decision: 'allow',
         inject: [],
         containers: [],

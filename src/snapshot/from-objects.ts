@@ -127,7 +127,7 @@ export class SnapshotBuilder {
     for (const namespace of new Set([...this.secrets.keys(), ...this.serviceAccounts.keys()])) {
       states.set(namespace, buildNamespaceState(this.secrets.get(namespace) ?? [], this.serviceAccounts.get(namespace) ?? []));
     }
-    return new MemorySnapshot(this.namespaces, states, true);
+    return MemorySnapshot.fromMaps(this.namespaces, states, true);
   }
 }
 

@@ -1,5 +1,5 @@
 import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE, type PullSecretView } from '../credentials/types.ts';
-import type { ClusterSnapshot, NamespaceView, ServiceAccountPullSecrets } from './types.ts';
+import type { ClusterSnapshot, NamespaceResolver, NamespaceView, ServiceAccountPullSecrets } from './types.ts';
 
 /** Everything one namespace contributes to decisions. Frozen once built. */
 export interface NamespaceState {
@@ -42,35 +42,60 @@ export function buildNamespaceState(
 }
 
 /**
- * An immutable snapshot over plain maps. The offline loaders build one whole; the informer cache
- * builds a new one per change by reusing every untouched namespace's state (copy-on-write), so a
- * request always reads one consistent view without locks.
+ * One namespace as a snapshot holds it: its view and its state, found with one lookup. Snapshots
+ * share an entry while neither changes; the live cache builds a new one when either does.
+ */
+export class NamespaceEntry {
+  /** Undefined while the Namespace object is unknown (its secrets or ServiceAccounts are known). */
+  readonly view: NamespaceView | undefined;
+  /** Undefined when the namespace holds nothing the snapshot keeps. */
+  readonly state: NamespaceState | undefined;
+  /** The last resolver asked through MemorySnapshot.resolveNamespace, and what it answered for this view. */
+  resolvedBy: NamespaceResolver<unknown> | undefined = undefined;
+  resolved: unknown = undefined;
+
+  constructor(view: NamespaceView | undefined, state: NamespaceState | undefined) {
+    this.view = view;
+    this.state = state;
+  }
+}
+
+/**
+ * An immutable snapshot over one map of namespace entries. The offline loaders build one whole;
+ * the informer cache builds a new one per change by reusing every untouched namespace's entry
+ * (copy-on-write, in a persistent map), so a request always reads one consistent view without locks.
  */
 export class MemorySnapshot implements ClusterSnapshot {
   readonly seesAllSecretTypes: boolean;
   /** True when every ServiceAccount of every namespace is held (the live cluster); see serviceAccountsComplete. */
   private readonly allServiceAccounts: boolean;
-  private readonly namespaces: ReadonlyMap<string, NamespaceView>;
-  private readonly states: ReadonlyMap<string, NamespaceState>;
+  private readonly entries: ReadonlyMap<string, NamespaceEntry>;
   /**
-   * The last namespace looked up and its state: one decision asks for the same namespace several
-   * times (ServiceAccount, each listed secret, injection candidates) with the same string, so the
-   * comparison is usually decided by identity before any character is read. Not observable: both
-   * maps are immutable.
+   * The last namespace looked up and its entry: one decision asks for the same namespace several
+   * times (its view, its version, the ServiceAccount, each listed secret, injection candidates)
+   * with the same string, so the comparison is usually decided by identity before any character is
+   * read, and the map is searched once. Not observable: the map is immutable.
    */
   private lastNamespace: string | undefined;
-  private lastState: NamespaceState = EMPTY_STATE;
+  private lastEntry: NamespaceEntry | undefined;
 
-  constructor(
+  constructor(entries: ReadonlyMap<string, NamespaceEntry>, seesAllSecretTypes: boolean, allServiceAccounts = false) {
+    this.entries = entries;
+    this.seesAllSecretTypes = seesAllSecretTypes;
+    this.allServiceAccounts = allServiceAccounts;
+  }
+
+  /** A snapshot of the namespaces' views and states (either may lack a namespace the other has). */
+  static fromMaps(
     namespaces: ReadonlyMap<string, NamespaceView>,
     states: ReadonlyMap<string, NamespaceState>,
     seesAllSecretTypes: boolean,
     allServiceAccounts = false,
-  ) {
-    this.namespaces = namespaces;
-    this.states = states;
-    this.seesAllSecretTypes = seesAllSecretTypes;
-    this.allServiceAccounts = allServiceAccounts;
+  ): MemorySnapshot {
+    const entries = new Map<string, NamespaceEntry>();
+    for (const [name, view] of namespaces) entries.set(name, new NamespaceEntry(view, states.get(name)));
+    for (const [name, state] of states) if (!namespaces.has(name)) entries.set(name, new NamespaceEntry(undefined, state));
+    return new MemorySnapshot(entries, seesAllSecretTypes, allServiceAccounts);
   }
 
   /** The same content, declared to hold every ServiceAccount of the cluster (the live snapshot). */
@@ -79,7 +104,17 @@ export class MemorySnapshot implements ClusterSnapshot {
   }
 
   namespace(name: string): NamespaceView | undefined {
-    return this.namespaces.get(name);
+    return this.entryOf(name)?.view;
+  }
+
+  resolveNamespace<T>(name: string, resolver: NamespaceResolver<T>): T {
+    const entry = this.entryOf(name);
+    if (entry === undefined) return resolver.forNamespace(name, undefined);
+    if (entry.resolvedBy === resolver) return entry.resolved as T;
+    const resolved = resolver.forNamespace(name, entry.view);
+    entry.resolvedBy = resolver;
+    entry.resolved = resolved;
+    return resolved;
   }
 
   secret(namespace: string, name: string): PullSecretView | undefined {
@@ -108,30 +143,48 @@ export class MemorySnapshot implements ClusterSnapshot {
 
   /** Counts for logs, readiness and the memory benchmark. */
   stats(): { namespaces: number; secrets: number; serviceAccounts: number } {
+    let namespaces = 0;
     let secrets = 0;
     let serviceAccounts = 0;
-    for (const state of this.states.values()) {
+    for (const { view, state } of this.entries.values()) {
+      if (view !== undefined) namespaces++;
+      if (state === undefined) continue;
       secrets += state.secrets.size;
       serviceAccounts += state.serviceAccounts.size;
     }
-    return { namespaces: this.namespaces.size, secrets, serviceAccounts };
+    return { namespaces, secrets, serviceAccounts };
   }
 
+  /** Every namespace entry by name (the live cache builds the next snapshot from them). */
+  namespaceEntries(): ReadonlyMap<string, NamespaceEntry> {
+    return this.entries;
+  }
+
+  /** The namespaces holding secrets or ServiceAccounts, by name (a new map: tests, audits). */
   namespaceStates(): ReadonlyMap<string, NamespaceState> {
-    return this.states;
+    const states = new Map<string, NamespaceState>();
+    for (const [name, { state }] of this.entries) if (state !== undefined) states.set(name, state);
+    return states;
   }
 
+  /** The known Namespace objects, by name (a new map: tests, audits). */
   namespaceViews(): ReadonlyMap<string, NamespaceView> {
-    return this.namespaces;
+    const views = new Map<string, NamespaceView>();
+    for (const [name, { view }] of this.entries) if (view !== undefined) views.set(name, view);
+    return views;
+  }
+
+  private entryOf(namespace: string): NamespaceEntry | undefined {
+    if (namespace === this.lastNamespace) return this.lastEntry;
+    const entry = this.entries.get(namespace);
+    this.lastNamespace = namespace;
+    this.lastEntry = entry;
+    return entry;
   }
 
   private stateOf(namespace: string): NamespaceState {
-    if (namespace === this.lastNamespace) return this.lastState;
-    const state = this.states.get(namespace) ?? EMPTY_STATE;
-    this.lastNamespace = namespace;
-    this.lastState = state;
-    return state;
+    return this.entryOf(namespace)?.state ?? EMPTY_STATE;
   }
 }
 
-export const EMPTY_SNAPSHOT = new MemorySnapshot(new Map(), new Map(), true);
+export const EMPTY_SNAPSHOT = new MemorySnapshot(new Map(), true);

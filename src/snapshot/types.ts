@@ -18,6 +18,12 @@ export interface NamespaceView {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** Something derived from a namespace's name and view alone (the policy resolver: its effective policy). */
+export interface NamespaceResolver<T> {
+  /** Must answer the same (the same object) for the same name and view: snapshots remember it. */
+  forNamespace(name: string, view: NamespaceView | undefined): T;
+}
+
 /**
  * The cluster state decide() reads: pure data, read synchronously, never mutated in place.
  * Implemented by manifests/state files (offline) and by the informer cache (live cluster).
@@ -25,6 +31,12 @@ export interface NamespaceView {
 export interface ClusterSnapshot {
   /** The namespace, or undefined when unknown (callers assume it exists, unlabelled). */
   namespace(name: string): NamespaceView | undefined;
+  /**
+   * resolver.forNamespace(name, namespace(name)), remembered with the namespace for the last
+   * resolver asked while its view stays the same object: the effective policy is found with the
+   * namespace instead of in a map of its own. A new resolver (a policy reload) resolves afresh.
+   */
+  resolveNamespace<T>(name: string, resolver: NamespaceResolver<T>): T;
   /** A secret of the namespace by name (any type the source could see), or undefined. */
   secret(namespace: string, name: string): PullSecretView | undefined;
   /** Every usable-or-not pull secret of the namespace, sorted by name (injection candidates). */

@@ -147,7 +147,7 @@ t.test('drops the entry when its namespace\'s secrets change, and answers from t
   // The namespace's only pull secret is deleted; the Namespace object itself (its view) is untouched.
   const without = snapshotFromObjects(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'));
   const shared = before.snapshot as MemorySnapshot;
-  const after = { ...before, snapshot: new MemorySnapshot(new Map(shared.namespaceViews()), without.namespaceStates(), shared.seesAllSecretTypes) };
+  const after = { ...before, snapshot: MemorySnapshot.fromMaps(new Map(shared.namespaceViews()), without.namespaceStates(), shared.seesAllSecretTypes) };
   const memo = new AdmissionMemo(16);
   const covered = memo.admit(replica('1', { imagePullSecrets: ['harbor-pull'] }), 'validate', before);
   t.equal(covered.response.allowed, true);
@@ -166,7 +166,7 @@ t.test('keeps answering from the memo when only another namespace changed', asyn
   const views = new Map(before.namespaceViews());
   states.set('other', changed.namespaceStates().get('other')!);
   views.set('other', changed.namespaceViews().get('other')!);
-  const after = new MemorySnapshot(views, states, before.seesAllSecretTypes);
+  const after = MemorySnapshot.fromMaps(views, states, before.seesAllSecretTypes);
   const memo = new AdmissionMemo(16);
   memo.admit(replica('1'), 'validate', { snapshot: before, policy, now: NOW });
   const second = memo.admit(replica('2'), 'validate', { snapshot: after, policy, now: NOW });
@@ -180,7 +180,7 @@ t.test('drops the entry when its namespace\'s labels change, even with the same 
   const relabelled = snapshotFromObjects([namespaceObject('team', { rollout: 'audit' })]);
   const views = new Map(before.namespaceViews());
   views.set('team', relabelled.namespaceViews().get('team')!);
-  const after = new MemorySnapshot(views, new Map(before.namespaceStates()), before.seesAllSecretTypes);
+  const after = MemorySnapshot.fromMaps(views, new Map(before.namespaceStates()), before.seesAllSecretTypes);
   const memo = new AdmissionMemo(16);
   const review = (uid: string) => replica(uid, { imagePullSecrets: [] });
   t.equal(memo.admit(review('1'), 'mutate', { snapshot: before, policy, now: NOW }).action, 'patch');
@@ -388,7 +388,7 @@ t.test('a hit under the same snapshot skips the namespace lookups; a new snapsho
   t.match(memo.stats(), { hits: 3, misses: 1 });
 
   // Another snapshot object with the same namespace state: checked once, then current again.
-  const same = counted(new MemorySnapshot(new Map(base.namespaceViews()), new Map(base.namespaceStates()), base.seesAllSecretTypes));
+  const same = counted(MemorySnapshot.fromMaps(new Map(base.namespaceViews()), new Map(base.namespaceStates()), base.seesAllSecretTypes));
   memo.admit(replica('5'), 'validate', { snapshot: same, policy, now: NOW });
   t.ok(lookups > 0, 'a new snapshot is checked');
   lookups = 0;
@@ -399,7 +399,7 @@ t.test('a hit under the same snapshot skips the namespace lookups; a new snapsho
   // Back to the first snapshot after the namespace changed in between: the entry is not answered
   // from the epoch it was last checked in, since that epoch has passed.
   const without = snapshotFromObjects(CLUSTER.filter((object) => (object as { metadata: { name: string } }).metadata.name !== 'harbor-pull'));
-  const changed = new MemorySnapshot(new Map(base.namespaceViews()), without.namespaceStates(), base.seesAllSecretTypes);
+  const changed = MemorySnapshot.fromMaps(new Map(base.namespaceViews()), without.namespaceStates(), base.seesAllSecretTypes);
   const denied = memo.admit(replica('7'), 'validate', { snapshot: changed, policy, now: NOW });
   t.equal(denied.response.allowed, false);
   t.same(denied, admit(replica('7'), 'validate', { snapshot: changed, policy, now: NOW }));

@@ -33,7 +33,7 @@ function answer(c: Case): ReturnType<typeof admit> {
   const loaded = parsePolicyObject(c.policy ?? {});
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
   const offline = snapshotFromObjects(c.state);
-  const snapshot = c.live === true ? new MemorySnapshot(offline.namespaceViews(), offline.namespaceStates(), false, true) : offline;
+  const snapshot = c.live === true ? MemorySnapshot.fromMaps(offline.namespaceViews(), offline.namespaceStates(), false, true) : offline;
   return admit(decodeAdmissionReview(c.review), c.phase, { snapshot, policy: new PolicyResolver(loaded.policy), now: NOW });
 }
 
