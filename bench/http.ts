@@ -3,7 +3,7 @@
  * each in its own child process, loaded by autocannon from this process (keep-alive, 10
  * connections) with AdmissionReviews of the realistic 3-container pod.
  *
- *   node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT]
+ *   node bench/http.ts [--duration 4] [--rounds 5] [--warmup 2] [--connections 10] [--only TEXT]
  *                      [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="--max-semi-space-size=64"]
  *
  * The server children run with the container image's Node.js options (IMAGE_NODE_OPTIONS), so the
@@ -36,6 +36,9 @@
  * builds its connections). Before every run the never-seen pods get new numbers (uid and image
  * repository, rewritten in place: renumber), so no pod comes round again in a later run, warm-up
  * included. "GC pause µs/req" is the server's main thread paused for garbage collection.
+ * A row's p99 is the median of its rounds' p99s, as its ratio is the median of its rounds' ratios:
+ * on a shared machine a burst of other work stalls a round now and then, and pooled, the requests
+ * of that one round set the row's p99 (the pooled p99 is shown too).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -65,7 +68,7 @@ const { values } = parseArgs({
   options: {
     /** Seconds per run; each target gets `rounds` runs per route, interleaved with the others. */
     duration: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10' },
     /** Only targets whose name contains one of these comma-separated texts (the bare baseline always runs). */
@@ -88,7 +91,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 3] [--warmup 2] [--connections 10] [--only TEXT,...]
+  process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 5] [--warmup 2] [--connections 10] [--only TEXT,...]
                          [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants]
 Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
 `);
@@ -534,8 +537,8 @@ async function main(): Promise<void> {
       `${values['server-node-options'] !== '' ? `; server options: ${values['server-node-options']}` : ''}; ` +
       `1-min load average at the end: ${(loadavg()[0] ?? 0).toFixed(2)}.`,
     '',
-    '| target | route | requests/s | p50 (ms) | p99 (ms) | ratio to bare | ratio to bare replicas | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req | GC pause µs/req | load generator µs/req |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | route | requests/s | p50 (ms) | p99 (ms): median of rounds (range) | p99 pooled (ms) | ratio to bare | ratio to bare replicas | server CPU µs/req | CPU ratio | main thread µs/req | kernel µs/req | GC pause µs/req | load generator µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   // Each goal judged on its own, over every webhook row (worst row shown).
   const ratioVerdicts: string[] = [];
@@ -559,7 +562,13 @@ async function main(): Promise<void> {
       const ratioTo = (baseline: Cell | undefined): number => median(cell.rates.map((rate, round) => rate / (baseline?.rates[round] ?? Number.NaN)));
       const ratio = ratioTo(bareCell);
       const cpuPerRequest = cell.cpuMicros / cell.requests;
-      const p99 = percentile(pooled, 0.99);
+      // The goal's p99 is the median of the rounds' p99s, as the ratio is the median of the rounds'
+      // ratios: a burst on the machine (another process, the hypervisor taking the vCPU) that
+      // stalls one round moves its p99 by milliseconds and, pooled, the row's; the pooled p99 is
+      // shown next to it.
+      const roundP99s = cell.latencies.map((part) => percentile(Float64Array.from(part).sort(), 0.99));
+      const p99 = median(roundP99s);
+      const p99Range = `${fixed(Math.min(...roundP99s), 2)}-${fixed(Math.max(...roundP99s), 2)}`;
       const isWebhook = server.target.baseline !== true;
       if (isWebhook && server.target.diagnostic !== true) {
         // NaN (no bare figure, no requests) counts as missing the goal.
@@ -573,7 +582,7 @@ async function main(): Promise<void> {
       const problems = cell.problems.length === 0 ? '' : ` (${cell.problems.join(', ')})`;
       lines.push(
         `| ${server.target.name} | ${route} | ${Math.round(median(cell.rates)).toLocaleString('en-US')}${problems} | ` +
-          `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} | ${fixed(ratio, 2)} | ${fixed(ratioTo(replicaBareCell), 2)} | ` +
+          `${fixed(percentile(pooled, 0.5), 2)} | ${fixed(p99, 2)} (${p99Range}) | ${fixed(percentile(pooled, 0.99), 2)} | ${fixed(ratio, 2)} | ${fixed(ratioTo(replicaBareCell), 2)} | ` +
           `${fixed(cpuPerRequest, 0)} | ${fixed(bareCpu / cpuPerRequest, 2)} | ${fixed(cell.mainThreadCpuMicros / cell.requests, 0)} | ` +
           `${fixed(cell.systemCpuMicros / cell.requests, 0)} | ${fixed(cell.gcPauseMicros / cell.requests, 1)} (${fixed(cell.scavengeMicros / cell.requests, 1)}) | ` +
           `${fixed(cell.loadCpuMicros / cell.requests, 0)} |`,
@@ -583,7 +592,7 @@ async function main(): Promise<void> {
   lines.push(
     '',
     '- requests/s: median over rounds, each round\'s answers over the time from its connections built to its last answer; ' +
-      'p50/p99: over every request of every round.',
+      'p50 and p99 pooled: over every request of every round; p99: the median of the rounds\' p99s (the goal), in brackets the lowest and highest round.',
     '- ratio to bare: median of the per-round ratios to the bare server sent the same bodies (the replicas, or exactly the pods never seen), ' +
       'the ratio the goals judge; ratio to bare replicas: the same against the bare server sent the replicas. The two bare rows differ ' +
       'only in what the load generator sends, so their ratio is the load generator\'s share of the difference.',
@@ -596,7 +605,7 @@ async function main(): Promise<void> {
       'share (socket writes, waking the load generator), which grows when the server, not the client, is the bottleneck.',
     ...notes.map((note) => `- ${note}`),
     `- Goals (default log level): ratio to bare: ${ratiosMet ? 'met' : 'NOT met'}: ${ratioVerdicts.join('; ')}; ` +
-      `p99 <= ${GOAL_P99_MS} ms: ${worstP99 <= GOAL_P99_MS ? 'met' : 'NOT met'} (worst ${fixed(worstP99, 2)} ms)` +
+      `p99 (median of rounds) <= ${GOAL_P99_MS} ms: ${worstP99 <= GOAL_P99_MS ? 'met' : 'NOT met'} (worst row ${fixed(worstP99, 2)} ms)` +
       `${problemCount > 0 ? `; ${problemCount} errors or timeouts: the run is NOT valid` : ''}.`,
     `- Bench wall time: ${Math.round((performance.now() - benchStarted) / 1000)} s.`,
     '',
