@@ -50,13 +50,12 @@ export class NamespaceEntry {
   readonly view: NamespaceView | undefined;
   /** Undefined when the namespace holds nothing the snapshot keeps. */
   readonly state: NamespaceState | undefined;
-  /** The last resolver asked through MemorySnapshot.resolveNamespace, and what it answered for this view. */
-  resolvedBy: NamespaceResolver<unknown> | undefined = undefined;
-  resolved: unknown = undefined;
 
   constructor(view: NamespaceView | undefined, state: NamespaceState | undefined) {
     this.view = view;
     this.state = state;
+    // Shared by successive snapshots: nothing may be written on it.
+    Object.freeze(this);
   }
 }
 
@@ -108,13 +107,10 @@ export class MemorySnapshot implements ClusterSnapshot {
   }
 
   resolveNamespace<T>(name: string, resolver: NamespaceResolver<T>): T {
-    const entry = this.entryOf(name);
-    if (entry === undefined) return resolver.forNamespace(name, undefined);
-    if (entry.resolvedBy === resolver) return entry.resolved as T;
-    const resolved = resolver.forNamespace(name, entry.view);
-    entry.resolvedBy = resolver;
-    entry.resolved = resolved;
-    return resolved;
+    // The resolver remembers its answer per view (PolicyResolver: a WeakMap), not the entry: entries
+    // outlive policy reloads (snapshots share them while a namespace is quiet), and an answer kept
+    // on one would keep its resolver, with its memos, alive until the namespace was asked again.
+    return resolver.forNamespace(name, this.entryOf(name)?.view);
   }
 
   secret(namespace: string, name: string): PullSecretView | undefined {

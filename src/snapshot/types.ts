@@ -20,7 +20,7 @@ export interface NamespaceView {
 
 /** Something derived from a namespace's name and view alone (the policy resolver: its effective policy). */
 export interface NamespaceResolver<T> {
-  /** Must answer the same (the same object) for the same name and view: snapshots remember it. */
+  /** Answers the same (the same object) for the same name and view. */
   forNamespace(name: string, view: NamespaceView | undefined): T;
 }
 
@@ -32,9 +32,9 @@ export interface ClusterSnapshot {
   /** The namespace, or undefined when unknown (callers assume it exists, unlabelled). */
   namespace(name: string): NamespaceView | undefined;
   /**
-   * resolver.forNamespace(name, namespace(name)), remembered with the namespace for the last
-   * resolver asked while its view stays the same object: the effective policy is found with the
-   * namespace instead of in a map of its own. A new resolver (a policy reload) resolves afresh.
+   * resolver.forNamespace(name, namespace(name)), with the namespace found by the same lookup as
+   * its state. Nothing is remembered on the snapshot: the resolver remembers its answers per view,
+   * so a policy reload (a new resolver) resolves afresh and the old resolver can be freed.
    */
   resolveNamespace<T>(name: string, resolver: NamespaceResolver<T>): T;
   /** A secret of the namespace by name (any type the source could see), or undefined. */

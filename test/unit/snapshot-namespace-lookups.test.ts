@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { applyEvent, emptyLiveSnapshot, projectNamespace, projectSecret, replaceScope, type SnapshotRecord, type WatchEventType } from '../../src/cluster/projection.ts';
 import { DEFAULT_POLICY } from '../../src/policy/default-policy.ts';
@@ -7,7 +8,7 @@ import { snapshotFromObjects } from '../../src/snapshot/from-objects.ts';
 import { namespaceObject, pullSecret } from '../helpers/objects.ts';
 
 // A snapshot finds a namespace's view, its state and its effective policy with one lookup and
-// remembers the last namespace (and, per namespace, the last policy resolver's answer). The live
+// remembers the last namespace (the policy resolver remembers its answer per view). The live
 // cache builds each new snapshot from the old one's entries: every answer must still be the one
 // of the snapshot and policy asked, whatever was asked before.
 
@@ -136,3 +137,13 @@ for (const [name, { snapshot }] of Object.entries(reloads)) {
     t.equal(snapshot.resolveNamespace('a', warning), warning.forNamespace('a', snapshot.namespace('a')), 'the resolver’s own answer');
   });
 }
+
+// Snapshots share a quiet namespace's entry across live changes and policy reloads: nothing they
+// hold may keep a replaced policy (its resolver and memos) alive.
+t.test('after a policy reload, the replaced resolver is freed though most namespaces were not asked again', async (t) => {
+  const output = execFileSync(process.execPath, ['--expose-gc', 'test/fixtures/heap-child-resolver.ts'], { encoding: 'utf8' });
+  const result = JSON.parse(output) as { replacedAlive: boolean; currentAlive: boolean; namespaces: number };
+  t.equal(result.namespaces, 200, 'the snapshot still holds every namespace');
+  t.equal(result.currentAlive, true, 'the resolver in use is alive (the check sees what is kept)');
+  t.equal(result.replacedAlive, false, 'the replaced resolver was collected');
+});
