@@ -193,7 +193,7 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
   let nameSource: CredentialSource;
   if (secretsFinal || hasOwnList) {
     names = listed;
-    const copiedFromSa = secretsFinal && saSecrets !== undefined && saSecrets.length > 0 && sameList(listed, saSecrets);
+    const copiedFromSa = secretsFinal && saSecrets !== undefined && saSecrets.length > 0 && isCopyOf(spec.imagePullSecrets, saSecrets);
     nameSource = copiedFromSa ? 'serviceAccount' : 'pod';
     secretsSource = listed.length === 0 ? 'none' : nameSource;
   } else {
@@ -336,6 +336,22 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   // A loop, not every() with a closure: this runs for every decision's memo lookup.
   for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
   return true;
+}
+
+/**
+ * True when `podList` is what the ServiceAccount plugin copies from a ServiceAccount whose list is
+ * `saList`: it copies the list verbatim, duplicates included, so the pod's list (before any
+ * deduplication) is compared with the ServiceAccount's as the snapshot keeps it, which drops
+ * entries without a name (skipped in the pod's list too). One pass over both lists.
+ */
+function isCopyOf(podList: readonly string[], saList: readonly string[]): boolean {
+  let at = 0;
+  for (const name of podList) {
+    if (name === '') continue;
+    if (at >= saList.length || saList[at] !== name) return false;
+    at++;
+  }
+  return at === saList.length;
 }
 
 export function unique(names: readonly string[]): string[] {
