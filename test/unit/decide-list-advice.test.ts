@@ -27,6 +27,8 @@ const TEMPLATE_POLICY = policyResolver({ injection: { templates: true }, registr
 const STATE = [
   namespaceObject('team'),
   serviceAccount('team', 'default', 'sa-hub'),
+  // At pod admission a pod without a list is one whose ServiceAccount had none to copy.
+  serviceAccount('team', 'plain'),
   pullSecret('team', 'sa-hub', 'quay.io'),
   pullSecret('team', 'cover', 'registry.example.com'),
   ...Array.from({ length: 40 }, (_, index) => pullSecret('team', `filler-${String(index).padStart(2, '0')}`, `*.filler-${index}.example.com`)),
@@ -104,12 +106,12 @@ const cutCases: Record<string, CutCase> = {
     says: ['the check of this CronJob\'s pod template was cut short', 'to the CronJob\'s pod template'],
     neverSays: ['list it in imagePullSecrets', 'into a pod'],
   },
-  'a pod created without a list whose ServiceAccount has secrets is told to list them with the covering one': {
-    object: pod({ containers: CONTAINERS }),
+  'a pod created without a list (its ServiceAccount has none to copy) is told to list the covering secret': {
+    object: pod({ containers: CONTAINERS, serviceAccountName: 'plain' }),
     secretsFinal: true,
-    list: ['sa-hub', 'cover'],
+    list: ['cover'],
     says: ['the check of this pod was cut short', 'nothing is injected into it'],
-    neverSays: ['list it in imagePullSecrets', 'pod template'],
+    neverSays: ['list it in imagePullSecrets', 'pod template', 'sa-hub'],
   },
   'a pod whose list the ServiceAccount plugin copied is told to keep the copied names': {
     object: pod({ containers: CONTAINERS, imagePullSecrets: ['sa-hub'] }),
@@ -171,13 +173,13 @@ interface UncoveredCase {
 const uncovered = [{ name: 'zz', image: 'zz.example.net/a:1' }];
 
 const uncoveredCases: Record<string, UncoveredCase> = {
-  'a pod created without a list whose ServiceAccount has secrets is told to list them with the new secret': {
-    object: pod({ containers: uncovered }),
+  'a pod created without a list (its ServiceAccount has none to copy) is told to list the new secret': {
+    object: pod({ containers: uncovered, serviceAccountName: 'plain' }),
     secretsFinal: true,
-    says: ['create a docker-registry secret NEW-SECRET for zz.example.net and add imagePullSecrets: [sa-hub, NEW-SECRET]', 'or add NEW-SECRET to ServiceAccount default'],
-    neverSays: ['list it in imagePullSecrets'],
+    says: ['create a docker-registry secret for zz.example.net and list it in imagePullSecrets'],
+    neverSays: ['sa-hub', 'NEW-SECRET'],
   },
-  'a running pod whose list the ServiceAccount plugin copied is told to keep the copied names': {
+  'a pod whose list the ServiceAccount plugin copied is told to keep the copied names': {
     object: pod({ containers: uncovered, imagePullSecrets: ['sa-hub'] }),
     secretsFinal: true,
     says: ['add imagePullSecrets: [sa-hub, NEW-SECRET]'],
