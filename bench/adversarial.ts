@@ -23,7 +23,7 @@ import { parsePolicyObject } from '../src/policy/load.ts';
 import { PolicyResolver } from '../src/policy/resolve.ts';
 import { BODY_LIMIT_BYTES } from '../src/server/limits.ts';
 import { snapshotFromObjects } from '../src/snapshot/from-objects.ts';
-import { admissionReview, b64, dockerConfigJsonSecret, namespaceObject, pod, pullSecret, serviceAccount, type ContainerSpec } from '../test/helpers/objects.ts';
+import { admissionReview, b64, deployment, dockerConfigJsonSecret, namespaceObject, pod, pullSecret, serviceAccount, type ContainerSpec } from '../test/helpers/objects.ts';
 
 /**
  * CPU per review, at most. The chart gives a review 4 s (--request-timeout 4000, webhook
@@ -50,6 +50,12 @@ const NS = 'attack';
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const USABLE_SECRETS = 2_000;
 const MALFORMED_SECRETS = 1_000;
+/**
+ * Entries of the ServiceAccount `crowd`, all one secret: the ServiceAccount plugin copies them
+ * verbatim, and advice on the list to write reads the whole list. About 1 MiB of ServiceAccount,
+ * under etcd's 1.5 MiB object limit.
+ */
+const CROWD_ENTRIES = 60_000;
 /** Glob keys against which any 63-byte label is as expensive as it can be. */
 const GLOB_KEYS = [
   '*' + 'a'.repeat(10_000) + 'b.com',
@@ -66,6 +72,7 @@ function state() {
     objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `broken-${i}`, namespace: NS }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{"auths":{"x.io":{"auth":"!"}}}') } });
   }
   for (let i = 0; i < 8; i++) objects.push(pullSecret(NS, `globs-${i}`, ...GLOB_KEYS.map((key) => `${key}/${i}`)));
+  objects.push(serviceAccount(NS, 'crowd', ...Array.from({ length: CROWD_ENTRIES }, () => 'crowd-0')), pullSecret(NS, 'crowd-0', 'quay.io'));
   // Namespace secrets no pod lists, for the injection search: every uncovered image scans them.
   for (let i = 0; i < 200; i++) objects.push(pullSecret(NS, `inject-${i}`, ...GLOB_KEYS.map((key) => `${key}/x${i}`), `*.example.net`));
   return snapshotFromObjects(objects);
@@ -138,6 +145,14 @@ const shapes: Shape[] = [
   {
     name: 'containers: distinct images needing injection (every namespace secret searched)',
     build: (bytes) => review({ containers: fill(bytes, OVERHEAD, (i) => container(`r${i}.example.net/a:1`, i)) }),
+    allowed: false,
+  },
+  {
+    // Each uncovered container is told the list to write (its ServiceAccount's secrets, then the
+    // new one): the advice is made once per decision, not once per container over the whole list.
+    name: `containers: distinct uncovered images in a template whose ServiceAccount lists ${CROWD_ENTRIES.toLocaleString('en-US')} entries`,
+    build: (bytes) =>
+      JSON.stringify(admissionReview(deployment({ namespace: NS, name: 'big', serviceAccountName: 'crowd', containers: fill(bytes, OVERHEAD, (i) => container(`x${i}.example.org/a:1`, i)) }))),
     allowed: false,
   },
   {

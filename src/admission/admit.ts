@@ -1,4 +1,5 @@
-import { decide, listAdvice } from '../decide/decide.ts';
+import { decide } from '../decide/decide.ts';
+import { listAdvice, NEW_SECRET } from '../decide/list-advice.ts';
 import { denySubject } from '../decide/messages.ts';
 import type { PodDecision } from '../decide/types.ts';
 import type { Finding, FindingCode } from '../findings/catalogue.ts';
@@ -268,10 +269,12 @@ export function admit(request: AdmissionRequest, phase: Phase, context: AdmitCon
     // A pod CREATE reaching validation still uncovered was not mutated (mutating webhook absent or
     // skipped): it would fail to pull. Say how to fix it instead of pretending it will be injected.
     // (A pod UPDATE never injects: decide() denies it with how to recreate the pod.) The list to
-    // write keeps the ServiceAccount's secrets when the pod's are the ServiceAccount's.
+    // write keeps the ServiceAccount's secrets when the pod's are the ServiceAccount's, and is the
+    // one the decision's other advice names (with NEW-SECRET when a container needs one created).
     judged = allFindings.filter((finding) => finding.code !== 'InjectedPullSecret');
     const viaServiceAccount = spec.imagePullSecrets.length === 0 || decision.secretsSource === 'serviceAccount';
-    const fix = listAdvice(spec, viaServiceAccount ? context.snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName) : undefined, viaServiceAccount, decision.inject);
+    const saSecrets = context.snapshot.serviceAccountPullSecrets(namespace, spec.serviceAccountName);
+    const fix = listAdvice({ spec, saSecrets, viaServiceAccount, secretsFinal: true }, decision.advisesNewSecret ? [...decision.inject, NEW_SECRET] : decision.inject);
     for (const container of decision.containers) {
       if (container.decision !== 'inject' || container.credential === null) continue;
       const registry = denySubject(container.reference.registry ?? container.image);

@@ -11,6 +11,7 @@ import type { ClusterSnapshot } from '../snapshot/types.ts';
 import { PRESIZED_CONTAINERS, type ContainerRef, type PodSpecRef } from '../workloads/extract.ts';
 import { DECIDE_WORK_BUDGET } from './limits.ts';
 import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
+import { ListAdvisor, NEW_SECRET } from './list-advice.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
 import { podSecrets, unique, type PodSecrets, type ResolvedSecret } from './pod-secrets.ts';
 import type {
@@ -96,6 +97,12 @@ export function decide(input: DecideInput): PodDecision {
     targetsByImage: undefined,
     matchesByImage: undefined,
     namespaceAnswers: undefined,
+    advisor: undefined,
+    adviceSlots: undefined,
+    pendingSlot: undefined,
+    namesNewSecret: undefined,
+    advice: undefined,
+    recreateList: undefined,
     targetOf: (name: string): ImageTarget => targetOf(context, name),
   };
   const only = input.onlyContainers;
@@ -119,6 +126,10 @@ export function decide(input: DecideInput): PodDecision {
     podFindings.push(budgetFinding(spec, containers.length, checked.length, context.meter.limit));
     if (context.chosen.length > 0) withdrawInjections(containers, checked, context);
   }
+  // Advice that names the list to write is the same for every container: made once, now that the
+  // secrets the decision injects (or would have) are known.
+  if (context.adviceSlots !== undefined) fillListAdvice(containers, context);
+  const advisesNewSecret = context.namesNewSecret === true;
 
   for (const entry of secrets.resolved) {
     if (context.citedSecrets?.has(entry.considered.name) === true) continue;
@@ -144,6 +155,7 @@ export function decide(input: DecideInput): PodDecision {
     decision,
     inject,
     patchNames,
+    advisesNewSecret,
     secretsSource: secrets.secretsSource,
     secrets: secrets.considered,
     containers,
@@ -162,6 +174,7 @@ function skippedDecision(spec: PodSpecRef, namespace: string, effective: Effecti
     decision: 'allow',
     inject: [],
     patchNames: [],
+    advisesNewSecret: false,
     secretsSource: 'none',
     secrets: [],
     containers: [],
@@ -237,6 +250,84 @@ interface ContainerContext {
   namespaceAnswers: ByImage<readonly NamespaceKeyMatch[]> | undefined;
   /** Secrets already blamed by a container finding (not repeated at pod level). */
   citedSecrets: Set<string> | undefined;
+  /** Advice on the list to write (listAdvisor()): made on first use. */
+  advisor: ListAdvisor | undefined;
+  /** Container findings whose fix is filled in once the decision is made (fillListAdvice). */
+  adviceSlots: AdviceSlot[] | undefined;
+  /** Set by uncoveredCause when its finding leaves room for the fix: where, and for which registry. */
+  pendingSlot: { readonly offset: number; readonly registry: string } | undefined;
+  /** Whether the decision's list names NEW-SECRET (namesNewSecret()), decided once. */
+  namesNewSecret: boolean | undefined;
+  /** The decision's list advice (decisionAdvice()), made once. */
+  advice: string | undefined;
+  /** The pod's own list for runningPodAdvice, made once. */
+  recreateList: { readonly text: string | undefined; readonly count: number } | undefined;
+}
+
+/** Where a container finding's message takes its fix, which names the decision's list. */
+interface AdviceSlot {
+  /** Index in the decision's container list. */
+  readonly at: number;
+  /** Index in that container's findings. */
+  readonly index: number;
+  /** Offset in the finding's message. */
+  readonly offset: number;
+  /** The registry the secret to create is for. */
+  readonly registry: string;
+}
+
+function listAdvisor(context: ContainerContext): ListAdvisor {
+  return (context.advisor ??= new ListAdvisor({
+    spec: context.input.spec,
+    saSecrets: context.secrets.saSecrets,
+    viaServiceAccount: fromServiceAccount(context.secrets),
+    secretsFinal: context.input.secretsFinal,
+  }));
+}
+
+/**
+ * True when the decision's list names NEW-SECRET, a secret to create: a container still decided
+ * needs one, and "list it in imagePullSecrets" would not do (the list must keep the ServiceAccount's
+ * secrets, or the ServiceAccount enforces mountable secrets, or the spec lists none and other
+ * containers are told a list for the secrets the namespace has). Decided once, after the containers.
+ */
+function namesNewSecret(context: ContainerContext, decided: number): boolean {
+  if (context.namesNewSecret === undefined) {
+    const advisor = listAdvisor(context);
+    context.namesNewSecret = context.adviceSlots?.some((slot) => slot.at < decided) === true &&
+      (advisor.needsListAdvice() || (!advisor.addsToOwnList() && context.chosen.length > 0));
+  }
+  return context.namesNewSecret;
+}
+
+/**
+ * The list to write for the whole decision: the secrets it injects (or would have, when cut), then
+ * NEW-SECRET when the decision names it. Made once, after the containers are decided; every
+ * finding that names a list names this one.
+ */
+function decisionAdvice(context: ContainerContext, decided: number): string {
+  context.advice ??= listAdvisor(context).advice(namesNewSecret(context, decided) ? [...context.chosen, NEW_SECRET] : context.chosen);
+  return context.advice;
+}
+
+/**
+ * Puts each uncovered container's fix into the finding that left room for it (containers dropped by
+ * a budget cut excepted): the decision's list with NEW-SECRET, or "list it in imagePullSecrets"
+ * when that keeps every secret the spec has and no other container is told a list.
+ */
+function fillListAdvice(containers: ContainerDecision[], context: ContainerContext): void {
+  const named = namesNewSecret(context, containers.length);
+  for (const slot of context.adviceSlots ?? []) {
+    const container = containers[slot.at];
+    const finding = container?.findings[slot.index];
+    if (container === undefined || finding === undefined) continue;
+    const fix = named
+      ? `create a docker-registry secret ${NEW_SECRET} for ${slot.registry} and ${decisionAdvice(context, containers.length)}`
+      : `create a docker-registry secret for ${slot.registry} and list it in imagePullSecrets`;
+    const findings = [...container.findings];
+    findings[slot.index] = { ...finding, message: finding.message.slice(0, slot.offset) + fix + finding.message.slice(slot.offset) };
+    containers[slot.at] = { ...container, findings };
+  }
 }
 
 /**
@@ -300,7 +391,7 @@ function withdrawInjections(containers: ContainerDecision[], checked: readonly C
     ? `the check of this ${spec.kind}'s pod template was cut short (DecisionBudgetExceeded), so no injection is counted on (its pods are checked again, each on its own, when created)`
     : 'the check of this pod was cut short (DecisionBudgetExceeded), so nothing is injected into it';
   const whose = spec.isTemplate ? `the ${spec.kind}'s pods get` : 'of the pod';
-  const fix = listAdvice(spec, context.secrets.saSecrets, fromServiceAccount(context.secrets), context.chosen);
+  const fix = decisionAdvice(context, containers.length);
   for (let at = 0; at < containers.length; at++) {
     const container = containers[at] as ContainerDecision;
     const credential = container.credential;
@@ -327,28 +418,6 @@ function withdrawInjections(containers: ContainerDecision[], checked: readonly C
  */
 function fromServiceAccount(secrets: PodSecrets): boolean {
   return !secrets.hasOwnList || secrets.nameSource === 'serviceAccount';
-}
-
-/**
- * Where `added` (secrets for the spec's imagePullSecrets) go, as advice. When the spec's names are
- * its ServiceAccount's (`viaServiceAccount`), a list of the spec's own stops the ServiceAccount
- * plugin's copy, so listing only `added` would take the ServiceAccount's secrets from every pod:
- * the advice is the whole list, the ServiceAccount's names first (what decide() patches into a
- * template without a list), or adding `added` to the ServiceAccount.
- */
-export function listAdvice(spec: PodSpecRef, saSecrets: readonly string[] | undefined, viaServiceAccount: boolean, added: readonly string[]): string {
-  const to = spec.isTemplate ? ` to the ${spec.kind}'s pod template` : '';
-  const addedList = shorten(added.join(', '), DENY_SUBJECT_MAX_CHARS);
-  const account = denySubject(spec.serviceAccountName);
-  if (!viaServiceAccount && spec.imagePullSecrets.length > 0) {
-    return `add ${addedList} to the imagePullSecrets ${spec.isTemplate ? `of the ${spec.kind}'s pod template` : 'of the pod'} (existing entries kept)`;
-  }
-  if (!viaServiceAccount || saSecrets?.length === 0) return `add imagePullSecrets: [${addedList}]${to}`;
-  if (saSecrets === undefined) {
-    return `add imagePullSecrets: [${addedList}]${to}, with the pull secrets of ServiceAccount ${account} (not in the given state) before it: a list of its own stops their copy`;
-  }
-  const whole = shorten(unique([...saSecrets, ...added]).join(', '), DENY_SUBJECT_MAX_CHARS);
-  return `add imagePullSecrets: [${whole}]${to} (ServiceAccount ${account}'s secrets kept: a list of its own stops the ServiceAccount's copy), or add ${addedList} to ServiceAccount ${account}'s imagePullSecrets`;
 }
 
 /** Whether the kubelet, with the pod's usable secrets and `injected`, still pulls what a container found pullable needs. */
@@ -524,7 +593,8 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
       const hubSecret = effective.dockerHubAnonymous === 'warn' ? chooseInjection(context, reference, access.preferredSecrets, ownMatches) : undefined;
-      const fix = hubSecret?.kind === 'inject' ? `list secret ${hubSecret.name}, which covers it` : 'add a Docker Hub secret';
+      // A list written to name it must keep the ServiceAccount's secrets: the short form of the same advice.
+      const fix = hubSecret?.kind === 'inject' ? listAdvisor(context).brief(hubSecret.name) : 'add a Docker Hub secret';
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,
@@ -552,6 +622,11 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     if (cause.severity === 'deny' && privateBy !== undefined) notes.push(privateNote(reference, privateBy));
     if (cause.severity === 'deny' && choice?.kind === 'blocked') notes.push(blockedNote(choice, reference, input.spec.serviceAccountName));
     findings.push(notes.length === 0 ? cause : { ...cause, message: `${cause.message}; ${notes.join('; ')}` });
+    const pending = context.pendingSlot;
+    if (pending !== undefined) {
+      (context.adviceSlots ??= []).push({ at, index: findings.length - 1, offset: pending.offset, registry: pending.registry });
+      context.pendingSlot = undefined;
+    }
   }
 
   if (covered && !injecting && choice?.kind === 'inject') {
@@ -561,7 +636,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
       code: 'NoMatchingCredential',
       severity: 'deny',
       path: imagePathOf(container),
-      message: `${container.name}: no pull secret of this pod covers ${registry}; secret ${denySubject(choice.name)} in the namespace does, but a pod's imagePullSecrets cannot change after creation: ${recreateAdvice(input.spec, choice.name)}${why}`,
+      message: `${container.name}: no pull secret of this pod covers ${registry}; secret ${denySubject(choice.name)} in the namespace does, but ${runningPodAdvice(context, container, choice.name)}${why}`,
     });
     return result(container, image, summary, accessNow, rule, null, verdictOf(findings), findings);
   }
@@ -738,7 +813,7 @@ function uncoveredCause(
       severity,
       path: `${input.spec.specPath}.imagePullSecrets`,
       message: input.podUpdate === true
-        ? `${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers ${registry}) was not copied; ${recreateAdvice(input.spec, shadowed.name)}`
+        ? `${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers ${registry}) was not copied; ${runningPodAdvice(context, container, shadowed.name)}`
         : fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity),
     };
   }
@@ -761,11 +836,11 @@ function uncoveredCause(
     : `, or, if ${registry} needs no pull secret, add a policy registries rule for it (access: public, or access: node when nodes pull with their own identity)`;
   const unmatched = context.usable.length === 0 ? '' : `; ${context.secrets.describeUsable(describeUnmatched)}`;
   const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
-  const fix = input.podUpdate === true
-    ? `a pod's imagePullSecrets cannot change after creation: create a docker-registry secret for ${registry} and ${recreateAdvice(input.spec, 'NEW-SECRET')}`
-    : fromServiceAccount(context.secrets) && (context.secrets.saSecrets?.length ?? 0) > 0
-      ? `create a docker-registry secret NEW-SECRET for ${registry} and ${listAdvice(input.spec, context.secrets.saSecrets, true, ['NEW-SECRET'])}`
-      : `create a docker-registry secret for ${registry} and list it in imagePullSecrets`;
+  // The fix names the decision's list, known once every container is decided: the message leaves
+  // room for it here, filled in by fillListAdvice. A running pod's list cannot change: no list then.
+  const fix = input.podUpdate === true ? `create a docker-registry secret ${NEW_SECRET} for ${registry}; ${runningPodAdvice(context, container, undefined)}` : '';
+  const head = `${container.name}: ${what}; ${fix}`;
+  if (input.podUpdate !== true) context.pendingSlot = { offset: head.length, registry };
   // Under the default access (no rule named the registry), ECR, Artifact Registry and ACR images
   // are usually pulled by the node itself on their cloud: say so, with the rule, instead of the
   // generic rule advice.
@@ -774,7 +849,7 @@ function uncoveredCause(
     code: 'NoMatchingCredential',
     severity: 'deny',
     path: imagePath,
-    message: `${container.name}: ${what}; ${fix}${hint === undefined ? orRule : `; ${hint}`}`,
+    message: `${head}${hint === undefined ? orRule : `; ${hint}`}`,
   };
 }
 
@@ -798,14 +873,44 @@ function describeUnmatched(views: readonly PullSecretView[]): string {
 }
 
 /**
- * How to give a running pod a secret: its list cannot change, so the pod is recreated with its
- * whole list (existing entries kept, in order), or the controller's next pods get it from the
- * ServiceAccount (which the ServiceAccount plugin copies only into pods that list none).
+ * How a running pod (a pod UPDATE) gets `secret` (undefined: NEW-SECRET, to be created), said after
+ * "but": its imagePullSecrets cannot change after creation.
+ * - A regular container's image: recreate the pod with its whole list (existing entries kept, in
+ *   order; said by reference when it does not fit), or, when its controller's template lists none,
+ *   add the secret to the ServiceAccount, which the ServiceAccount plugin copies into the next pods
+ *   (and the only way when the ServiceAccount enforces mountable secrets).
+ * - An ephemeral container (`kubectl debug`, an UPDATE of pods/ephemeralcontainers): recreating the
+ *   pod is not debugging it; it pulls with the pod's secrets, so an image they cover works, or
+ *   `kubectl debug --copy-to`, whose new pod is created (and injected into) like any other.
  */
-export function recreateAdvice(spec: PodSpecRef, secret: string): string {
-  const existing = unique(spec.imagePullSecrets.filter((name) => name !== '' && name !== secret));
-  const list = shorten([...existing, secret].join(', '), DENY_SUBJECT_MAX_CHARS);
-  return `recreate the pod with imagePullSecrets: [${list}] (the whole list, existing entries kept), or, if its controller's template lists none, add ${secret} to ServiceAccount ${spec.serviceAccountName} so the next pods get it`;
+function runningPodAdvice(context: ContainerContext, container: ContainerRef, secret: string | undefined): string {
+  const { spec } = context.input;
+  const name = secret ?? NEW_SECRET;
+  const cannotChange = 'a pod\'s imagePullSecrets cannot change after creation';
+  if (container.group === 'ephemeralContainers') {
+    const copy = context.effective.injectionEnabled
+      ? `, or use kubectl debug --copy-to (a new pod, which pullguard gives ${secret === undefined ? 'a covering secret' : denySubject(secret)} when it is created)`
+      : '';
+    return `${cannotChange}, and an ephemeral container pulls with them: debug with an image they cover${copy}`;
+  }
+  const account = denySubject(spec.serviceAccountName);
+  const saSecrets = context.secrets.saSecrets;
+  if (saSecrets?.enforceMountableSecrets === true && secret === undefined) {
+    return `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod`;
+  }
+  const existing = (context.recreateList ??= recreateList(spec));
+  const list = existing.text !== undefined && existing.text.length + name.length + 2 <= DENY_SUBJECT_MAX_CHARS
+    ? `imagePullSecrets: [${existing.text === '' ? name : `${existing.text}, ${name}`}] (the whole list, existing entries kept)`
+    : `its ${existing.count} imagePullSecrets, then ${denySubject(name)}`;
+  return `${cannotChange}: recreate the pod with ${list}, or, if its controller's template lists none, add ${denySubject(name)} to ServiceAccount ${account} so the next pods get it`;
+}
+
+/** The pod's names, each once, joined when they fit a subject's room, and how many: once per decision. */
+function recreateList(spec: PodSpecRef): { readonly text: string | undefined; readonly count: number } {
+  const names = unique(spec.imagePullSecrets.filter((name) => name !== ''));
+  let length = -2;
+  for (const name of names) length += name.length + 2;
+  return { text: length <= DENY_SUBJECT_MAX_CHARS ? names.join(', ') : undefined, count: names.length };
 }
 
 function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean, podUpdate = false): Finding {

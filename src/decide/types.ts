@@ -58,6 +58,11 @@ export interface PodDecision {
    * ServiceAccount's secrets when the spec lists none (adding any name stops the ServiceAccount copy).
    */
   readonly patchNames: readonly string[];
+  /**
+   * True when a container's advice names NEW-SECRET, a secret to create: the list advice of the
+   * decision names it after `inject`, and so does any other advice on the same list (admit()).
+   */
+  readonly advisesNewSecret: boolean;
   readonly secretsSource: 'pod' | 'serviceAccount' | 'none';
   readonly secrets: readonly SecretConsidered[];
   readonly containers: readonly ContainerDecision[];

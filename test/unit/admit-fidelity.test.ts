@@ -139,8 +139,8 @@ const cases: Record<string, Case> = {
     phase: 'validate',
     policy: { injection: { enabled: false } },
     allowed: false,
-    says: ['recreate the pod with imagePullSecrets: [quay, sa-cred]'],
-    neverSays: ['list it too'],
+    says: ['was not copied; a pod\'s imagePullSecrets cannot change after creation, and an ephemeral container pulls with them: debug with an image they cover'],
+    neverSays: ['list it too', 'recreate the pod', 'kubectl debug --copy-to'],
   },
   // 14
   'says mirror pods are admitted but not mutated': {

@@ -131,9 +131,9 @@ const cutCases: Record<string, CutCase> = {
   'a Deployment without a list whose ServiceAccount is unknown is told to list that ServiceAccount\'s secrets too': {
     object: deployment({ containers: CONTAINERS, serviceAccountName: 'builder' }),
     secretsFinal: false,
-    list: ['cover'],
-    says: ['with the pull secrets of ServiceAccount builder (not in the given state) before it'],
-    neverSays: ['list it in imagePullSecrets'],
+    list: null,
+    says: ['add imagePullSecrets to the Deployment\'s pod template listing the pull secrets of ServiceAccount builder (not known to pullguard), if any, then cover'],
+    neverSays: ['list it in imagePullSecrets', 'given state'],
   },
 };
 
@@ -147,14 +147,20 @@ for (const [name, c] of Object.entries(cutCases)) {
     }
     const problems: string[] = [];
     for (const budget of budgets) {
-      const finding = containerFinding(decideWith(spec, c.secretsFinal, budget), 'app', 'NoMatchingCredential');
+      const decision = decideWith(spec, c.secretsFinal, budget);
+      const finding = containerFinding(decision, 'app', 'NoMatchingCredential');
       if (finding?.severity !== 'deny') {
         problems.push(`budget ${budget}: app has no NoMatchingCredential denial`);
         continue;
       }
       const message = finding.message;
       if (!message.includes('secret cover in the namespace does')) problems.push(`budget ${budget}: the covering secret is not named: ${message}`);
-      if (c.list !== null && !message.includes(`imagePullSecrets: [${c.list.join(', ')}]`)) problems.push(`budget ${budget}: not the list [${c.list.join(', ')}]: ${message}`);
+      // When zz (which needs a secret the namespace lacks) was decided before the cut, the one list
+      // of the answer names that secret too, after the covering one.
+      const zz = containerFinding(decision, 'zz', 'NoMatchingCredential');
+      const list = c.list === null ? null : zz === undefined ? c.list : c.list.includes('sa-hub') ? [...c.list, 'NEW-SECRET'] : null;
+      if (list !== null && !message.includes(`imagePullSecrets: [${list.join(', ')}]`)) problems.push(`budget ${budget}: not the list [${list.join(', ')}]: ${message}`);
+      if (list !== null && zz !== undefined && !zz.message.includes(`imagePullSecrets: [${list.join(', ')}]`)) problems.push(`budget ${budget}: zz is told another list: ${zz.message}`);
       for (const fragment of c.says) if (!message.includes(fragment)) problems.push(`budget ${budget}: does not say "${fragment}": ${message}`);
       for (const fragment of c.neverSays) if (message.includes(fragment)) problems.push(`budget ${budget}: says "${fragment}": ${message}`);
     }

@@ -43,7 +43,7 @@ const HELPS: Record<string, string> = {
 };
 
 /** Flags of other tools the README shows in their commands (helm, kubectl, kube-apiserver, node). */
-const OTHER_TOOLS_FLAGS = new Set(['--create-namespace', '--set', '--dry-run', '--admission-control-config-file', '--max-semi-space-size', '--heap-growing-percent', '--manifest', '--archive']);
+const OTHER_TOOLS_FLAGS = new Set(['--create-namespace', '--set', '--dry-run', '--admission-control-config-file', '--max-semi-space-size', '--heap-growing-percent', '--manifest', '--archive', '--copy-to']);
 
 function longFlags(text: string): Set<string> {
   return new Set(text.match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []);

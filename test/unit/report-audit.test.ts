@@ -93,7 +93,8 @@ t.test('pasting the suggested registries block into the policy clears the denial
 t.test('a denial for a registry no rule names offers both fixes: a pull secret, or a registries rule', async (t) => {
   const report = audit([pod({ containers: [{ name: 'app', image: 'gitlab.internal.example/team/app:1' }] })]);
   const message = report.results[0]?.containers[0]?.findings[0]?.message ?? '';
-  t.match(message, /create a docker-registry secret for gitlab\.internal\.example and list it in imagePullSecrets, or, if gitlab\.internal\.example needs no pull secret, add a policy registries rule for it \(access: public, or access: node/);
+  // Without state, ServiceAccount default is unknown: a list written into the pod keeps its secrets.
+  t.match(message, /create a docker-registry secret NEW-SECRET for gitlab\.internal\.example and add imagePullSecrets listing the pull secrets of ServiceAccount default \(not known to pullguard\), if any, then NEW-SECRET \(a list of its own stops the ServiceAccount's copy\), or add NEW-SECRET to ServiceAccount default's imagePullSecrets, or, if gitlab\.internal\.example needs no pull secret, add a policy registries rule for it \(access: public, or access: node/);
 });
 
 t.test('a denial for a registry a rule marks secret-only offers the pull secret alone', async (t) => {
@@ -101,7 +102,7 @@ t.test('a denial for a registry a rule marks secret-only offers the pull secret 
   if (!loaded.ok) throw new Error('policy must load');
   const report = auditObjects([{ object: pod({ containers: [{ name: 'app', image: 'gitlab.internal.example/team/app:1' }] }), source: 'm.yaml:1' }], snapshotFromObjects([]), new PolicyResolver(loaded.policy), NOW);
   const message = report.results[0]?.containers[0]?.findings[0]?.message ?? '';
-  t.match(message, /list it in imagePullSecrets$/);
+  t.match(message, /or add NEW-SECRET to ServiceAccount default's imagePullSecrets$/);
   t.same(report.rollup.uncovered, [], 'a rule names it');
 });
 

@@ -1,0 +1,159 @@
+import type { ServiceAccountPullSecrets } from '../snapshot/types.ts';
+import type { PodSpecRef } from '../workloads/extract.ts';
+import { DENY_SUBJECT_MAX_CHARS, denySubject, listNames, shorten } from './messages.ts';
+
+/**
+ * Advice on the imagePullSecrets list to write so that a spec gets more secrets, true to the
+ * ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount/admission.go):
+ * - it copies the ServiceAccount's imagePullSecrets verbatim into a pod that lists none, and
+ *   nothing into a pod that lists any: a list written into a spec whose secrets are its
+ *   ServiceAccount's must keep the ServiceAccount's names, or every pod loses them;
+ * - when the ServiceAccount has kubernetes.io/enforce-mountable-secrets: "true", it rejects a pod
+ *   that lists a name the ServiceAccount's imagePullSecrets do not: a new name goes into the
+ *   ServiceAccount's list (pods that list none get it from there).
+ */
+
+/** The name advice gives a secret the user has yet to create. */
+export const NEW_SECRET = 'NEW-SECRET';
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Whose list the advice is about. */
+export interface ListAdviceSubject {
+  readonly spec: PodSpecRef;
+  /** The ServiceAccount's imagePullSecrets, or undefined when the snapshot does not hold it. */
+  readonly saSecrets: ServiceAccountPullSecrets | undefined;
+  /** The spec's secrets are its ServiceAccount's: it lists none, or its list is the plugin's copy. */
+  readonly viaServiceAccount: boolean;
+  /** Pod admission: the ServiceAccount plugin has run, so a pod without a list had a ServiceAccount without secrets. */
+  readonly secretsFinal: boolean;
+}
+
+/**
+ * The advice for one decision's subject. Everything linear in the ServiceAccount's list (its names
+ * as a set, the whole list) is built at most once, on first use: a decision asks per uncovered
+ * container, and the list can hold hundreds of thousands of names.
+ */
+export class ListAdvisor {
+  readonly subject: ListAdviceSubject;
+  /**
+   * The ServiceAccount's list, or undefined when unknown. A pod admitted without a list had a
+   * ServiceAccount with none (the plugin copies any it has), known to pullguard or not.
+   */
+  private readonly saSecrets: ServiceAccountPullSecrets | undefined;
+  private listed: ReadonlySet<string> | undefined;
+
+  constructor(subject: ListAdviceSubject) {
+    this.subject = subject;
+    this.saSecrets = subject.saSecrets ?? (subject.secretsFinal && subject.spec.imagePullSecrets.length === 0 ? NONE : undefined);
+  }
+
+  /**
+   * True when advice to list one more secret must say more than "list it in imagePullSecrets":
+   * the spec's secrets come from a ServiceAccount that has some (or that pullguard does not know),
+   * or the ServiceAccount enforces mountable secrets. Constant time.
+   */
+  needsListAdvice(): boolean {
+    const saSecrets = this.saSecrets;
+    return saSecrets?.enforceMountableSecrets === true || (this.subject.viaServiceAccount && (saSecrets === undefined || saSecrets.length > 0));
+  }
+
+  /**
+   * Where `added` go, as one piece of advice for a denial. A whole list that does not fit
+   * DENY_SUBJECT_MAX_CHARS is said by reference ("the 40 pull secrets of ServiceAccount X, then
+   * Y") instead of being cut in the middle.
+   */
+  advice(added: readonly string[]): string {
+    const { spec } = this.subject;
+    const saSecrets = this.saSecrets;
+    const names = namesText(added);
+    const account = denySubject(spec.serviceAccountName);
+    const to = spec.isTemplate ? ` to the ${spec.kind}'s pod template` : '';
+    const ofSpec = spec.isTemplate ? `of the ${spec.kind}'s pod template` : 'of the pod';
+    const ownList = this.ownList();
+    const missing = this.notListed(added);
+    if (missing.length > 0) {
+      const then = ownList ? `, and ${names} to the imagePullSecrets ${ofSpec} (existing entries kept)` : ' (pods that list none get its list)';
+      return `add ${namesText(missing)} to ServiceAccount ${account}'s imagePullSecrets${then}: it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists`;
+    }
+    if (ownList) return `add ${names} to the imagePullSecrets ${ofSpec} (existing entries kept)`;
+    if (!this.subject.viaServiceAccount || saSecrets?.length === 0) return `add imagePullSecrets: [${names}]${to}`;
+    const orServiceAccount = `or add ${names} to ServiceAccount ${account}'s imagePullSecrets`;
+    if (saSecrets === undefined) {
+      return `add imagePullSecrets${to} listing the pull secrets of ServiceAccount ${account} (not known to pullguard), if any, then ${names} (a list of its own stops the ServiceAccount's copy), ${orServiceAccount}`;
+    }
+    const whole = wholeList(saSecrets, added);
+    if (whole.text !== undefined) {
+      return `add imagePullSecrets: [${whole.text}]${to} (ServiceAccount ${account}'s secrets kept: a list of its own stops the ServiceAccount's copy), ${orServiceAccount}`;
+    }
+    const theirs = `the ${whole.count} pull secret${whole.count === 1 ? '' : 's'} of ServiceAccount ${account}`;
+    return `add imagePullSecrets${to} listing ${theirs}, then ${names} (a list of its own stops the ServiceAccount's copy), ${orServiceAccount}`;
+  }
+
+  /**
+   * advice() in a few words, for a warning (kubectl prints each on one line): list the secret when
+   * that keeps every secret the spec has, else add it to the ServiceAccount, which always works.
+   */
+  brief(secret: string): string {
+    const enforced = this.notListed([secret]).length > 0;
+    if (!enforced && !this.needsListAdvice()) return `list secret ${secret}, which covers it`;
+    const account = shorten(this.subject.spec.serviceAccountName, 63);
+    return `add secret ${secret}, which covers it, to ServiceAccount ${account}'s imagePullSecrets${this.ownList() ? ' and the pod\'s' : ''}`;
+  }
+
+  /** True when the spec lists its own secrets, so advice adds to that list. */
+  addsToOwnList(): boolean {
+    return this.ownList();
+  }
+
+  private ownList(): boolean {
+    return !this.subject.viaServiceAccount && this.subject.spec.imagePullSecrets.length > 0;
+  }
+
+  /** `added` that a ServiceAccount enforcing mountable secrets does not list (none when it does not enforce). */
+  private notListed(added: readonly string[]): readonly string[] {
+    const saSecrets = this.saSecrets;
+    if (saSecrets?.enforceMountableSecrets !== true) return NONE;
+    const listed = (this.listed ??= new Set(saSecrets));
+    return added.filter((name) => !listed.has(name));
+  }
+}
+
+/** ListAdvisor.advice for a subject asked once (admit's denial of an unpatched pod). */
+export function listAdvice(subject: ListAdviceSubject, added: readonly string[]): string {
+  return new ListAdvisor(subject).advice(added);
+}
+
+/** Names joined when they fit a subject's room; otherwise the first few and how many more. */
+function namesText(names: readonly string[]): string {
+  let length = 0;
+  for (const name of names) {
+    length += name.length + 2;
+    if (length > DENY_SUBJECT_MAX_CHARS + 2) return listNames(names);
+  }
+  return names.join(', ');
+}
+
+/**
+ * The ServiceAccount's names, each once, then the added ones it does not list: the text when it fits
+ * DENY_SUBJECT_MAX_CHARS whole, and how many distinct names the ServiceAccount lists. One pass.
+ */
+function wholeList(saSecrets: readonly string[], added: readonly string[]): { readonly text: string | undefined; readonly count: number } {
+  const seen = new Set<string>();
+  const names: string[] = [];
+  let length = -2;
+  for (const name of saSecrets) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    length += name.length + 2;
+    if (length <= DENY_SUBJECT_MAX_CHARS) names.push(name);
+  }
+  const count = seen.size;
+  for (const name of added) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    length += name.length + 2;
+    if (length <= DENY_SUBJECT_MAX_CHARS) names.push(name);
+  }
+  return { text: length <= DENY_SUBJECT_MAX_CHARS ? names.join(', ') : undefined, count };
+}
