@@ -91,14 +91,15 @@ export class ListAdvisor {
   }
 
   /**
-   * advice() in a few words, for a warning (kubectl prints each on one line): list the secret when
-   * that keeps every secret the spec has, else add it to the ServiceAccount, which always works.
+   * advice() in a few words, for a warning (kubectl prints each on one line, and the API server
+   * asks for under 120 characters): list the secret when that keeps every secret the spec has,
+   * else add it to the ServiceAccount, which always works ("SA", as other warnings say).
    */
   brief(secret: string): string {
     const enforced = this.notListed([secret]).length > 0;
     if (!enforced && !this.needsListAdvice()) return `list secret ${secret}, which covers it`;
-    const account = shorten(this.subject.spec.serviceAccountName, 63);
-    return `add secret ${secret}, which covers it, to ServiceAccount ${account}'s imagePullSecrets${this.ownList() ? ' and the pod\'s' : ''}`;
+    const account = shorten(this.subject.spec.serviceAccountName, 32);
+    return `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets${this.ownList() ? ' and the pod\'s' : ''}`;
   }
 
   /** True when the spec lists its own secrets, so advice adds to that list. */

@@ -201,12 +201,12 @@ const hubCases: Record<string, HubCase> = {
   'a pod whose list was copied from its ServiceAccount is told to add the Docker Hub secret to the ServiceAccount': {
     options: { imagePullSecrets: ['sa-hub'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
-    fix: 'add secret hub, which covers it, to ServiceAccount default\'s imagePullSecrets',
+    fix: 'add hub to SA default\'s imagePullSecrets',
   },
   'a Deployment without a list whose ServiceAccount has secrets is told the same': {
     options: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: true,
-    fix: 'add secret hub, which covers it, to ServiceAccount default\'s imagePullSecrets',
+    fix: 'add hub to SA default\'s imagePullSecrets',
   },
   'a pod with a list of its own is told to list the secret, as before': {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
@@ -221,6 +221,7 @@ for (const [name, c] of Object.entries(hubCases)) {
     const warning = finding(decision, 'web', 'AnonymousPullRateLimited');
     t.equal(warning?.severity, 'warn', 'warns');
     t.ok(warning?.message.endsWith(`(rate-limited); ${c.fix}`), `ends with "${c.fix}": ${warning?.message}`);
+    t.ok((warning?.message.length ?? 0) <= 119, 'fits a warning line');
     t.end();
   });
 }
