@@ -197,7 +197,10 @@ function resolvePodSecrets(spec: PodSpecRef, namespace: string, snapshot: Cluste
     nameSource = copiedFromSa ? 'serviceAccount' : 'pod';
     secretsSource = listed.length === 0 ? 'none' : nameSource;
   } else {
-    names = saSecrets ?? [];
+    // The ServiceAccount's list as the plugin copies it may repeat names (the snapshot keeps it
+    // verbatim): each name once, as for the spec's own list, so the keyring and every lookup over
+    // it cost the distinct names only (60,000 copies of one secret cost 60,000 steps per image).
+    names = saSecrets === undefined ? [] : unique(saSecrets);
     nameSource = 'serviceAccount';
     secretsSource = names.length === 0 ? 'none' : 'serviceAccount';
   }

@@ -76,3 +76,14 @@ for (const [name, c] of Object.entries(cases)) {
     t.end();
   });
 }
+
+t.test('a template without a list gets each of its ServiceAccount\'s secrets once, however often the ServiceAccount names them', (t) => {
+  clearPodSecretsMemo();
+  const template = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'team' }, spec: { template: { spec: { serviceAccountName: 'repeats', containers: [{ name: 'zz', image: 'registry.example.com/a:1' }] } } } };
+  const spec = extractPodSpec(template);
+  if (spec === undefined) throw new Error('no pod spec');
+  const decision = decide({ spec, namespace: 'team', snapshot: snapshotFromObjects(STATE), policy: POLICY, now: NOW, secretsFinal: false });
+  t.same(decision.secrets.map((secret) => secret.name), ['sa-hub', 'sa-ghcr'], 'each name once, in the ServiceAccount\'s order');
+  t.equal(decision.secretsSource, 'serviceAccount');
+  t.end();
+});
