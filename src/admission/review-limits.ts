@@ -17,6 +17,9 @@ export const REVIEW_MAX_IMAGE_PULL_SECRETS = 1_000;
 /** Characters of an image, a container name, a pull-secret name or a ServiceAccount name: names are at most 253 characters (DNS subdomain) and no valid image reference is longer than about 800 (253-character host, port, 255-character path, 128-character tag, sha512 digest). */
 export const REVIEW_MAX_NAME_CHARS = 2_048;
 
+/** JSON objects and arrays in one request body, anywhere in it (fields pullguard never reads too): each costs ~100 bytes once parsed, so 2.4 million `{}` in 7 MiB made a 351 MiB peak; a review of the largest objects etcd stores (1.5 MiB each, object and oldObject) holds at most ~400,000 even if made of nothing but managedFields' `"f:x":{}`. */
+export const REVIEW_MAX_JSON_CONTAINERS = 500_000;
+
 /** A review over a limit: still a 400 (the API server never sends one), with what was over and by how much. */
 export class ReviewLimitError extends MalformedReviewError {
   constructor(message: string) {
@@ -76,5 +79,40 @@ function checkName(value: unknown, spec: string, name: string, index?: number, m
   if (typeof value === 'string' && value.length > REVIEW_MAX_NAME_CHARS) {
     const field = index === undefined ? `${spec}.${name}` : `${spec}.${name}[${index}].${member ?? ''}`;
     throw new ReviewLimitError(`${field} is ${value.length} characters; pullguard reviews names and images of at most ${REVIEW_MAX_NAME_CHARS} (REVIEW_MAX_NAME_CHARS)`);
+  }
+}
+
+/** Each JSON object or array takes at least two characters, its brackets: a shorter body cannot be over the limit, and is not scanned. */
+const SCAN_FROM_CHARS = 2 * REVIEW_MAX_JSON_CONTAINERS;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * Throws ReviewLimitError when the JSON text holds more than REVIEW_MAX_JSON_CONTAINERS objects
+ * and arrays, before it is parsed: the body limit bounds bytes, and 7 MiB of `{}` in a field no
+ * decision reads (`request.dryRun`, `spec.volumes`) parses into 2.4 million objects. One pass over
+ * the text outside its strings, stopping at the first container over the limit; bodies under
+ * SCAN_FROM_CHARS (every review the API server sends in practice) cost one comparison. The text is
+ * not validated here: JSON.parse does that after.
+ */
+export function checkJsonBodyLimits(text: string): void {
+  if (text.length < SCAN_FROM_CHARS) return;
+  let containers = 0;
+  const length = text.length;
+  for (let at = 0; at < length; at++) {
+    const code = text.charCodeAt(at);
+    if (code === QUOTE) {
+      // Skip the string: to the next quote that no backslash escapes.
+      for (at++; at < length; at++) {
+        const inner = text.charCodeAt(at);
+        if (inner === BACKSLASH) at++;
+        else if (inner === QUOTE) break;
+      }
+    } else if ((code === OPEN_BRACE || code === OPEN_BRACKET) && ++containers > REVIEW_MAX_JSON_CONTAINERS) {
+      throw new ReviewLimitError(`the request body holds more than ${REVIEW_MAX_JSON_CONTAINERS} JSON objects and arrays; pullguard reviews at most ${REVIEW_MAX_JSON_CONTAINERS} (REVIEW_MAX_JSON_CONTAINERS)`);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { admit, type Phase } from '../admission/admit.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
-import { checkReviewLimits } from '../admission/review-limits.ts';
+import { checkJsonBodyLimits, checkReviewLimits } from '../admission/review-limits.ts';
 import { readStdin } from '../manifests/read.ts';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { loadPolicyResolver, loadStateFiles } from './inputs.ts';
@@ -50,6 +50,12 @@ export async function runReview(args: readonly string[], io: CommandIo): Promise
   const policy = await loadPolicyResolver(values.policy);
   const { snapshot } = await loadStateFiles(values.state);
   const text = await readStdin(io.stdin);
+  try {
+    checkJsonBodyLimits(text);
+  } catch (error) {
+    if (error instanceof MalformedReviewError) throw new UsageError(`malformed AdmissionReview: ${error.message}`);
+    throw error;
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -5,7 +5,7 @@ import type { Phase } from '../admission/admit.ts';
 import { AdmissionMemo, DEFAULT_ADMISSION_MEMO_ENTRIES } from '../admission/admission-memo.ts';
 import type { Finding } from '../findings/catalogue.ts';
 import { decodeAdmissionReview, MalformedReviewError, reviewResponse } from '../admission/review.ts';
-import { checkReviewLimits, ReviewLimitError } from '../admission/review-limits.ts';
+import { checkJsonBodyLimits, checkReviewLimits, ReviewLimitError } from '../admission/review-limits.ts';
 import { shorten } from '../decide/messages.ts';
 import { DecisionLog, LOG_FIELD_MAX_CHARS } from './decision-log.ts';
 import { BODY_LIMIT_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, ERROR_MESSAGE_MAX_CHARS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_CHECK_INTERVAL_MS } from './limits.ts';
@@ -56,7 +56,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   const app = (options.https !== undefined
     ? Fastify({ ...serverOptions, https: options.https })
     : Fastify(serverOptions)) as unknown as FastifyInstance;
-  useFastJsonParser(app);
+  useFastJsonParser(app, checkBodyLimits);
   // Node cuts a request whose headers and body have not arrived within requestTimeout, but only
   // checks every connectionsCheckingInterval (30 s by default) and gives headers their own 60 s
   // headersTimeout: a stalled body was cut after 73-90 s. One deadline for headers and body,
@@ -81,6 +81,17 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
     }
     socket.destroy(error);
+  }
+
+  /** A body over a limit that holds before parsing (REVIEW_MAX_JSON_CONTAINERS): the 400 of any review limit, before JSON.parse builds it. */
+  function checkBodyLimits(text: string): Error | undefined {
+    try {
+      checkJsonBodyLimits(text);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof ReviewLimitError)) throw error;
+      return Object.assign(new Error(`AdmissionReview over a review limit: ${error.message}`), { statusCode: 400, code: 'PULLGUARD_REVIEW_LIMIT' });
+    }
   }
 
   function handlerFor(phase: Phase) {
@@ -172,7 +183,8 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       metrics.malformed.inc({ webhook });
       metrics.countRequest(webhook, 'malformed');
     }
-    logger.warn({ url: request.url, status, code: error.code, error: message }, 'rejected request');
+    // A body over a review limit that holds before parsing is logged as the other review limits are.
+    logger.warn({ url: request.url, status, code: error.code, error: message }, error.code === 'PULLGUARD_REVIEW_LIMIT' ? 'AdmissionReview over a review limit' : 'rejected request');
     const names: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
     return reply.code(status).send({ error: names[status] ?? 'Bad Request', message: message || 'bad request' });
   });
@@ -186,13 +198,16 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
  * review on every request. Such a key, escaped or not, needs `__proto__`, `constructor` or a `\u`
  * escape somewhere in the text: a body without all three is parsed with JSON.parse alone, and any
  * other body (and every body JSON.parse refuses, for the same 400 and message) goes to Fastify's
- * own parser.
+ * own parser. `refuse` sees every body first: an error it returns is the answer (a review limit
+ * that holds before parsing).
  */
-export function useFastJsonParser(app: FastifyInstance): void {
+export function useFastJsonParser(app: FastifyInstance, refuse?: (text: string) => Error | undefined): void {
   const strict = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseJsonBody(request, body, done) {
     const text = body as string;
+    const refused = refuse?.(text);
+    if (refused !== undefined) return done(refused, undefined);
     if (text === '' || text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
       return strict(request, text, done);
     }

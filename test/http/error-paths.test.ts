@@ -7,11 +7,12 @@ import { admissionReview, namespaceObject, pod, pullSecret } from '../helpers/ob
 import { generateCertificates } from '../../src/certs/generate.ts';
 import { ECHOED_VALUE_MAX_CHARS } from '../../src/admission/review.ts';
 import { DENY_SUBJECT_MAX_CHARS } from '../../src/decide/messages.ts';
-import { REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
+import { REVIEW_MAX_JSON_CONTAINERS, REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
 
 const STATE = [pullSecret('team', 'regcred', 'registry.example.com'), namespaceObject('team')];
 const HEADERS = { 'content-type': 'application/json' };
-const DEPTH = 1_000_000;
+/** As deep as the body's objects-and-arrays limit lets a review be (deeper is refused before parsing: review-limits.test.ts): far past any recursion's stack. */
+const DEPTH = REVIEW_MAX_JSON_CONTAINERS - 10;
 
 interface Malformed {
   readonly payload: string;
@@ -19,11 +20,11 @@ interface Malformed {
 }
 
 const malformed: Record<string, Malformed> = {
-  'a kind nested a million levels deep is a 400 that names its type': {
+  'a kind nested half a million levels deep is a 400 that names its type': {
     payload: `{"apiVersion":"admission.k8s.io/v1","kind":${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}}`,
     message: /^malformed AdmissionReview: kind must be AdmissionReview, got an array$/,
   },
-  'an apiVersion nested a million levels deep is a 400 too': {
+  'an apiVersion nested half a million levels deep is a 400 too': {
     payload: `{"kind":"AdmissionReview","apiVersion":${'{"a":'.repeat(DEPTH)}1${'}'.repeat(DEPTH)}}`,
     message: /apiVersion must be admission\.k8s\.io\/v1 .*got an object$/,
   },

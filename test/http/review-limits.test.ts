@@ -3,7 +3,7 @@
 import t from 'tap';
 import { testServer } from '../helpers/server.ts';
 import { admissionReview, deployment, namespaceObject, pod, pullSecret, type ContainerSpec } from '../helpers/objects.ts';
-import { REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS, REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
+import { REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS, REVIEW_MAX_JSON_CONTAINERS, REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const STATE = [pullSecret('team', 'regcred', 'registry.example.com'), namespaceObject('team')];
@@ -85,4 +85,56 @@ t.test('pullguard review refuses the same review with exit 2', async (t) => {
   const result = await runCli(['review', '--state', 'examples/cluster'], JSON.stringify(admissionReview(pod({ containers: containers(REVIEW_MAX_CONTAINERS + 1) }))));
   t.equal(result.code, 2);
   t.match(result.stderr, /has 1001 containers/);
+});
+
+// Objects and arrays anywhere in the body, counted before it is parsed: the fields no decision
+// reads are where 7 MiB of `{}` went (2.4 million objects, a 351 MiB peak).
+/** The review's text with `extra` more empty objects in spec.volumes, a field no decision reads. */
+function withVolumes(extra: number): string {
+  const text = JSON.stringify(admissionReview(pod({ imagePullSecrets: ['regcred'], containers: containers(1) })));
+  const anchor = '"spec":{';
+  return text.replace(anchor, `${anchor}"volumes":[${Array.from({ length: extra }, () => '{}').join(',')}],`);
+}
+/** Objects and arrays of a JSON text, counted as JSON.parse builds them. */
+function containersOf(value: unknown): number {
+  if (Array.isArray(value)) return 1 + value.reduce((sum: number, item: unknown) => sum + containersOf(item), 0);
+  if (value !== null && typeof value === 'object') return 1 + Object.values(value).reduce((sum: number, item: unknown) => sum + containersOf(item), 0);
+  return 0;
+}
+const base = containersOf(JSON.parse(withVolumes(0)));
+const atLimit = withVolumes(REVIEW_MAX_JSON_CONTAINERS - base);
+const overLimit = withVolumes(REVIEW_MAX_JSON_CONTAINERS - base + 1);
+const JSON_LIMIT_MESSAGE = /^AdmissionReview over a review limit: the request body holds more than 500000 JSON objects and arrays; pullguard reviews at most 500000 \(REVIEW_MAX_JSON_CONTAINERS\)$/;
+
+const overBeforeParsing: Record<string, string> = {
+  'refuses a review with one object over the limit in a field no decision reads': overLimit,
+  'refuses request.dryRun nested 600,000 arrays deep': JSON.stringify(admissionReview(pod({ containers: containers(1) }))).replace('"request":{', `"request":{"dryRun":${'['.repeat(600_000)}${']'.repeat(600_000)},`),
+  'refuses 7 MiB of empty objects in spec.volumes': withVolumes(2_400_000),
+};
+
+for (const [name, body] of Object.entries(overBeforeParsing)) {
+  t.test(name, async (t) => {
+    const { app, metrics, logs } = testServer(STATE);
+    const reply = await app.inject({ method: 'POST', url: '/mutate', payload: body, headers: { 'content-type': 'application/json' } });
+    t.equal(reply.statusCode, 400);
+    t.match(reply.json<{ message: string }>().message, JSON_LIMIT_MESSAGE);
+    t.match(await metrics.registry.getSingleMetricAsString('pullguard_malformed_reviews_total'), /webhook="mutate"\} 1/);
+    t.ok(logs.some((line) => line['msg'] === 'AdmissionReview over a review limit'), 'logged as a review limit');
+    await app.close();
+  });
+}
+
+t.test('a review with exactly the limit of objects and arrays is decided as usual', async (t) => {
+  t.equal(containersOf(JSON.parse(atLimit)), REVIEW_MAX_JSON_CONTAINERS, 'the body is at the limit');
+  const { app } = testServer(STATE);
+  const reply = await app.inject({ method: 'POST', url: '/validate', payload: atLimit, headers: { 'content-type': 'application/json' } });
+  t.equal(reply.statusCode, 200);
+  t.equal(reply.json<{ response: { allowed: boolean } }>().response.allowed, true);
+  await app.close();
+});
+
+t.test('pullguard review refuses a body over the objects-and-arrays limit with exit 2', async (t) => {
+  const result = await runCli(['review', '--state', 'examples/cluster'], overLimit);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /malformed AdmissionReview: the request body holds more than 500000 JSON objects and arrays/);
 });
