@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { admit, type Phase } from '../src/admission/admit.ts';
 import { decodeAdmissionReview, reviewResponse } from '../src/admission/review.ts';
+import { checkReviewLimits } from '../src/admission/review-limits.ts';
 import { decide } from '../src/decide/decide.ts';
 import type { PodDecision } from '../src/decide/types.ts';
 import { extractPodSpec } from '../src/workloads/extract.ts';
@@ -124,9 +125,10 @@ for (const [label, variant] of [
   results.push(measure(label, (i) => run(i).containers.length));
 }
 
-/** The webhook's work per request minus Fastify: JSON text in, AdmissionReview JSON text out. */
+/** The webhook's work per request minus Fastify: JSON text in, AdmissionReview JSON text out (the review limits checked, as the server does). */
 function admitText(text: string, phase: Phase): string {
   const request = decodeAdmissionReview(JSON.parse(text));
+  checkReviewLimits(request, state.policy.podTemplates);
   const outcome = admit(request, phase, { snapshot: state.snapshot, policy: state.policy, now: BENCH_NOW });
   return JSON.stringify(reviewResponse(outcome.response));
 }

@@ -235,7 +235,8 @@ function resetPeakRss(): boolean {
  * The worst reviews the limits allow, each at most BODY_LIMIT_BYTES: REVIEW_MAX_CONTAINERS
  * containers with names and images of REVIEW_MAX_NAME_CHARS (or the longest valid images, where a
  * decision has to match and inject them), REVIEW_MAX_IMAGE_PULL_SECRETS listed secrets that do not
- * exist, as a Pod and as a Deployment, CREATE and UPDATE.
+ * exist, as a Pod, a Deployment and an Argo Rollout (a custom kind the default policy decides,
+ * bounded by the same limits), CREATE and UPDATE.
  */
 function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: () => string }[] {
   const namespace = namespaceName(0);
@@ -266,6 +267,7 @@ function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: (
   const halves = Math.min(REVIEW_MAX_NAME_CHARS, Math.floor(room(2 * REVIEW_MAX_CONTAINERS) / 3) - 40);
   const podOf = (spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'worst', namespace }, spec });
   const deploymentOf = (spec: object) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'worst', namespace }, spec: { template: { spec } } });
+  const rolloutOf = (spec: object) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'worst', namespace }, spec: { template: { spec } } });
   const review = (object: object, kind: string, resource: string, operation: string, oldObject?: object) =>
     JSON.stringify({
       apiVersion: 'admission.k8s.io/v1',
@@ -298,6 +300,7 @@ function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: (
     { name: 'Pod CREATE, every container injected', route: '/mutate', body: () => review(podOf(injected), 'Pod', 'pods', 'CREATE') },
     { name: 'Pod CREATE, every container injected', route: '/validate', body: () => review(podOf(injected), 'Pod', 'pods', 'CREATE') },
     { name: 'Deployment CREATE, uncovered images', route: '/validate', body: () => review(deploymentOf(uncovered), 'Deployment', 'deployments', 'CREATE') },
+    { name: 'Argo Rollout CREATE, uncovered images', route: '/validate', body: () => review(rolloutOf(uncovered), 'Rollout', 'rollouts', 'CREATE') },
     { name: 'Pod UPDATE, every image changed', route: '/validate', body: () => review(podOf(newSpec), 'Pod', 'pods', 'UPDATE', podOf(oldSpec)) },
     { name: `Pod CREATE, ${objectCount} objects with keys of their own (unread)`, route: '/validate', body: () => unread('volumes', `[${objectsWithOwnKeys()}]`) },
     { name: `Pod CREATE, one object of ${keyCount} keys (unread)`, route: '/validate', body: () => unread('nodeSelector', manyKeys()) },

@@ -6,6 +6,7 @@
  * The README's review-limits table reads these same constants.
  */
 import { isRecord, podSpecOf, CONTAINER_GROUPS } from '../workloads/extract.ts';
+import type { PodTemplateKinds } from '../workloads/pod-templates.ts';
 import { MalformedReviewError, type AdmissionRequest } from './review.ts';
 
 /** Containers of one pod spec, init and ephemeral included: Kubernetes sets no limit, real pods have tens (ephemeral containers from `kubectl debug` accumulate, but not by hundreds); 120,000 made a 386 MB peak. */
@@ -30,15 +31,24 @@ export class ReviewLimitError extends MalformedReviewError {
 
 /**
  * Throws ReviewLimitError when the object or oldObject of `request` holds more than a review may.
- * Reads array lengths before anything else, so an oversized list costs nothing to refuse.
+ * Bounds every pod spec admit() may decide: a built-in workload kind's, and a custom resource's
+ * that `podTemplates` (the policy's resolver, `policy.podTemplates`: the policy's
+ * workloads.podTemplates and the built-in Argo Rollout, Knative and KEDA entries) locates, found by
+ * the same lookup admit() extracts it with. Reads array lengths before anything else, so an
+ * oversized list costs nothing to refuse.
  */
-export function checkReviewLimits(request: AdmissionRequest): void {
-  checkObject(request.object, 'request.object');
-  checkObject(request.oldObject, 'request.oldObject');
+export function checkReviewLimits(request: AdmissionRequest, podTemplates: PodTemplateKinds): void {
+  checkObject(request.object, 'request.object', podTemplates);
+  checkObject(request.oldObject, 'request.oldObject', podTemplates);
 }
 
-function checkObject(object: unknown, where: string): void {
-  const found = podSpecOf(object);
+/** The raw pod spec admit() would decide in `object` (a built-in kind's first, as admit() does), or undefined. */
+function reviewedSpecOf(object: unknown, podTemplates: PodTemplateKinds): { readonly spec: Record<string, unknown>; readonly path: string } | undefined {
+  return podSpecOf(object) ?? (isRecord(object) ? podTemplates.podSpecOf(object) : undefined);
+}
+
+function checkObject(object: unknown, where: string, podTemplates: PodTemplateKinds): void {
+  const found = reviewedSpecOf(object, podTemplates);
   if (found === undefined) return;
   const { spec, path } = found;
   const field = `${where}.${path}`;

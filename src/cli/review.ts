@@ -66,7 +66,7 @@ export async function runReview(args: readonly string[], io: CommandIo): Promise
   try {
     request = decodeAdmissionReview(body);
     // The webhook refuses what is over a review limit (HTTP 400); review says so too.
-    checkReviewLimits(request);
+    checkReviewLimits(request, policy.podTemplates);
   } catch (error) {
     if (error instanceof MalformedReviewError) throw new UsageError(`malformed AdmissionReview: ${error.message}`);
     throw error;

@@ -105,7 +105,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       let admissionRequest;
       try {
         admissionRequest = decodeAdmissionReview(request.body);
-        checkReviewLimits(admissionRequest);
+        checkReviewLimits(admissionRequest, state.policy().podTemplates);
       } catch (error) {
         if (error instanceof MalformedReviewError) {
           metrics.malformed.inc(webhookLabels);

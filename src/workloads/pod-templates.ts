@@ -64,8 +64,11 @@ export class PodTemplateKinds {
     return this.find(object)?.path;
   }
 
-  /** The pod spec of a custom resource, or undefined when it is not one of these kinds or has none. */
-  extract(object: Record<string, unknown>): PodSpecRef | undefined {
+  /**
+   * The raw pod spec object of a custom resource and its dotted path, or undefined when it is not
+   * one of these kinds or has none: what extract() describes, and what the review limits bound.
+   */
+  podSpecOf(object: Record<string, unknown>): { readonly spec: Record<string, unknown>; readonly path: string; readonly segments: readonly string[] } | undefined {
     const found = this.find(object);
     if (found === undefined) return undefined;
     let cursor: unknown = object;
@@ -74,7 +77,13 @@ export class PodTemplateKinds {
       cursor = cursor[segment];
     }
     if (!isRecord(cursor)) return undefined;
-    return describePodSpec(object['kind'] as string, cursor, found.segments);
+    return { spec: cursor, path: found.path, segments: found.segments };
+  }
+
+  /** The pod spec of a custom resource, or undefined when it is not one of these kinds or has none. */
+  extract(object: Record<string, unknown>): PodSpecRef | undefined {
+    const found = this.podSpecOf(object);
+    return found === undefined ? undefined : describePodSpec(object['kind'] as string, found.spec, found.segments);
   }
 }
 
