@@ -126,7 +126,10 @@ function judgedFields(
   return { kind, namespace, name, operation, decision, findings, codes };
 }
 
-/** The pod spec of a built-in workload kind, or of a custom resource the policy's podTemplates name. */
+/**
+ * The pod spec of a built-in workload kind, or of a custom resource the policy's podTemplates name.
+ * checkReviewLimits (review-limits.ts) bounds the spec found by these same lookups: keep them in step.
+ */
 function specOf(object: unknown, custom: boolean, policy: PolicyResolver): PodSpecRef | undefined {
   return custom ? (isRecord(object) ? policy.podTemplates.extract(object) : undefined) : extractPodSpec(object);
 }
