@@ -100,27 +100,33 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       for (const finding of findings) metrics.countFinding(finding.code, finding.severity);
     };
 
+    /** A 400 for a malformed review or one over a review limit (the API server never sends either). */
+    const refuse = (reply: FastifyReply, error: MalformedReviewError) => {
+      metrics.malformed.inc(webhookLabels);
+      metrics.countRequest(phase, 'malformed');
+      // The message quotes at most ECHOED_VALUE_MAX_CHARS of any field (review.ts).
+      const what = error instanceof ReviewLimitError ? 'AdmissionReview over a review limit' : 'malformed AdmissionReview';
+      logger.warn({ webhook: phase, error: error.message }, what);
+      return reply.code(400).send({ error: 'Bad Request', message: `${what}: ${error.message}` });
+    };
+
     return async function answerReview(request: FastifyRequest, reply: FastifyReply) {
       const started = performance.now();
       let admissionRequest;
       try {
         admissionRequest = decodeAdmissionReview(request.body);
-        checkReviewLimits(admissionRequest, state.policy().podTemplates);
       } catch (error) {
-        if (error instanceof MalformedReviewError) {
-          metrics.malformed.inc(webhookLabels);
-          metrics.countRequest(phase, 'malformed');
-          // The message quotes at most ECHOED_VALUE_MAX_CHARS of any field (review.ts).
-          const what = error instanceof ReviewLimitError ? 'AdmissionReview over a review limit' : 'malformed AdmissionReview';
-          logger.warn({ webhook: phase, error: error.message }, what);
-          return reply.code(400).send({ error: 'Bad Request', message: `${what}: ${error.message}` });
-        }
+        if (error instanceof MalformedReviewError) return refuse(reply, error);
         throw error;
       }
       let outcome;
       try {
-        outcome = memo.admit(admissionRequest, phase, { snapshot: state.snapshot(), policy: state.policy(), now: now() });
+        const policy = state.policy();
+        // Bounds the pod spec of every kind this policy decides (custom resources included), before deciding.
+        checkReviewLimits(admissionRequest, policy.podTemplates);
+        outcome = memo.admit(admissionRequest, phase, { snapshot: state.snapshot(), policy, now: now() });
       } catch (error) {
+        if (error instanceof ReviewLimitError) return refuse(reply, error);
         metrics.decisionErrors.inc(webhookLabels);
         metrics.countRequest(phase, 'error');
         logger.error(
