@@ -286,7 +286,9 @@ function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: (
   // filling the body limit.
   /** Distinct texts as short as `count` of them allow, padded to fill what each may take of the body. */
   const distinct = (index: number, count: number, overhead: number) => index.toString(36).padStart(Math.floor(room(count)) - overhead, 'k');
-  const objectCount = REVIEW_MAX_JSON_CONTAINERS - 64;
+  // As many objects with a key of their own as fit in the body (each `{"key":""}` takes 12 characters).
+  const objectCount = Math.min(REVIEW_MAX_JSON_CONTAINERS - 64, 560_000);
+  const emptyArrays = () => Array.from({ length: REVIEW_MAX_JSON_CONTAINERS - 64 }, () => '[]').join(',');
   const objectsWithOwnKeys = () => Array.from({ length: objectCount }, (_, index) => `{"${distinct(index, objectCount, 8)}":""}`).join(',');
   const keyCount = 700_000;
   const manyKeys = () => `{${Array.from({ length: keyCount }, (_, index) => `"${distinct(index, keyCount, 6)}":0`).join(',')}}`;
@@ -302,6 +304,7 @@ function worstReviews(): { name: string; route: '/mutate' | '/validate'; body: (
     { name: 'Deployment CREATE, uncovered images', route: '/validate', body: () => review(deploymentOf(uncovered), 'Deployment', 'deployments', 'CREATE') },
     { name: 'Argo Rollout CREATE, uncovered images', route: '/validate', body: () => review(rolloutOf(uncovered), 'Rollout', 'rollouts', 'CREATE') },
     { name: 'Pod UPDATE, every image changed', route: '/validate', body: () => review(podOf(newSpec), 'Pod', 'pods', 'UPDATE', podOf(oldSpec)) },
+    { name: `Pod CREATE, ${REVIEW_MAX_JSON_CONTAINERS - 64} empty arrays (unread)`, route: '/validate', body: () => unread('volumes', `[${emptyArrays()}]`) },
     { name: `Pod CREATE, ${objectCount} objects with keys of their own (unread)`, route: '/validate', body: () => unread('volumes', `[${objectsWithOwnKeys()}]`) },
     { name: `Pod CREATE, one object of ${keyCount} keys (unread)`, route: '/validate', body: () => unread('nodeSelector', manyKeys()) },
     { name: `Pod CREATE, ${stringCount} distinct strings (unread)`, route: '/validate', body: () => unread('hostAliases', `[${manyStrings()}]`) },

@@ -888,20 +888,24 @@ function runningPodAdvice(context: ContainerContext, container: ContainerRef, se
   const name = secret ?? NEW_SECRET;
   const cannotChange = 'a pod\'s imagePullSecrets cannot change after creation';
   if (container.group === 'ephemeralContainers') {
-    const copy = context.effective.injectionEnabled
+    // A copy is a new pod, which pullguard patches only in a mode that injects (enforce, warn).
+    const copy = context.effective.injectionEnabled && context.effective.mode !== 'dry-run'
       ? `, or use kubectl debug --copy-to (a new pod, which pullguard gives ${secret === undefined ? 'a covering secret' : denySubject(secret)} when it is created)`
       : '';
     return `${cannotChange}, and an ephemeral container pulls with them: debug with an image they cover${copy}`;
   }
   const account = denySubject(spec.serviceAccountName);
   const saSecrets = context.secrets.saSecrets;
-  if (saSecrets?.enforceMountableSecrets === true && secret === undefined) {
-    return `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod`;
-  }
   const existing = (context.recreateList ??= recreateList(spec));
   const list = existing.text !== undefined && existing.text.length + name.length + 2 <= DENY_SUBJECT_MAX_CHARS
     ? `imagePullSecrets: [${existing.text === '' ? name : `${existing.text}, ${name}`}] (the whole list, existing entries kept)`
     : `its ${existing.count} imagePullSecrets, then ${denySubject(name)}`;
+  if (saSecrets?.enforceMountableSecrets === true && secret === undefined) {
+    // The ServiceAccount plugin copies the ServiceAccount's list only into a pod that lists none:
+    // a pod with a list of its own gets the new secret only by listing it too.
+    const ownList = context.secrets.hasOwnList && context.secrets.nameSource === 'pod';
+    return `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod${ownList ? ` with ${list}` : ''}`;
+  }
   return `${cannotChange}: recreate the pod with ${list}, or, if its controller's template lists none, add ${denySubject(name)} to ServiceAccount ${account} so the next pods get it`;
 }
 

@@ -324,7 +324,7 @@ if ('problem' in located) {
     });
 
     t.test('sizes memory from the measured figures: the 50k-secret state as request, its worst-review peak (250 MiB) plus headroom as limit', async (t) => {
-      t.same(container.resources, { requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+      t.same(container.resources, { requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '640Mi' } });
     });
 
     t.test('mounts the whole serving Secret read-only, so rotated files reach the server', async (t) => {

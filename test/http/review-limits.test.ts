@@ -104,11 +104,11 @@ function containersOf(value: unknown): number {
 const base = containersOf(JSON.parse(withVolumes(0)));
 const atLimit = withVolumes(REVIEW_MAX_JSON_CONTAINERS - base);
 const overLimit = withVolumes(REVIEW_MAX_JSON_CONTAINERS - base + 1);
-const JSON_LIMIT_MESSAGE = /^AdmissionReview over a review limit: the request body holds more than 500000 JSON objects and arrays; pullguard reviews at most 500000 \(REVIEW_MAX_JSON_CONTAINERS\)$/;
+const JSON_LIMIT_MESSAGE = /^AdmissionReview over a review limit: the request body holds more than 1100000 JSON objects and arrays; pullguard reviews at most 1100000 \(REVIEW_MAX_JSON_CONTAINERS\)$/;
 
 const overBeforeParsing: Record<string, string> = {
   'refuses a review with one object over the limit in a field no decision reads': overLimit,
-  'refuses request.dryRun nested 600,000 arrays deep': JSON.stringify(admissionReview(pod({ containers: containers(1) }))).replace('"request":{', `"request":{"dryRun":${'['.repeat(600_000)}${']'.repeat(600_000)},`),
+  'refuses request.dryRun nested 1,200,000 arrays deep': JSON.stringify(admissionReview(pod({ containers: containers(1) }))).replace('"request":{', `"request":{"dryRun":${'['.repeat(1_200_000)}${']'.repeat(1_200_000)},`),
   'refuses 7 MiB of empty objects in spec.volumes': withVolumes(2_400_000),
 };
 
@@ -136,5 +136,5 @@ t.test('a review with exactly the limit of objects and arrays is decided as usua
 t.test('pullguard review refuses a body over the objects-and-arrays limit with exit 2', async (t) => {
   const result = await runCli(['review', '--state', 'examples/cluster'], overLimit);
   t.equal(result.code, 2);
-  t.match(result.stderr, /malformed AdmissionReview: the request body holds more than 500000 JSON objects and arrays/);
+  t.match(result.stderr, /malformed AdmissionReview: the request body holds more than 1100000 JSON objects and arrays/);
 });

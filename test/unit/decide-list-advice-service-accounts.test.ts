@@ -84,8 +84,15 @@ const uncoveredCases: Record<string, AdviceCase> = {
     says: ['add NEW-SECRET to ServiceAccount locked\'s imagePullSecrets, and NEW-SECRET to the imagePullSecrets of the pod (existing entries kept): it has kubernetes.io/enforce-mountable-secrets'],
     neverSays: ['list it in imagePullSecrets'],
   },
-  'a pod UPDATE under a ServiceAccount enforcing mountable secrets is told to add the new secret to the ServiceAccount before recreating the pod': {
+  'a pod UPDATE of a pod with its own list under a ServiceAccount enforcing mountable secrets is told to add the new secret to the ServiceAccount and recreate the pod with it in its list': {
     object: pod({ serviceAccountName: 'locked', imagePullSecrets: ['quay-extra'], containers: [UNCOVERED] }),
+    secretsFinal: true,
+    podUpdate: true,
+    says: ['add NEW-SECRET to ServiceAccount locked\'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod with imagePullSecrets: [quay-extra, NEW-SECRET] (the whole list, existing entries kept)'],
+    neverSays: [],
+  },
+  'a pod UPDATE of a pod whose list was copied from a ServiceAccount enforcing mountable secrets is told to add the new secret to the ServiceAccount and recreate the pod without a list of its own': {
+    object: pod({ serviceAccountName: 'locked', imagePullSecrets: ['sa-hub', 'quay-extra'], containers: [UNCOVERED] }),
     secretsFinal: true,
     podUpdate: true,
     says: ['add NEW-SECRET to ServiceAccount locked\'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod'],
@@ -225,3 +232,18 @@ for (const [name, c] of Object.entries(hubCases)) {
     t.end();
   });
 }
+
+t.test('an ephemeral container in a dry-run namespace is not told that kubectl debug --copy-to gets a secret injected (dry-run injects nothing)', (t) => {
+  const object = pod({ imagePullSecrets: ['sa-hub'], containers: [{ name: 'web', image: 'quay.io/acme/web:1' }], ephemeralContainers: [{ name: 'zz', image: 'registry.example.com/tools:1' }] });
+  const advice = (mode: 'enforce' | 'dry-run'): string => {
+    clearPodSecretsMemo();
+    const policy = policyResolver({ mode, registries: [{ hosts: ['registry.example.com', 'zz.example.net'], access: 'secret' }] });
+    const decision = decide({ spec: specOf(object), namespace: 'team', snapshot: snapshotFromObjects(STATE), policy, now: NOW, secretsFinal: true, podUpdate: true, templatePatchAllowed: false });
+    return finding(decision, 'zz', 'NoMatchingCredential')?.message ?? '';
+  };
+  t.match(advice('enforce'), /or use kubectl debug --copy-to \(a new pod, which pullguard gives cover when it is created\)/, 'enforce: the copy gets the covering secret');
+  const dryRun = advice('dry-run');
+  t.match(dryRun, /debug with an image they cover/, 'dry-run: still told what works');
+  t.notMatch(dryRun, /--copy-to/, 'dry-run: no promise of an injection');
+  t.end();
+});
