@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { testServer } from '../helpers/server.ts';
-import { namespaceObject, podSpec, pullSecret, type ContainerSpec, type PodOptions } from '../helpers/objects.ts';
+import { admissionReview, namespaceObject, podSpec, pullSecret, type ContainerSpec, type PodOptions } from '../helpers/objects.ts';
 import { REVIEW_MAX_CONTAINERS, REVIEW_MAX_IMAGE_PULL_SECRETS, REVIEW_MAX_NAME_CHARS } from '../../src/admission/review-limits.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -47,23 +47,7 @@ function customObject(kind: Kind, options: PodOptions): Record<string, unknown> 
 
 function customReview(kind: Kind, object: Record<string, unknown>, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const [group, version] = kind.apiVersion.split('/') as [string, string];
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'uid-1234',
-      kind: { group, version, kind: kind.kind },
-      resource: { group, version, resource: kind.resource },
-      name: 'demo',
-      namespace: 'team',
-      operation: 'CREATE',
-      userInfo: { username: 'tester' },
-      object,
-      oldObject: null,
-      dryRun: false,
-      ...overrides,
-    },
-  };
+  return admissionReview(object, { kind: { group, version, kind: kind.kind }, resource: { group, version, resource: kind.resource }, ...overrides });
 }
 
 interface Shape {
