@@ -70,7 +70,7 @@ export class ListAdvisor {
     const account = denySubject(spec.serviceAccountName);
     const to = spec.isTemplate ? ` to the ${spec.kind}'s pod template` : '';
     const ofSpec = spec.isTemplate ? `of the ${spec.kind}'s pod template` : 'of the pod';
-    const ownList = this.ownList();
+    const ownList = this.addsToOwnList();
     const missing = this.notListed(added);
     if (missing.length > 0) {
       const then = ownList ? `, and ${names} to the imagePullSecrets ${ofSpec} (existing entries kept)` : ' (pods that list none get its list)';
@@ -99,15 +99,11 @@ export class ListAdvisor {
     const enforced = this.notListed([secret]).length > 0;
     if (!enforced && !this.needsListAdvice()) return `list secret ${secret}, which covers it`;
     const account = shorten(this.subject.spec.serviceAccountName, 32);
-    return `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets${this.ownList() ? ' and the pod\'s' : ''}`;
+    return `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets${this.addsToOwnList() ? ' and the pod\'s' : ''}`;
   }
 
   /** True when the spec lists its own secrets, so advice adds to that list. */
   addsToOwnList(): boolean {
-    return this.ownList();
-  }
-
-  private ownList(): boolean {
     return !this.subject.viaServiceAccount && this.subject.spec.imagePullSecrets.length > 0;
   }
 
