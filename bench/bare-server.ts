@@ -12,12 +12,15 @@ import { runBenchChild } from './child.ts';
 import { benchState } from './fixtures.ts';
 
 // Diagnostic variants (bench/http.ts --bare-variants): the bare server plus one piece of the
-// webhook's setup at a time, to find where the gap to the webhook is.
+// webhook's setup at a time, to find where the gap to the webhook is. --busy-us (bench/http.ts
+// --calibration): the bare server doing that many microseconds of busy work per review, touching no
+// memory, to show what a known amount of work per review does to the ratio.
 const { values } = parseArgs({
   options: {
     'server-options': { type: 'boolean', default: false },
     metrics: { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
+    'busy-us': { type: 'string', default: '0' },
   },
 });
 
@@ -42,7 +45,14 @@ runBenchChild(async (start) => {
   // Kept alive for the whole run: what holding them costs (GC, process metrics) is the point.
   const kept = { metrics: values.metrics ? createMetrics() : undefined, state: values.snapshot ? benchState() : undefined };
   (globalThis as { benchKept?: unknown }).benchKept = kept;
+  const busyMs = Number(values['busy-us']) / 1000;
   async function allowEverything(request: { body: unknown }) {
+    if (busyMs > 0) {
+      const until = performance.now() + busyMs;
+      while (performance.now() < until) {
+        // Busy: the clock read is the work.
+      }
+    }
     const uid = (request.body as ReviewBody | null)?.request?.uid;
     return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: typeof uid === 'string' ? uid : '', allowed: true } };
   }

@@ -85,6 +85,8 @@ const { values } = parseArgs({
     'no-decision-target': { type: 'boolean', default: false },
     /** Add diagnostic targets: the bare server plus one piece of the webhook's setup each (server options and parser, metrics registry, snapshot). */
     'bare-variants': { type: 'boolean', default: false },
+    /** Add calibration targets: the bare server doing 10 and 25 µs of busy work per review, sent the never-seen bodies (what a known cost does to the ratio). */
+    calibration: { type: 'boolean', default: false },
     /** Add a diagnostic target: the webhook with logging off. */
     'silent-target': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -92,7 +94,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 5] [--warmup 2] [--connections 10] [--only TEXT,...]
-                         [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants]
+                         [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants] [--calibration]
 Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
 `);
   process.exit(0);
@@ -149,6 +151,11 @@ const TARGETS: readonly Target[] = [
         { name: 'bare + metrics registry (default process metrics)', script: 'bare-server.ts', args: ['--metrics'], logFile: false, diagnostic: true },
         { name: 'bare + 10,000-namespace snapshot held in memory', script: 'bare-server.ts', args: ['--snapshot'], logFile: false, diagnostic: true },
       ]
+    : []),
+  // Calibration: what a fixed amount of work per review costs in the ratio on this machine. The busy
+  // work touches no memory, so it is the cheapest possible form of that many microseconds.
+  ...(values.calibration
+    ? [10, 25].map((us) => ({ name: `bare + ${us} µs busy work per review, pods never seen`, script: 'bare-server.ts', args: ['--busy-us', String(us)], logFile: false, diagnostic: true, freshPods: true }))
     : []),
   ...(values['no-decision-target']
     ? [{ name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true }]

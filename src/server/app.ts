@@ -202,7 +202,8 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
  * Fastify's JSON parser (secure-json-parse, refusing `__proto__` and `constructor.prototype` keys)
  * scans every body twice with two regular expressions after JSON.parse, about 4 µs of a 3.7 KiB
  * review on every request. Such a key, escaped or not, needs `__proto__`, `constructor` or a `\u`
- * escape somewhere in the text: a body without all three is parsed with JSON.parse alone, and any
+ * escape somewhere in the text: a body without all three (searched as `__proto__`, `uctor` and
+ * `\u`) is parsed with JSON.parse alone, and any
  * other body (and every body JSON.parse refuses, for the same 400 and message) goes to Fastify's
  * own parser. `refuse` sees every body first: an error it returns is the answer (a review limit
  * that holds before parsing).
@@ -214,7 +215,9 @@ export function useFastJsonParser(app: FastifyInstance, refuse?: (text: string) 
     const text = body as string;
     const refused = refuse?.(text);
     if (refused !== undefined) return done(refused, undefined);
-    if (text === '' || text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
+    // `uctor` for `constructor`: every text holding the word holds its tail, and `u` is rare enough in
+    // a review that the search skips ahead (half the cost of searching for `c`, on every body).
+    if (text === '' || text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('uctor') || text.includes('\\u')) {
       return strict(request, text, done);
     }
     let value: unknown;

@@ -583,6 +583,17 @@ const edgeCases: Record<string, EdgeCase> = {
     status: 200,
     allowed: true,
   },
+  'answers 400 to a constructor.prototype key in a body that also says instructor': {
+    payload: () => JSON.stringify(admissionReview(pod())).replace('"metadata":{', '"metadata":{"labels":{"role":"instructor"},"constructor":{"prototype":{"polluted":true}},'),
+    status: 400,
+    answerable: false,
+  },
+  'answers a pod whose label holds the tail of the word constructor (instructor, destructor)': {
+    payload: () => JSON.stringify(admissionReview(pod({ containers: [{ name: 'app', image: 'nginx:1.27' }] })))
+      .replace('"metadata":{', '"metadata":{"labels":{"role":"instructor","teardown":"destructor"},'),
+    status: 200,
+    allowed: true,
+  },
   'answers 400 to invalid UTF-8 bytes': {
     payload: () => Buffer.concat([Buffer.from('{"kind":"AdmissionReview","x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]),
     status: 400,
