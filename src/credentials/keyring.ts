@@ -382,6 +382,11 @@ export function isDockerHubImage(imageName: string): boolean {
   return !first.includes('.') && !first.includes(':');
 }
 
+/** The work units of walking one secret's keys: one per key, and one for a secret without keys. */
+function unitsOf(entries: readonly CompiledEntry[]): number {
+  return entries.length === 0 ? 1 : entries.length;
+}
+
 interface PendingMatch {
   readonly secret: string;
   readonly key: CredentialKey;
@@ -424,9 +429,11 @@ export function lookupKeyringCharged(secrets: readonly PullSecretView[], image: 
     if (!secret.usable) continue;
     const entries = entriesOf(secret);
     if (meter !== undefined) {
-      // Checked before the secret's keys are compared: once spent, nothing more is compared.
+      // Checked before the secret's keys are compared: once spent, nothing more is compared. A
+      // secret without keys costs one unit all the same: walking it is work (hundreds of them
+      // against hundreds of images would otherwise be free).
       if (meter.spent > meter.limit) return [];
-      meter.spent += entries.length;
+      meter.spent += unitsOf(entries);
     }
     for (const { key, compiled } of entries) {
       if (!compiledMatches(compiled, target, meter)) continue;
@@ -447,8 +454,8 @@ export function lookupKeyringCharged(secrets: readonly PullSecretView[], image: 
   for (const secret of secrets) {
     if (!secret.usable) continue;
     const entries = entriesOf(secret);
-    if (meter !== undefined) meter.spent += entries.length;
-    if (charge !== undefined) charge.fallback += entries.length;
+    if (meter !== undefined) meter.spent += unitsOf(entries);
+    if (charge !== undefined) charge.fallback += unitsOf(entries);
     for (const { key, compiled } of entries) {
       if (compiled.bytes === DOCKER_HUB_FALLBACK_KEY) fallback.push({ secret: secret.name, key, viaDockerHubFallback: true });
     }

@@ -56,7 +56,7 @@ export interface KeyringMatch {
 
 /**
  * The work allowance of one decision, shared by its keyring lookups: comparing a key costs one
- * unit and its glob steps one unit each. Once `spent` exceeds `limit`, lookups compare nothing
+ * unit (walking a secret without keys, one too) and its glob steps one unit each. Once `spent` exceeds `limit`, lookups compare nothing
  * and return no match; the caller must then treat the answer as unknown (see decide's budget).
  */
 export interface WorkMeter {

@@ -515,6 +515,26 @@ t.test('a pod whose checks exceed the work budget is denied unchecked, naming ho
   t.notOk(codesOf(whole).includes('DecisionBudgetExceeded'));
 });
 
+t.test('a listed secret without keys costs one unit per lookup: hundreds of them against hundreds of images exceed a budget', async (t) => {
+  const loaded = parsePolicyObject({ registries: [{ hosts: ['node.example.com'], access: 'node' }] });
+  if (!loaded.ok) throw new Error('policy');
+  // `{"auths":{}}`: usable, and no key to compare, so a lookup walks it without comparing anything.
+  const state = Array.from({ length: 200 }, (_, index) => secretOfType('team', `empty-${index}`, 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': b64('{"auths":{}}') }));
+  const spec = extractPodSpec(
+    pod({ imagePullSecrets: state.map((_, index) => `empty-${index}`), containers: Array.from({ length: 100 }, (_, index) => ({ name: `c${index}`, image: `node.example.com/team/app-${index}:1` })) }),
+  );
+  if (spec === undefined) throw new Error('no spec');
+  const input = { spec, namespace: 'team', snapshot: snapshotFromObjects(state), policy: new PolicyResolver(loaded.policy), now: NOW, secretsFinal: true };
+  t.equal(input.snapshot.secret('team', 'empty-0')?.usable, true, 'a secret without keys is usable');
+  // 100 distinct images x 200 secrets walked = 20,000 units: a budget of 10,000 stops after 50 images.
+  const cut = decide({ ...input, workBudget: 10_000 });
+  t.same(cut.findings.map((finding) => finding.code), ['DecisionBudgetExceeded']);
+  t.ok(cut.containers.length <= 50, `stopped by the budget (${cut.containers.length} of 100 containers)`);
+  const whole = decide({ ...input, workBudget: 30_000 });
+  t.equal(whole.containers.length, 100, 'within the budget every container is checked');
+  t.ok(whole.containers.every((container) => container.decision === 'allow' && container.access === 'node'), 'each image pulled with the node\'s credentials');
+});
+
 t.test('repeated images are looked up once per decision: 10,000 containers of one image fit a budget of one lookup', async (t) => {
   const loaded = parsePolicyObject({});
   if (!loaded.ok) throw new Error('default policy');
