@@ -332,7 +332,12 @@ function nested(depth: number, leaf: unknown, asArray: boolean): unknown {
   return value;
 }
 
-/** Values that replace a node: wrong types, huge strings, deep nesting, unicode, edge numbers. */
+/**
+ * Values that replace a node: wrong types, huge strings, deep nesting, unicode, edge numbers. The
+ * constants (`{}`, `[{}]`...) are one instance each for every run: they are inserted as copies, or a
+ * second mutation inside the first one's value changes the constant for good (and can make it
+ * contain itself, which JSON.stringify then refuses in every later run).
+ */
 const replacementArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 2, arbitrary: fc.constantFrom(null, true, false, 0, -1, 1e308, '', [], {}, [null], [{}], 'CREATE', 'Pod') },
@@ -386,7 +391,7 @@ function applyMutation(review: Record<string, unknown>, mutation: Mutation): voi
   if (mutation.kind === 'delete') {
     if (Array.isArray(parent)) parent.splice(last as number, 1);
     else delete (parent as Record<string, unknown>)[last as string];
-  } else (parent as Record<string | number, unknown>)[last] = mutation.value;
+  } else (parent as Record<string | number, unknown>)[last] = structuredClone(mutation.value);
 }
 
 /** Generated values are shared with fast-check's shrinker: mutate a copy, never the original. */
@@ -452,8 +457,8 @@ t.test('answers reviews whose envelope fields hold arbitrary JSON with 200 and t
   const tally = await checkProperty(t, RUNS.envelope, envelopeArb, async ([generated, field, value, route]) => {
     const review = structuredClone(generated);
     const [head, tail] = field.split('.') as [string, string | undefined];
-    if (tail === undefined) review[head] = value;
-    else (review[head] as Record<string, unknown>)[tail] = value;
+    if (tail === undefined) review[head] = structuredClone(value);
+    else (review[head] as Record<string, unknown>)[tail] = structuredClone(value);
     const payload = JSON.stringify(review);
     return { route, sent: JSON.parse(payload) as unknown, answer: await send(route, payload), answerable: true };
   });
