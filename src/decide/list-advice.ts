@@ -42,6 +42,7 @@ export class ListAdvisor {
    */
   private readonly saSecrets: ServiceAccountPullSecrets | undefined;
   private listed: ReadonlySet<string> | undefined;
+  private extended: boolean | undefined;
 
   constructor(subject: ListAdviceSubject) {
     this.subject = subject;
@@ -55,7 +56,26 @@ export class ListAdvisor {
    */
   needsListAdvice(): boolean {
     const saSecrets = this.saSecrets;
-    return saSecrets?.enforceMountableSecrets === true || (this.subject.viaServiceAccount && (saSecrets === undefined || saSecrets.length > 0));
+    return saSecrets?.enforceMountableSecrets === true || (this.subject.viaServiceAccount && (saSecrets === undefined || saSecrets.length > 0)) ||
+      this.extendsServiceAccountList();
+  }
+
+  /**
+   * True for a pod whose own list begins with its ServiceAccount's whole list, verbatim, and goes
+   * on: what the plugin's copy looks like once a mutating webhook (pullguard's own injection, or
+   * another's) appended to it, and also what a pod written with those names looks like. Either
+   * way the list to write is the pod's whole list plus the new names, in the pod or in the
+   * template it came from: "list it in imagePullSecrets", written into a template that lists
+   * none, would take the ServiceAccount's secrets from every pod. Linear once, then constant.
+   */
+  extendsServiceAccountList(): boolean {
+    if (this.extended === undefined) {
+      const own = this.subject.spec.imagePullSecrets;
+      const saSecrets = this.saSecrets;
+      this.extended = this.subject.secretsFinal && !this.subject.viaServiceAccount && saSecrets !== undefined && saSecrets.length > 0 &&
+        own.length > saSecrets.length && saSecrets.every((name, index) => own[index] === name);
+    }
+    return this.extended;
   }
 
   /**
@@ -76,6 +96,7 @@ export class ListAdvisor {
       const then = ownList ? `, and ${names} to the imagePullSecrets ${ofSpec} (existing entries kept)` : ' (pods that list none get its list)';
       return `add ${namesText(missing)} to ServiceAccount ${account}'s imagePullSecrets${then}: it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists`;
     }
+    if (ownList && this.extendsServiceAccountList()) return extendedListAdvice(spec.imagePullSecrets, added, account);
     if (ownList) return `add ${names} to the imagePullSecrets ${ofSpec} (existing entries kept)`;
     if (!this.subject.viaServiceAccount || saSecrets?.length === 0) return `add imagePullSecrets: [${names}]${to}`;
     const orServiceAccount = `or add ${names} to ServiceAccount ${account}'s imagePullSecrets`;
@@ -121,6 +142,15 @@ export function listAdvice(subject: ListAdviceSubject, added: readonly string[])
   return new ListAdvisor(subject).advice(added);
 }
 
+/** advice() for a pod whose list extends its ServiceAccount's (extendsServiceAccountList). */
+function extendedListAdvice(podList: readonly string[], added: readonly string[], account: string): string {
+  const whole = wholeList(podList, added);
+  const where = "in the pod's template (or in the pod, if no controller made it)";
+  const why = `the pod's list starts with ServiceAccount ${account}'s secrets, and a mutating webhook (pullguard's injection) may have added the rest, so a shorter list loses them`;
+  if (whole.text !== undefined) return `set imagePullSecrets: [${whole.text}] ${where}: ${why}`;
+  return `set imagePullSecrets ${where} to the pod's ${whole.count} pull secrets, then ${namesText(added)}: ${why}`;
+}
+
 /** Names joined when they fit a subject's room; otherwise the first few and how many more. */
 function namesText(names: readonly string[]): string {
   let length = 0;
@@ -132,8 +162,9 @@ function namesText(names: readonly string[]): string {
 }
 
 /**
- * The ServiceAccount's names, each once, then the added ones it does not list: the text when it fits
- * DENY_SUBJECT_MAX_CHARS whole, and how many distinct names the ServiceAccount lists. One pass.
+ * The names of a list (the ServiceAccount's, or a pod's), each once, then the added ones it does
+ * not hold: the text when it fits DENY_SUBJECT_MAX_CHARS whole, and how many distinct names the
+ * list holds. One pass.
  */
 function wholeList(saSecrets: readonly string[], added: readonly string[]): { readonly text: string | undefined; readonly count: number } {
   const seen = new Set<string>();

@@ -61,8 +61,11 @@ const cases: Record<string, Case> = {
   'a list naming the ServiceAccount\'s secrets in another order is the pod\'s own': {
     serviceAccount: 'two', list: ['sa-ghcr', 'sa-hub'], source: 'pod', advised: null,
   },
-  'a list with the ServiceAccount\'s secrets and one more is the pod\'s own': {
-    serviceAccount: 'two', list: ['sa-hub', 'sa-ghcr', 'sa-hub'], source: 'pod', advised: null,
+  'a list with the ServiceAccount\'s secrets and one more is the pod\'s own, told as a whole (it may be the copy with an injection appended)': {
+    serviceAccount: 'two', list: ['sa-hub', 'sa-ghcr', 'sa-hub'], source: 'pod', advised: "set imagePullSecrets: [sa-hub, sa-ghcr, NEW-SECRET] in the pod's template (or in the pod, if no controller made it)",
+  },
+  'a list with another secret before the ServiceAccount\'s is the pod\'s own, told to add to it': {
+    serviceAccount: 'two', list: ['sa-ghcr', 'sa-hub', 'sa-ghcr'], source: 'pod', advised: null,
   },
 };
 

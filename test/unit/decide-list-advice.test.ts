@@ -197,6 +197,24 @@ const uncoveredCases: Record<string, UncoveredCase> = {
     says: ['add imagePullSecrets: [sa-hub, NEW-SECRET] to the Deployment\'s pod template'],
     neverSays: ['list it in imagePullSecrets'],
   },
+  'a pod whose list is the ServiceAccount plugin\'s copy with a secret appended (as pullguard injects) is told the whole list, new secret last': {
+    object: pod({ containers: uncovered, imagePullSecrets: ['sa-hub', 'cover'] }),
+    secretsFinal: true,
+    says: ['create a docker-registry secret NEW-SECRET for zz.example.net and set imagePullSecrets: [sa-hub, cover, NEW-SECRET] in the pod\'s template (or in the pod, if no controller made it)'],
+    neverSays: ['list it in imagePullSecrets', 'to ServiceAccount default\'s imagePullSecrets'],
+  },
+  'a pod whose list holds the ServiceAccount\'s secret after another one is told to list the new secret in it, as before': {
+    object: pod({ containers: uncovered, imagePullSecrets: ['cover', 'sa-hub'] }),
+    secretsFinal: true,
+    says: ['create a docker-registry secret for zz.example.net and list it in imagePullSecrets'],
+    neverSays: ['NEW-SECRET'],
+  },
+  'a Deployment template whose own list starts with the ServiceAccount\'s is told to list the new secret in it (its author wrote that list)': {
+    object: deployment({ containers: uncovered, imagePullSecrets: ['sa-hub', 'cover'] }),
+    secretsFinal: false,
+    says: ['create a docker-registry secret for zz.example.net and list it in imagePullSecrets'],
+    neverSays: ['NEW-SECRET'],
+  },
   'a pod with a list of its own is told to list the new secret in it, as before': {
     object: pod({ containers: uncovered, imagePullSecrets: ['filler-01'] }),
     secretsFinal: true,
@@ -224,5 +242,31 @@ t.test('a pod CREATE reaching validation unpatched, whose list the ServiceAccoun
   const message = outcome.response.status?.message ?? '';
   t.match(message, 'secret cover in the namespace does: add imagePullSecrets: [sa-hub, cover]', 'advises the copied names with the covering secret');
   t.notMatch(message, 'imagePullSecrets: [cover]', 'never advises a list holding only the covering secret');
+  t.end();
+});
+
+t.test('a pod that pullguard patched, reaching validation with another image uncovered, is told the whole list to write', (t) => {
+  const snapshot = snapshotFromObjects(STATE);
+  // As the API server runs them: the ServiceAccount plugin copies [sa-hub], /mutate appends cover,
+  // and /validate sees the patched pod.
+  const created = pod({ containers: CONTAINERS, imagePullSecrets: ['sa-hub'] });
+  const mutated = admit(decodeAdmissionReview(admissionReview(created)), 'mutate', { snapshot, policy: POLICY, now: NOW });
+  const patch = JSON.parse(Buffer.from(mutated.response.patch ?? '', 'base64').toString()) as { op: string; path: string; value: { name: string } }[];
+  t.same(patch, [{ op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'cover' } }], '/mutate appends cover');
+  const patched = pod({ containers: CONTAINERS, imagePullSecrets: ['sa-hub', 'cover'] });
+  const outcome = admit(decodeAdmissionReview(admissionReview(patched)), 'validate', { snapshot, policy: POLICY, now: NOW });
+  t.equal(outcome.response.allowed, false, 'denied: zz is still uncovered');
+  const message = outcome.response.status?.message ?? '';
+  t.match(message, "set imagePullSecrets: [sa-hub, cover, NEW-SECRET] in the pod's template (or in the pod, if no controller made it)", 'names every secret the pod has, then the new one');
+  t.notMatch(message, 'list it in imagePullSecrets', 'never the bare advice that, written into a template without a list, drops sa-hub');
+  t.end();
+});
+
+t.test('a pod whose list extends its ServiceAccount\'s and is too long to quote is told it by reference', (t) => {
+  const names = Array.from({ length: 30 }, (_, index) => `filler-${String(index).padStart(2, '0')}`);
+  const decision = decideWith(specOf(pod({ containers: uncovered, imagePullSecrets: ['sa-hub', ...names] })), true, 10_000_000);
+  const message = containerFinding(decision, 'zz', 'NoMatchingCredential')?.message ?? '';
+  t.match(message, "set imagePullSecrets in the pod's template (or in the pod, if no controller made it) to the pod's 31 pull secrets, then NEW-SECRET");
+  t.notMatch(message, 'filler-29', 'the list is not cut in the middle');
   t.end();
 });
