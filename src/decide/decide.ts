@@ -288,14 +288,15 @@ function listAdvisor(context: ContainerContext): ListAdvisor {
 /**
  * True when the decision's list names NEW-SECRET, a secret to create: a container still decided
  * needs one, and "list it in imagePullSecrets" would not do (the list must keep the ServiceAccount's
- * secrets, or the ServiceAccount enforces mountable secrets, or the spec lists none and other
- * containers are told a list for the secrets the namespace has). Decided once, after the containers.
+ * secrets, also in a pod whose list extends the ServiceAccount's copy; or the ServiceAccount
+ * enforces mountable secrets; or the spec lists none and other containers are told a list for the
+ * secrets the namespace has). Decided once, after the containers.
  */
 function namesNewSecret(context: ContainerContext, decided: number): boolean {
   if (context.namesNewSecret === undefined) {
     const advisor = listAdvisor(context);
     context.namesNewSecret = context.adviceSlots?.some((slot) => slot.at < decided) === true &&
-      (advisor.needsListAdvice() || (!advisor.addsToOwnList() && context.chosen.length > 0));
+      (advisor.needsListAdvice() || advisor.extendsServiceAccountList() || (!advisor.addsToOwnList() && context.chosen.length > 0));
   }
   return context.namesNewSecret;
 }

@@ -56,8 +56,7 @@ export class ListAdvisor {
    */
   needsListAdvice(): boolean {
     const saSecrets = this.saSecrets;
-    return saSecrets?.enforceMountableSecrets === true || (this.subject.viaServiceAccount && (saSecrets === undefined || saSecrets.length > 0)) ||
-      this.extendsServiceAccountList();
+    return saSecrets?.enforceMountableSecrets === true || (this.subject.viaServiceAccount && (saSecrets === undefined || saSecrets.length > 0));
   }
 
   /**
@@ -66,14 +65,15 @@ export class ListAdvisor {
    * another's) appended to it, and also what a pod written with those names looks like. Either
    * way the list to write is the pod's whole list plus the new names, in the pod or in the
    * template it came from: "list it in imagePullSecrets", written into a template that lists
-   * none, would take the ServiceAccount's secrets from every pod. Linear once, then constant.
+   * none, would take the ServiceAccount's secrets from every pod. Entries without a name are
+   * skipped, as isCopyOf skips them (the plugin copies a ServiceAccount's `{}` entries, which the
+   * snapshot does not keep): the copy may hold them anywhere. Linear once, then constant.
    */
   extendsServiceAccountList(): boolean {
     if (this.extended === undefined) {
-      const own = this.subject.spec.imagePullSecrets;
       const saSecrets = this.saSecrets;
       this.extended = this.subject.secretsFinal && !this.subject.viaServiceAccount && saSecrets !== undefined && saSecrets.length > 0 &&
-        own.length > saSecrets.length && saSecrets.every((name, index) => own[index] === name);
+        startsWithThenMore(this.subject.spec.imagePullSecrets, saSecrets);
     }
     return this.extended;
   }
@@ -118,6 +118,9 @@ export class ListAdvisor {
    */
   brief(secret: string): string {
     const enforced = this.notListed([secret]).length > 0;
+    // Neither "list secret X" (a template without a list would lose the ServiceAccount's secrets)
+    // nor the ServiceAccount (a pod that lists its own never gets its copy): the whole list.
+    if (!enforced && this.extendsServiceAccountList()) return `append ${shorten(secret, 32)} to the pod's whole list`;
     if (!enforced && !this.needsListAdvice()) return `list secret ${secret}, which covers it`;
     const account = shorten(this.subject.spec.serviceAccountName, 32);
     return `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets${this.addsToOwnList() ? ' and the pod\'s' : ''}`;
@@ -144,11 +147,24 @@ export function listAdvice(subject: ListAdviceSubject, added: readonly string[])
 
 /** advice() for a pod whose list extends its ServiceAccount's (extendsServiceAccountList). */
 function extendedListAdvice(podList: readonly string[], added: readonly string[], account: string): string {
-  const whole = wholeList(podList, added);
-  const where = "in the pod's template (or in the pod, if no controller made it)";
-  const why = `the pod's list starts with ServiceAccount ${account}'s secrets, and a mutating webhook (pullguard's injection) may have added the rest, so a shorter list loses them`;
-  if (whole.text !== undefined) return `set imagePullSecrets: [${whole.text}] ${where}: ${why}`;
-  return `set imagePullSecrets ${where} to the pod's ${whole.count} pull secrets, then ${namesText(added)}: ${why}`;
+  // An entry without a name adds no secret: left out, as recreateList leaves it out.
+  const whole = wholeList(podList.filter((name) => name !== ''), added);
+  const where = "in the pod's template (or in the pod, if no controller made it), every entry kept";
+  const why = `the list starts with ServiceAccount ${account}'s secrets, which it copies only into pods that list none`;
+  if (whole.text !== undefined) return `set imagePullSecrets: [${whole.text}] ${where} (${why})`;
+  return `set imagePullSecrets to the pod's ${whole.count} pull secrets, then ${namesText(added)}, ${where} (${why})`;
+}
+
+/** True when `list`, its nameless entries skipped, is `prefix` followed by at least one named entry. One pass. */
+function startsWithThenMore(list: readonly string[], prefix: readonly string[]): boolean {
+  let matched = 0;
+  for (const name of list) {
+    if (name === '') continue;
+    if (matched === prefix.length) return true;
+    if (name !== prefix[matched]) return false;
+    matched++;
+  }
+  return false;
 }
 
 /** Names joined when they fit a subject's room; otherwise the first few and how many more. */

@@ -215,6 +215,11 @@ const hubCases: Record<string, HubCase> = {
     template: true,
     fix: 'add hub to SA default\'s imagePullSecrets',
   },
+  'a pod whose list extends its ServiceAccount\'s copy (as after an injection) is told to append the secret to its whole list': {
+    options: { imagePullSecrets: ['sa-hub', 'cover'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    fix: 'append hub to the pod\'s whole list',
+  },
   'a pod with a list of its own is told to list the secret, as before': {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,

@@ -203,6 +203,12 @@ const uncoveredCases: Record<string, UncoveredCase> = {
     says: ['create a docker-registry secret NEW-SECRET for zz.example.net and set imagePullSecrets: [sa-hub, cover, NEW-SECRET] in the pod\'s template (or in the pod, if no controller made it)'],
     neverSays: ['list it in imagePullSecrets', 'to ServiceAccount default\'s imagePullSecrets'],
   },
+  'a pod whose list has an entry without a name among the copied and appended names is told the list without it': {
+    object: pod({ containers: uncovered, imagePullSecrets: ['sa-hub', '', 'cover'] }),
+    secretsFinal: true,
+    says: ['set imagePullSecrets: [sa-hub, cover, NEW-SECRET] in the pod\'s template'],
+    neverSays: [', ,', 'list it in imagePullSecrets'],
+  },
   'a pod whose list holds the ServiceAccount\'s secret after another one is told to list the new secret in it, as before': {
     object: pod({ containers: uncovered, imagePullSecrets: ['cover', 'sa-hub'] }),
     secretsFinal: true,
@@ -266,7 +272,19 @@ t.test('a pod whose list extends its ServiceAccount\'s and is too long to quote 
   const names = Array.from({ length: 30 }, (_, index) => `filler-${String(index).padStart(2, '0')}`);
   const decision = decideWith(specOf(pod({ containers: uncovered, imagePullSecrets: ['sa-hub', ...names] })), true, 10_000_000);
   const message = containerFinding(decision, 'zz', 'NoMatchingCredential')?.message ?? '';
-  t.match(message, "set imagePullSecrets in the pod's template (or in the pod, if no controller made it) to the pod's 31 pull secrets, then NEW-SECRET");
+  t.match(message, "set imagePullSecrets to the pod's 31 pull secrets, then NEW-SECRET, in the pod's template (or in the pod, if no controller made it), every entry kept");
   t.notMatch(message, 'filler-29', 'the list is not cut in the middle');
+  t.end();
+});
+
+t.test('a pod whose ServiceAccount lists an entry without a name first, with the copy extended by an injection, is told the whole list', (t) => {
+  // The plugin copies `{}` too; the snapshot keeps only the named entries of the ServiceAccount.
+  const account = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'gappy', namespace: 'team' }, imagePullSecrets: [{}, { name: 'sa-hub' }] };
+  clearPodSecretsMemo();
+  const spec = specOf(pod({ serviceAccountName: 'gappy', containers: uncovered, imagePullSecrets: ['', 'sa-hub', 'cover'] }));
+  const decision = decide({ spec, namespace: 'team', snapshot: snapshotFromObjects([...STATE, account]), policy: POLICY, now: NOW, secretsFinal: true });
+  const message = containerFinding(decision, 'zz', 'NoMatchingCredential')?.message ?? '';
+  t.match(message, "set imagePullSecrets: [sa-hub, cover, NEW-SECRET] in the pod's template (or in the pod, if no controller made it), every entry kept");
+  t.notMatch(message, 'list it in imagePullSecrets');
   t.end();
 });
