@@ -103,6 +103,9 @@ export function decide(input: DecideInput): PodDecision {
     namesNewSecret: undefined,
     advice: undefined,
     recreateList: undefined,
+    recreateSpan: undefined,
+    pendingRecreate: undefined,
+    recreateSlots: undefined,
     targetOf: (name: string): ImageTarget => targetOf(context, name),
   };
   const only = input.onlyContainers;
@@ -129,6 +132,7 @@ export function decide(input: DecideInput): PodDecision {
   // Advice that names the list to write is the same for every container: made once, now that the
   // secrets the decision injects (or would have) are known.
   if (context.adviceSlots !== undefined) fillListAdvice(containers, context);
+  if (context.recreateSlots !== undefined) fillRecreateLists(containers, context);
   const advisesNewSecret = context.namesNewSecret === true;
 
   for (const entry of secrets.resolved) {
@@ -261,7 +265,26 @@ interface ContainerContext {
   /** The decision's list advice (decisionAdvice()), made once. */
   advice: string | undefined;
   /** The pod's own list for runningPodAdvice, made once. */
-  recreateList: { readonly text: string | undefined; readonly count: number } | undefined;
+  recreateList: RecreateList | undefined;
+  /** Where the list runningPodAdvice just wrote sits in its text, and the name it adds, until a finding takes it. */
+  recreateSpan: RecreateSpan | undefined;
+  /** Set by uncoveredCause when its finding holds runningPodAdvice's list: where, in its message. */
+  pendingRecreate: RecreateSpan | undefined;
+  /** Findings that name the list to recreate a pod with, filled in once every container is decided. */
+  recreateSlots: RecreateSlot[] | undefined;
+}
+
+/** Where a text names the list to recreate the pod with, and the name that container adds to it. */
+interface RecreateSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+/** A container finding's RecreateSpan (fillRecreateLists). */
+interface RecreateSlot extends RecreateSpan {
+  readonly at: number;
+  readonly index: number;
 }
 
 /** Where a container finding's message takes its fix, which names the decision's list. */
@@ -628,17 +651,25 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
       (context.adviceSlots ??= []).push({ at, index: findings.length - 1, offset: pending.offset, registry: pending.registry });
       context.pendingSlot = undefined;
     }
+    const recreate = context.pendingRecreate;
+    if (recreate !== undefined) {
+      (context.recreateSlots ??= []).push({ at, index: findings.length - 1, ...recreate });
+      context.pendingRecreate = undefined;
+    }
   }
 
   if (covered && !injecting && choice?.kind === 'inject') {
     const registry = denySubject(reference.domain);
     const why = privateBy === undefined ? '' : `; ${privateNote(reference, privateBy)}`;
+    const head = `${container.name}: no pull secret of this pod covers ${registry}; secret ${denySubject(choice.name)} in the namespace does, but `;
     findings.push({
       code: 'NoMatchingCredential',
       severity: 'deny',
       path: imagePathOf(container),
-      message: `${container.name}: no pull secret of this pod covers ${registry}; secret ${denySubject(choice.name)} in the namespace does, but ${runningPodAdvice(context, container, choice.name)}${why}`,
+      message: `${head}${runningPodAdvice(context, container, choice.name)}${why}`,
     });
+    const span = takeRecreateSpan(context, head.length);
+    if (span !== undefined) (context.recreateSlots ??= []).push({ at, index: findings.length - 1, ...span });
     return result(container, image, summary, accessNow, rule, null, verdictOf(findings), findings);
   }
   if (injecting && choice?.kind === 'inject') {
@@ -809,14 +840,15 @@ function uncoveredCause(
   const target = targetOf(context, reference.name);
   const shadowed = context.secrets.shadowedSaSecrets().find((view) => hasLiveMatch(view, target, input.now, context.meter));
   if (shadowed !== undefined) {
-    return {
-      code: 'ServiceAccountSecretsIgnored',
-      severity,
-      path: `${input.spec.specPath}.imagePullSecrets`,
-      message: input.podUpdate === true
-        ? `${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers ${registry}) was not copied; ${runningPodAdvice(context, container, shadowed.name)}`
-        : fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity),
-    };
+    let message: string;
+    if (input.podUpdate === true) {
+      const head = `${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers ${registry}) was not copied; `;
+      message = `${head}${runningPodAdvice(context, container, shadowed.name)}`;
+      context.pendingRecreate = takeRecreateSpan(context, head.length);
+    } else {
+      message = fit(`${container.name}: pod lists its own pull secrets, so SA secret ${shadowed.name} (covers `, registry, ') is ignored; list it too', severity);
+    }
+    return { code: 'ServiceAccountSecretsIgnored', severity, path: `${input.spec.specPath}.imagePullSecrets`, message };
   }
   if (injecting) return undefined;
   const anonymousOnly = matchesOf(context, reference.name).filter((match) => match.key.anonymous);
@@ -839,7 +871,12 @@ function uncoveredCause(
   const what = `no pull secret has a key for ${registry} (${lookedAt})${unmatched}`;
   // The fix names the decision's list, known once every container is decided: the message leaves
   // room for it here, filled in by fillListAdvice. A running pod's list cannot change: no list then.
-  const fix = input.podUpdate === true ? `create a docker-registry secret ${NEW_SECRET} for ${registry}; ${runningPodAdvice(context, container, undefined)}` : '';
+  let fix = '';
+  if (input.podUpdate === true) {
+    const create = `create a docker-registry secret ${NEW_SECRET} for ${registry}; `;
+    fix = `${create}${runningPodAdvice(context, container, undefined)}`;
+    context.pendingRecreate = takeRecreateSpan(context, `${container.name}: ${what}; ${create}`.length);
+  }
   const head = `${container.name}: ${what}; ${fix}`;
   if (input.podUpdate !== true) context.pendingSlot = { offset: head.length, registry };
   // Under the default access (no rule named the registry), ECR, Artifact Registry and ACR images
@@ -897,25 +934,77 @@ function runningPodAdvice(context: ContainerContext, container: ContainerRef, se
   }
   const account = denySubject(spec.serviceAccountName);
   const saSecrets = context.secrets.saSecrets;
-  const existing = (context.recreateList ??= recreateList(spec));
-  const list = existing.text !== undefined && existing.text.length + name.length + 2 <= DENY_SUBJECT_MAX_CHARS
-    ? `imagePullSecrets: [${existing.text === '' ? name : `${existing.text}, ${name}`}] (the whole list, existing entries kept)`
-    : `its ${existing.count} imagePullSecrets, then ${denySubject(name)}`;
+  // The list written here is this container's; fillRecreateLists puts the decision's one list (every
+  // name any container is told, NEW-SECRET last) in its place once every container is decided.
+  const list = recreateListText(context, [name]);
   if (saSecrets?.enforceMountableSecrets === true && secret === undefined) {
     // The ServiceAccount plugin copies the ServiceAccount's list only into a pod that lists none:
     // a pod with a list of its own gets the new secret only by listing it too.
     const ownList = context.secrets.hasOwnList && context.secrets.nameSource === 'pod';
-    return `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod${ownList ? ` with ${list}` : ''}`;
+    const head = `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod`;
+    if (!ownList) return head;
+    context.recreateSpan = { start: head.length + 6, end: head.length + 6 + list.length, name };
+    return `${head} with ${list}`;
   }
-  return `${cannotChange}: recreate the pod with ${list}, or, if its controller's template lists none, add ${denySubject(name)} to ServiceAccount ${account} so the next pods get it`;
+  const head = `${cannotChange}: recreate the pod with `;
+  context.recreateSpan = { start: head.length, end: head.length + list.length, name };
+  return `${head}${list}, or, if its controller's template lists none, add ${denySubject(name)} to ServiceAccount ${account} so the next pods get it`;
+}
+
+/** The list to recreate a pod with: its own entries (each once), then `added`. */
+function recreateListText(context: ContainerContext, added: readonly string[]): string {
+  const existing = (context.recreateList ??= recreateList(context.input.spec));
+  const extra = added.filter((name) => !existing.listed.has(name));
+  const text = extra.join(', ');
+  if (existing.text !== undefined && existing.text.length + text.length + 2 <= DENY_SUBJECT_MAX_CHARS) {
+    return `imagePullSecrets: [${existing.text === '' ? text : extra.length === 0 ? existing.text : `${existing.text}, ${text}`}] (the whole list, existing entries kept)`;
+  }
+  return `its ${existing.count} imagePullSecrets, then ${listNames(extra)}`;
+}
+
+/** runningPodAdvice's list span (see recreateSpan), moved by the text before it; cleared. */
+function takeRecreateSpan(context: ContainerContext, offset: number): RecreateSpan | undefined {
+  const span = context.recreateSpan;
+  context.recreateSpan = undefined;
+  return span === undefined ? undefined : { start: span.start + offset, end: span.end + offset, name: span.name };
+}
+
+/**
+ * Puts the decision's one list to recreate a pod with into every finding that names one (a pod
+ * UPDATE whose containers need different secrets: each was told a list with its own secret only,
+ * and following one left the others without theirs): the pod's entries, every name any container
+ * was told, NEW-SECRET last. Containers dropped by a budget cut are skipped.
+ */
+function fillRecreateLists(containers: ContainerDecision[], context: ContainerContext): void {
+  const slots = (context.recreateSlots ?? []).filter((slot) => slot.at < containers.length);
+  const names = unique(slots.map((slot) => slot.name).filter((name) => name !== NEW_SECRET));
+  if (slots.some((slot) => slot.name === NEW_SECRET)) names.push(NEW_SECRET);
+  if (names.length < 2) return;
+  const list = recreateListText(context, names);
+  for (const slot of slots) {
+    const container = containers[slot.at];
+    const finding = container?.findings[slot.index];
+    if (container === undefined || finding === undefined) continue;
+    const findings = [...container.findings];
+    findings[slot.index] = { ...finding, message: finding.message.slice(0, slot.start) + list + finding.message.slice(slot.end) };
+    containers[slot.at] = { ...container, findings };
+  }
+}
+
+/** The pod's own list as runningPodAdvice names it. */
+interface RecreateList {
+  /** Its names, each once, joined when they fit a subject's room. */
+  readonly text: string | undefined;
+  readonly count: number;
+  readonly listed: ReadonlySet<string>;
 }
 
 /** The pod's names, each once, joined when they fit a subject's room, and how many: once per decision. */
-function recreateList(spec: PodSpecRef): { readonly text: string | undefined; readonly count: number } {
+function recreateList(spec: PodSpecRef): RecreateList {
   const names = unique(spec.imagePullSecrets.filter((name) => name !== ''));
   let length = -2;
   for (const name of names) length += name.length + 2;
-  return { text: length <= DENY_SUBJECT_MAX_CHARS ? names.join(', ') : undefined, count: names.length };
+  return { text: length <= DENY_SUBJECT_MAX_CHARS ? names.join(', ') : undefined, count: names.length, listed: new Set(names) };
 }
 
 function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean, podUpdate = false): Finding {

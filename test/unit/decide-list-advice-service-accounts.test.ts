@@ -252,3 +252,30 @@ t.test('an ephemeral container in a dry-run namespace is not told that kubectl d
   t.notMatch(dryRun, /--copy-to/, 'dry-run: no promise of an injection');
   t.end();
 });
+
+t.test('a pod UPDATE whose containers need different secrets tells every container the same list to recreate the pod with', (t) => {
+  // app: covered by the namespace's cover; zz: needs a secret the namespace lacks; a third container
+  // whose registry a crowd secret covers. Each was told a list with its own secret only: following
+  // one left the others unpullable.
+  const object = pod({
+    imagePullSecrets: ['quay-extra'],
+    containers: [COVERED, UNCOVERED, { name: 'crowd', image: `${CROWD[0]}.example.org/tool:1` }],
+  });
+  const decision = decideOn(object, true, STATE, true);
+  const whole = 'recreate the pod with imagePullSecrets: [quay-extra, cover, team-pull-secret-000, NEW-SECRET] (the whole list, existing entries kept)';
+  for (const name of ['app', 'zz', 'crowd']) {
+    const message = finding(decision, name, 'NoMatchingCredential')?.message ?? '';
+    t.match(message, whole, `${name} is told the one list`);
+  }
+  t.end();
+});
+
+t.test('a pod UPDATE whose combined list does not fit a denial names it by reference in every container', (t) => {
+  const object = pod({ imagePullSecrets: CROWD.slice(0, 12), containers: [COVERED, UNCOVERED] });
+  const decision = decideOn(object, true, STATE, true);
+  for (const name of ['app', 'zz']) {
+    const message = finding(decision, name, 'NoMatchingCredential')?.message ?? '';
+    t.match(message, 'recreate the pod with its 12 imagePullSecrets, then cover, NEW-SECRET', `${name}: by reference, both names`);
+  }
+  t.end();
+});
