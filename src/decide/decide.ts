@@ -274,11 +274,16 @@ interface ContainerContext {
   recreateSlots: RecreateSlot[] | undefined;
 }
 
-/** Where a text names the list to recreate the pod with, and the name that container adds to it. */
+/**
+ * Where a text names the list to recreate the pod with, and the name that container adds to it:
+ * `segment` spans the list and the names for the ServiceAccount route after it, `list` the list
+ * alone, `name` nothing (the text names no list, but its secret belongs in the others').
+ */
 interface RecreateSpan {
   readonly start: number;
   readonly end: number;
   readonly name: string;
+  readonly kind: 'segment' | 'list' | 'name';
 }
 
 /** A container finding's RecreateSpan (fillRecreateLists). */
@@ -934,39 +939,83 @@ function runningPodAdvice(context: ContainerContext, container: ContainerRef, se
   }
   const account = denySubject(spec.serviceAccountName);
   const saSecrets = context.secrets.saSecrets;
-  // The list written here is this container's; fillRecreateLists puts the decision's one list (every
-  // name any container is told, NEW-SECRET last) in its place once every container is decided.
-  const list = recreateListText(context, [name]);
+  // The text written here names this container's secret; fillRecreateLists puts the decision's one
+  // list (every name any container is told, NEW-SECRET last) in its place once every container is
+  // decided.
   if (saSecrets?.enforceMountableSecrets === true && secret === undefined) {
     // The ServiceAccount plugin copies the ServiceAccount's list only into a pod that lists none:
     // a pod with a list of its own gets the new secret only by listing it too.
     const ownList = context.secrets.hasOwnList && context.secrets.nameSource === 'pod';
     const head = `${cannotChange}: add ${name} to ServiceAccount ${account}'s imagePullSecrets (it has kubernetes.io/enforce-mountable-secrets: "true", so a pod may list only the secrets it lists), then recreate the pod`;
-    if (!ownList) return head;
-    context.recreateSpan = { start: head.length + 6, end: head.length + 6 + list.length, name };
+    if (!ownList) {
+      context.recreateSpan = { start: -1, end: -1, name, kind: 'name' };
+      return head;
+    }
+    const list = recreateListText(context, recreateAdded(context, [name]), name);
+    context.recreateSpan = { start: head.length + 6, end: head.length + 6 + list.length, name, kind: 'list' };
     return `${head} with ${list}`;
   }
   const head = `${cannotChange}: recreate the pod with `;
-  context.recreateSpan = { start: head.length, end: head.length + list.length, name };
-  return `${head}${list}, or, if its controller's template lists none, add ${denySubject(name)} to ServiceAccount ${account} so the next pods get it`;
+  const segment = recreateSegment(context, recreateAdded(context, [name]), name);
+  context.recreateSpan = { start: head.length, end: head.length + segment.length, name, kind: 'segment' };
+  return `${head}${segment} to ServiceAccount ${account} so the next pods get it`;
 }
 
-/** The list to recreate a pod with: its own entries (each once), then `added`. */
-function recreateListText(context: ContainerContext, added: readonly string[]): string {
+/** The names a recreated pod adds to its list (those it does not list yet), made once per list. */
+interface RecreateAdded {
+  readonly extra: readonly string[];
+  /** `extra` joined, or undefined when longer than a subject's room. */
+  readonly joined: string | undefined;
+  readonly hasNew: boolean;
+}
+
+function recreateAdded(context: ContainerContext, added: readonly string[]): RecreateAdded {
   const existing = (context.recreateList ??= recreateList(context.input.spec));
   const extra = added.filter((name) => !existing.listed.has(name));
-  const text = extra.join(', ');
-  if (existing.text !== undefined && existing.text.length + text.length + 2 <= DENY_SUBJECT_MAX_CHARS) {
-    return `imagePullSecrets: [${existing.text === '' ? text : extra.length === 0 ? existing.text : `${existing.text}, ${text}`}] (the whole list, existing entries kept)`;
+  let length = -2;
+  for (const name of extra) length += name.length + 2;
+  return { extra, joined: length <= DENY_SUBJECT_MAX_CHARS ? extra.join(', ') : undefined, hasNew: extra.includes(NEW_SECRET) };
+}
+
+/** The list to recreate a pod with, then the names to add to its ServiceAccount instead (up to "to ServiceAccount"). */
+function recreateSegment(context: ContainerContext, added: RecreateAdded, own: string): string {
+  // A name the pod lists already (a secret it names NEW-SECRET) still goes to the ServiceAccount.
+  const names = added.extra.length <= 1 ? denySubject(added.extra[0] ?? own) : added.joined ?? namesByReference(added, own);
+  return `${recreateListText(context, added, own)}, or, if its controller's template lists none, add ${names}`;
+}
+
+/** The list to recreate a pod with: its own entries (each once), then `added`; by reference when too long, naming `own` (the container's) still. */
+function recreateListText(context: ContainerContext, added: RecreateAdded, own: string): string {
+  const existing = (context.recreateList ??= recreateList(context.input.spec));
+  const text = added.joined;
+  if (existing.text !== undefined && text !== undefined && existing.text.length + text.length + 2 <= DENY_SUBJECT_MAX_CHARS) {
+    return `imagePullSecrets: [${existing.text === '' ? text : added.extra.length === 0 ? existing.text : `${existing.text}, ${text}`}] (the whole list, existing entries kept)`;
   }
-  return `its ${existing.count} imagePullSecrets, then ${listNames(extra)}`;
+  if (added.extra.length === 0) return `its ${existing.count} imagePullSecrets`;
+  const start = existing.count > 0 ? `its ${existing.count} imagePullSecrets, then ` : 'imagePullSecrets listing ';
+  return `${start}${added.extra.length === 1 ? denySubject(added.extra[0] as string) : text ?? namesByReference(added, own)}`;
+}
+
+/**
+ * Names too many to write out, said so that each message still names its container's secret:
+ * `own`, how many others the answer names, and NEW-SECRET (always last) when among them. Constant time.
+ */
+function namesByReference(added: RecreateAdded, own: string): string {
+  const count = added.extra.length;
+  if (count <= 1) return denySubject(added.extra[0] ?? own);
+  const others = count - 1 - (added.hasNew && own !== NEW_SECRET ? 1 : 0);
+  const parts: string[] = [];
+  if (own !== NEW_SECRET) parts.push(denySubject(own));
+  if (others > 0) parts.push(`the ${others} other secret${others === 1 ? '' : 's'} this answer names`);
+  if (added.hasNew) parts.push(NEW_SECRET);
+  return parts.join(', ');
 }
 
 /** runningPodAdvice's list span (see recreateSpan), moved by the text before it; cleared. */
 function takeRecreateSpan(context: ContainerContext, offset: number): RecreateSpan | undefined {
   const span = context.recreateSpan;
   context.recreateSpan = undefined;
-  return span === undefined ? undefined : { start: span.start + offset, end: span.end + offset, name: span.name };
+  return span === undefined ? undefined : { ...span, start: span.start + offset, end: span.end + offset };
 }
 
 /**
@@ -980,13 +1029,15 @@ function fillRecreateLists(containers: ContainerDecision[], context: ContainerCo
   const names = unique(slots.map((slot) => slot.name).filter((name) => name !== NEW_SECRET));
   if (slots.some((slot) => slot.name === NEW_SECRET)) names.push(NEW_SECRET);
   if (names.length < 2) return;
-  const list = recreateListText(context, names);
+  const added = recreateAdded(context, names);
   for (const slot of slots) {
+    if (slot.kind === 'name') continue;
     const container = containers[slot.at];
     const finding = container?.findings[slot.index];
     if (container === undefined || finding === undefined) continue;
+    const text = slot.kind === 'list' ? recreateListText(context, added, slot.name) : recreateSegment(context, added, slot.name);
     const findings = [...container.findings];
-    findings[slot.index] = { ...finding, message: finding.message.slice(0, slot.start) + list + finding.message.slice(slot.end) };
+    findings[slot.index] = { ...finding, message: finding.message.slice(0, slot.start) + text + finding.message.slice(slot.end) };
     containers[slot.at] = { ...container, findings };
   }
 }

@@ -279,3 +279,23 @@ t.test('a pod UPDATE whose combined list does not fit a denial names it by refer
   }
   t.end();
 });
+
+t.test('a pod UPDATE whose added secrets are too many to write out names each container\'s own secret and how many others', (t) => {
+  const containers = CROWD.slice(0, 30).map((name, index) => ({ name: `c${index}`, image: `${name}.example.org/tool:1` }));
+  const decision = decideOn(pod({ imagePullSecrets: ['quay-extra'], containers }), true, STATE, true);
+  for (const index of [0, 17, 29]) {
+    const message = finding(decision, `c${index}`, 'NoMatchingCredential')?.message ?? '';
+    t.match(message, `recreate the pod with its 1 imagePullSecrets, then ${CROWD[index]}, the 29 other secrets this answer names, or, if its controller's template lists none, add ${CROWD[index]}, the 29 other secrets this answer names to ServiceAccount default`, `c${index} names its own secret`);
+  }
+  t.end();
+});
+
+t.test('a pod UPDATE under a ServiceAccount enforcing mountable secrets puts the secret to create in the list the other containers are told', (t) => {
+  // A pod created without a list, whose ServiceAccount lists cover since: zz is told to add
+  // NEW-SECRET to the ServiceAccount (no list of its own to name); app's list to recreate the pod
+  // with must hold NEW-SECRET too.
+  const decision = decideOn(pod({ serviceAccountName: 'grown', containers: [COVERED, UNCOVERED] }), true, [...STATE, enforcing('grown', 'sa-hub', 'cover')], true);
+  t.match(finding(decision, 'app', 'NoMatchingCredential')?.message ?? '', 'recreate the pod with imagePullSecrets: [cover, NEW-SECRET] (the whole list, existing entries kept), or, if its controller\'s template lists none, add cover, NEW-SECRET to ServiceAccount grown');
+  t.match(finding(decision, 'zz', 'NoMatchingCredential')?.message ?? '', 'add NEW-SECRET to ServiceAccount grown\'s imagePullSecrets');
+  t.end();
+});
