@@ -10,7 +10,7 @@ import type { Access } from '../policy/schema.ts';
 import type { ClusterSnapshot } from '../snapshot/types.ts';
 import { PRESIZED_CONTAINERS, type ContainerRef, type PodSpecRef } from '../workloads/extract.ts';
 import { DECIDE_WORK_BUDGET } from './limits.ts';
-import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, listNames, shorten } from './messages.ts';
+import { DENY_SUBJECT_MAX_CHARS, denySubject, fit, formatDuration, joinedWithin, listNames, shorten } from './messages.ts';
 import { ListAdvisor, NEW_SECRET } from './list-advice.ts';
 import { namespaceKeyMatches, type NamespaceKeyMatch } from './namespace-keys.ts';
 import { podSecrets, unique, type PodSecrets, type ResolvedSecret } from './pod-secrets.ts';
@@ -972,9 +972,7 @@ interface RecreateAdded {
 function recreateAdded(context: ContainerContext, added: readonly string[]): RecreateAdded {
   const existing = (context.recreateList ??= recreateList(context.input.spec));
   const extra = added.filter((name) => !existing.listed.has(name));
-  let length = -2;
-  for (const name of extra) length += name.length + 2;
-  return { extra, joined: length <= DENY_SUBJECT_MAX_CHARS ? extra.join(', ') : undefined, hasNew: extra.includes(NEW_SECRET) };
+  return { extra, joined: joinedWithin(extra), hasNew: extra.includes(NEW_SECRET) };
 }
 
 /** The list to recreate a pod with, then the names to add to its ServiceAccount instead (up to "to ServiceAccount"). */
@@ -1053,9 +1051,7 @@ interface RecreateList {
 /** The pod's names, each once, joined when they fit a subject's room, and how many: once per decision. */
 function recreateList(spec: PodSpecRef): RecreateList {
   const names = unique(spec.imagePullSecrets.filter((name) => name !== ''));
-  let length = -2;
-  for (const name of names) length += name.length + 2;
-  return { text: length <= DENY_SUBJECT_MAX_CHARS ? names.join(', ') : undefined, count: names.length, listed: new Set(names) };
+  return { text: joinedWithin(names), count: names.length, listed: new Set(names) };
 }
 
 function secretProblemFinding(entry: ResolvedSecret, spec: PodSpecRef, severity: Severity, namespace: string, seesAllTypes: boolean, podUpdate = false): Finding {

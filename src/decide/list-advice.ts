@@ -1,6 +1,6 @@
 import type { ServiceAccountPullSecrets } from '../snapshot/types.ts';
 import type { PodSpecRef } from '../workloads/extract.ts';
-import { DENY_SUBJECT_MAX_CHARS, denySubject, listNames, shorten } from './messages.ts';
+import { DENY_SUBJECT_MAX_CHARS, denySubject, joinedWithin, listNames, shorten } from './messages.ts';
 
 /**
  * Advice on the imagePullSecrets list to write so that a spec gets more secrets, true to the
@@ -169,12 +169,7 @@ function startsWithThenMore(list: readonly string[], prefix: readonly string[]):
 
 /** Names joined when they fit a subject's room; otherwise the first few and how many more. */
 function namesText(names: readonly string[]): string {
-  let length = 0;
-  for (const name of names) {
-    length += name.length + 2;
-    if (length > DENY_SUBJECT_MAX_CHARS + 2) return listNames(names);
-  }
-  return names.join(', ');
+  return joinedWithin(names) ?? listNames(names);
 }
 
 /**

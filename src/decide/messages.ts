@@ -39,6 +39,16 @@ export function denySubject(text: string): string {
 }
 
 /** Names from the object (imagePullSecrets entries are not validated by the API server) are shortened like any subject. */
+/** Names joined by `, ` when the text fits a denial's subject (DENY_SUBJECT_MAX_CHARS), else undefined. Stops counting at the limit. */
+export function joinedWithin(names: readonly string[]): string | undefined {
+  let length = -2;
+  for (const name of names) {
+    length += name.length + 2;
+    if (length > DENY_SUBJECT_MAX_CHARS) return undefined;
+  }
+  return names.join(', ');
+}
+
 export function listNames(names: readonly string[], max = 3): string {
   if (names.length === 0) return 'none';
   const shown = names.slice(0, max).map(denySubject).join(', ');
