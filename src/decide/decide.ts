@@ -506,6 +506,18 @@ function summarize(reference: ImageReference): ReferenceSummary {
   };
 }
 
+/**
+ * The Docker Hub warning's fix, in a few words. A list written to name the secret must keep the
+ * ServiceAccount's secrets (the short form of the list advice); a running pod's list cannot change
+ * at all (a pod UPDATE: a changed image, an ephemeral container), so the pod is recreated with it.
+ */
+function dockerHubFix(context: ContainerContext, secret: string | undefined): string {
+  if (context.input.podUpdate === true) {
+    return secret === undefined ? 'recreate the pod with a Docker Hub secret listed' : `recreate the pod with ${shorten(secret, 32)} added to its list`;
+  }
+  return secret === undefined ? 'add a Docker Hub secret' : listAdvisor(context).brief(secret);
+}
+
 /** `spec.containers[0].image`: built only for a finding (most containers have none). */
 function imagePathOf(container: ContainerRef): string {
   return `${container.path}.image`;
@@ -622,8 +634,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
       const hubSecret = effective.dockerHubAnonymous === 'warn' ? chooseInjection(context, reference, access.preferredSecrets, ownMatches) : undefined;
-      // A list written to name it must keep the ServiceAccount's secrets: the short form of the same advice.
-      const fix = hubSecret?.kind === 'inject' ? listAdvisor(context).brief(hubSecret.name) : 'add a Docker Hub secret';
+      const fix = dockerHubFix(context, hubSecret?.kind === 'inject' ? hubSecret.name : undefined);
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,

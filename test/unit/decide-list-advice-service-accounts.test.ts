@@ -200,6 +200,9 @@ interface HubCase {
   readonly options: PodOptions;
   readonly template: boolean;
   readonly fix: string;
+  /** A pod UPDATE: the pod runs, and its list cannot change. */
+  readonly podUpdate?: boolean;
+  readonly state?: readonly Record<string, unknown>[];
 }
 
 // The Docker Hub warning names the namespace secret that would authenticate the pull; naming it in
@@ -225,11 +228,36 @@ const hubCases: Record<string, HubCase> = {
     template: false,
     fix: 'list secret hub, which covers it',
   },
+  'a running pod (a pod UPDATE) is told to recreate the pod with the secret added, since its list cannot change': {
+    options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    fix: 'recreate the pod with hub added to its list',
+  },
+  'a running pod whose list extends its ServiceAccount\'s copy is told the same, not to append to a list that cannot change': {
+    options: { imagePullSecrets: ['sa-hub', 'cover'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    fix: 'recreate the pod with hub added to its list',
+  },
+  'an ephemeral container of a running pod is told the same: it pulls with the pod\'s list': {
+    options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'app', image: 'quay.io/extra/app:1' }], ephemeralContainers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    fix: 'recreate the pod with hub added to its list',
+  },
+  'a running pod in a namespace without a Docker Hub secret is told to recreate the pod with one': {
+    options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    state: STATE.filter((object) => (object['metadata'] as { name?: string } | undefined)?.name !== 'hub'),
+    fix: 'recreate the pod with a Docker Hub secret listed',
+  },
 };
 
 for (const [name, c] of Object.entries(hubCases)) {
   t.test(`the Docker Hub warning: ${name}`, (t) => {
-    const decision = decideOn(c.template ? deployment(c.options) : pod(c.options), !c.template);
+    const decision = decideOn(c.template ? deployment(c.options) : pod(c.options), !c.template, c.state, c.podUpdate === true);
     const warning = finding(decision, 'web', 'AnonymousPullRateLimited');
     t.equal(warning?.severity, 'warn', 'warns');
     t.ok(warning?.message.endsWith(`(rate-limited); ${c.fix}`), `ends with "${c.fix}": ${warning?.message}`);
