@@ -81,12 +81,14 @@ const { values } = parseArgs({
     namespaces: { type: 'string', default: String(NAMESPACE_COUNT) },
     /** Node.js options of the server children, space-separated (default: the image's). */
     'server-node-options': { type: 'string', default: IMAGE_NODE_OPTIONS },
-    /** Add a diagnostic target: the webhook with the bench namespaces excluded (everything but the decision). */
+    /** Add diagnostic targets: the webhook with the bench namespaces excluded (everything but the decision), sent the replicas and the never-seen bodies. */
     'no-decision-target': { type: 'boolean', default: false },
     /** Add diagnostic targets: the bare server plus one piece of the webhook's setup each (server options and parser, metrics registry, snapshot). */
     'bare-variants': { type: 'boolean', default: false },
     /** Add calibration targets: the bare server doing 10 and 25 µs of busy work per review, sent the never-seen bodies (what a known cost does to the ratio). */
     calibration: { type: 'boolean', default: false },
+    /** Add a diagnostic target: the webhook sent the replicas with the decision cache off (every review decided, its images known to the memos inside the decision): beside the never-seen row, it tells the decision's cost from a new image's. */
+    'uncached-replicas-target': { type: 'boolean', default: false },
     /** Add a diagnostic target: the webhook with logging off. */
     'silent-target': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -94,7 +96,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(`Usage: node bench/http.ts [--duration 4] [--rounds 5] [--warmup 2] [--connections 10] [--only TEXT,...]
-                         [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--silent-target] [--bare-variants] [--calibration]
+                         [--profile DIR] [--logs DIR] [--namespaces N] [--server-node-options="..."] [--no-decision-target] [--uncached-replicas-target] [--silent-target] [--bare-variants] [--calibration]
 Loads the webhook and a bare Fastify server over HTTPS and prints a Markdown table (see the header of bench/http.ts).
 `);
   process.exit(0);
@@ -142,6 +144,9 @@ const TARGETS: readonly Target[] = [
   { name: 'pullguard, default log, pods never seen (new images, cache off)', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces, '--decision-cache-entries', '0'], logFile: true, goalRatio: GOAL_RATIO_TO_BARE_UNCACHED, freshPods: true },
   // What logging every review costs (the pre-issue-14 default): a diagnostic row.
   { name: 'pullguard, --log-allows (a line per review)', script: 'webhook-server.ts', args: ['--logger', 'info', '--log-allows', '--namespaces', values.namespaces], logFile: true, diagnostic: true },
+  ...(values['uncached-replicas-target']
+    ? [{ name: 'pullguard, default log, replicas decided afresh (cache off)', script: 'webhook-server.ts', args: ['--logger', 'info', '--namespaces', values.namespaces, '--decision-cache-entries', '0'], logFile: true, diagnostic: true }]
+    : []),
   ...(values['silent-target']
     ? [{ name: 'pullguard, logger silent', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces], logFile: false, diagnostic: true }]
     : []),
@@ -158,7 +163,11 @@ const TARGETS: readonly Target[] = [
     ? [10, 25].map((us) => ({ name: `bare + ${us} µs busy work per review, pods never seen`, script: 'bare-server.ts', args: ['--busy-us', String(us)], logFile: false, diagnostic: true, freshPods: true }))
     : []),
   ...(values['no-decision-target']
-    ? [{ name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true }]
+    ? [
+        { name: 'pullguard, namespaces excluded (no decision)', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces'], logFile: false, diagnostic: true },
+        // The same, sent the never-seen bodies: what the server costs around the decision for them.
+        { name: 'pullguard, namespaces excluded (no decision), pods never seen', script: 'webhook-server.ts', args: ['--logger', 'silent', '--namespaces', values.namespaces, '--exclude-bench-namespaces', '--decision-cache-entries', '0'], logFile: false, diagnostic: true, freshPods: true },
+      ]
     : []),
 ];
 
