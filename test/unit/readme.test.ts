@@ -43,7 +43,7 @@ const HELPS: Record<string, string> = {
 };
 
 /** Flags of other tools the README shows in their commands (helm, kubectl, kube-apiserver, node, and bench/http.ts). */
-const OTHER_TOOLS_FLAGS = new Set(['--create-namespace', '--set', '--dry-run', '--admission-control-config-file', '--max-semi-space-size', '--heap-growing-percent', '--manifest', '--archive', '--copy-to', '--calibration']);
+const OTHER_TOOLS_FLAGS = new Set(['--create-namespace', '--set', '--dry-run', '--admission-control-config-file', '--max-semi-space-size', '--heap-growing-percent', '--manifest', '--archive', '--copy-to', '--calibration', '--no-decision-target', '--uncached-replicas-target', '--profile']);
 
 function longFlags(text: string): Set<string> {
   return new Set(text.match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []);
