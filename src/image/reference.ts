@@ -78,6 +78,63 @@ function freezeResult(result: ImageReferenceResult): ImageReferenceResult {
 
 /** parseImageReference without the memo (fresh, unfrozen objects); the memo's tests compare the two. */
 export function parseImageReferenceUncached(input: string): ImageReferenceResult {
+  return parseRegistryReference(input) ?? parseAnyReference(input);
+}
+
+/**
+ * The shape nearly every image of a private registry has, `host[:port]/path[:tag]` with a
+ * lower-case host that holds a `.` or a port (or is `localhost`), read in a single scan: a valid one is
+ * parsed here, with the split and the result parseAnyReference gives it (the tests compare the two
+ * on generated strings); anything else (no registry, Docker Hub's own hosts, a digest, upper case,
+ * any character or length the grammar refuses) is undefined and left to parseAnyReference, which
+ * also words the errors. The written string is then the joined one upstream parses, and its own
+ * normalised form when it has a tag.
+ */
+export function parseRegistryReference(s: string): ImageReferenceResult | undefined {
+  const length = s.length;
+  // The host: labels of lower-case letters, digits and inner dashes joined by dots, then a port.
+  let i = 0;
+  let dotted = false;
+  for (;;) {
+    const labelStart = i;
+    while (i < length && (isLowerAlphaNumeric(s.charCodeAt(i)) || s.charCodeAt(i) === DASH)) i++;
+    if (i === labelStart || s.charCodeAt(labelStart) === DASH || s.charCodeAt(i - 1) === DASH) return undefined;
+    if (i < length && s.charCodeAt(i) === DOT) {
+      dotted = true;
+      i++;
+      continue;
+    }
+    break;
+  }
+  const hostEnd = i;
+  if (i < length && s.charCodeAt(i) === COLON) {
+    i++;
+    const portStart = i;
+    while (i < length && isDigit(s.charCodeAt(i))) i++;
+    if (i === portStart) return undefined;
+  }
+  const domainEnd = i;
+  if (domainEnd >= length || s.charCodeAt(domainEnd) !== SLASH) return undefined;
+  // A first component without a `.` or a port is a registry only as `localhost`; Docker Hub's own
+  // hosts are rewritten (index.docker.io) or get `library/` (docker.io/nginx): the full parser's.
+  if (!dotted && hostEnd === domainEnd && !(domainEnd === LOCALHOST.length && s.startsWith(LOCALHOST))) return undefined;
+  if ((domainEnd === DOCKER_HUB_DOMAIN.length && s.startsWith(DOCKER_HUB_DOMAIN)) || (domainEnd === LEGACY_DOCKER_HUB_DOMAIN.length && s.startsWith(LEGACY_DOCKER_HUB_DOMAIN))) return undefined;
+  // The path ends at the first colon after the host (a colon in a path or a `/` in a tag fails
+  // either check below, and the full parser has the last word); no `@`: a digest is not this shape.
+  const colon = s.indexOf(':', domainEnd + 1);
+  const nameEnd = colon === -1 ? length : colon;
+  if (nameEnd - domainEnd - 1 > REPOSITORY_PATH_MAX_CHARS || !isRemoteName(s, domainEnd + 1, nameEnd)) return undefined;
+  if (nameEnd < length && !isTag(s, nameEnd + 1, length)) return undefined;
+  const name = s.slice(0, nameEnd);
+  const tag = nameEnd < length ? s.slice(nameEnd + 1) : undefined;
+  return {
+    ok: true,
+    reference: { input: s, domain: s.slice(0, domainEnd), path: s.slice(domainEnd + 1, nameEnd), name, tag, digest: undefined, normalized: tag === undefined ? `${name}:${DEFAULT_TAG}` : s },
+  };
+}
+
+/** Every shape of image string, valid or not (parseImageReferenceUncached tries parseRegistryReference first). */
+export function parseAnyReference(input: string): ImageReferenceResult {
   if (isIdentifier(input)) {
     return failure(input, `invalid repository name (${quoteSubject(input)}), cannot specify 64-byte hexadecimal strings`);
   }

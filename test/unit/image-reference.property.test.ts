@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { isLatestOrUntagged, parseImageReference } from '../../src/image/reference.ts';
+import { isLatestOrUntagged, parseAnyReference, parseImageReference, parseRegistryReference } from '../../src/image/reference.ts';
 import type { ImageReferenceResult } from '../../src/image/types.ts';
 
 /*
@@ -213,6 +213,78 @@ t.test('parsing the normalized form again yields the same normalized form and na
     );
   });
   t.ok(reparsed > 1000, `enough valid references were exercised (${reparsed})`);
+});
+
+/** A valid reference as written, from its parts. */
+function written({ domain, components, tag, digest }: { domain: string | undefined; components: string[]; tag: string | undefined; digest: string | undefined }): string {
+  return (domain === undefined ? '' : `${domain}/`) + components.join('/') + (tag === undefined ? '' : `:${tag}`) + (digest === undefined ? '' : `@${digest}`);
+}
+
+/** The shape of a private registry's images: a lower-case host of labels, a port maybe, a path and a tag maybe. */
+const lowerHostLabel = fc
+  .tuple(fc.constantFrom(...'abz09'), fc.string({ unit: fc.constantFrom(...'abz09-'), maxLength: 5 }), fc.constantFrom(...'abz09'))
+  .map(([first, middle, last]) => first + middle + last);
+const registryReference = fc
+  .record({
+    domain: fc.tuple(fc.array(lowerHostLabel, { minLength: 1, maxLength: 4 }), port).map(([labels, p]) => labels.join('.') + p),
+    components: pathArbitrary,
+    tag: tagArbitrary,
+    digest: fc.constant(undefined),
+  })
+  .map(written);
+
+/** A valid reference with one piece of the grammar's alphabet written over or into it: narrow misses, and shapes one character apart. */
+const nearlyValidReference = fc
+  .tuple(fc.oneof(validReference.map(written), registryReference), fc.nat(), fc.constantFrom(...grammarPieces, 'A', '!', ' ', 'é'), fc.boolean())
+  .map(([input, at, piece, replace]) => {
+    const position = at % (input.length + 1);
+    return input.slice(0, position) + piece + input.slice(replace ? position + 1 : position);
+  });
+
+t.test('the single-scan parse of registry references answers exactly as the full parser, or leaves the input to it', async (t) => {
+  let taken = 0;
+  let valid = 0;
+  t.doesNotThrow(() => {
+    fc.assert(
+      fc.property(fc.oneof(registryReference, validReference.map(written), nearlyValidReference, grammarString, fc.string({ maxLength: 40 })), (input) => {
+        const full = parseAnyReference(input);
+        if (full.ok) valid++;
+        const fast = parseRegistryReference(input);
+        if (fast === undefined) return;
+        taken++;
+        if (JSON.stringify(fast) !== JSON.stringify(full)) throw new Error(`${JSON.stringify(input)}: single scan ${JSON.stringify(fast)}, full parser ${JSON.stringify(full)}`);
+      }),
+      { numRuns: 20000 },
+    );
+  });
+  // Not vacuous: a good share of the valid references go the single-scan way.
+  t.ok(taken > valid / 4, `the single-scan parse took ${taken} of ${valid} valid references`);
+});
+
+t.test('which image strings the single-scan parse takes, and which it leaves to the full parser', async (t) => {
+  const cases: Record<string, { readonly input: string; readonly taken: boolean }> = {
+    'a registry host, a two-level path and a tag': { input: 'registry.example.com/team/app:1.2', taken: true },
+    'a registry host with a port, no tag': { input: 'registry.example.com:5000/app', taken: true },
+    'localhost, which is a registry without a dot': { input: 'localhost/app:1', taken: true },
+    'localhost with a port': { input: 'localhost:5000/app', taken: true },
+    'an IP address and a port': { input: '10.0.0.1:5000/team/app:v1', taken: true },
+    'a Docker Hub name without a registry (library/ is added)': { input: 'nginx:1.27', taken: false },
+    'a Docker Hub user repository': { input: 'team/app:1', taken: false },
+    'docker.io written out (library/ may be added)': { input: 'docker.io/nginx', taken: false },
+    'index.docker.io (rewritten to docker.io)': { input: 'index.docker.io/team/app', taken: false },
+    'an upper-case host': { input: 'Registry.example.com/app', taken: false },
+    'an IPv6 host': { input: '[::1]:5000/app', taken: false },
+    'a digest': { input: `registry.example.com/app@sha256:${'a'.repeat(64)}`, taken: false },
+    'a tag followed by a path': { input: 'registry.example.com/a:b/c', taken: false },
+    'an empty tag': { input: 'registry.example.com/app:', taken: false },
+    'an upper-case path (refused with its own message)': { input: 'registry.example.com/App', taken: false },
+    'a path over 255 characters': { input: `registry.example.com/${'a'.repeat(256)}`, taken: false },
+  };
+  for (const [name, c] of Object.entries(cases)) {
+    const fast = parseRegistryReference(c.input);
+    t.equal(fast !== undefined, c.taken, name);
+    if (fast !== undefined) t.same(fast, parseAnyReference(c.input), `${name}: as the full parser`);
+  }
 });
 
 // Speed on these inputs is measured by `npm run bench:core`, never by a timed unit test.
