@@ -507,13 +507,17 @@ function summarize(reference: ImageReference): ReferenceSummary {
 }
 
 /**
- * The Docker Hub warning's fix, in a few words. A list written to name the secret must keep the
- * ServiceAccount's secrets (the short form of the list advice); a running pod's list cannot change
- * at all (a pod UPDATE: a changed image, an ephemeral container), so the pod is recreated with it.
+ * The Docker Hub warning's fix, in a few words (the image's name comes first and keeps the room).
+ * A list written to name the secret must keep the ServiceAccount's secrets (the short form of the
+ * list advice). A running pod's list cannot change at all (a pod UPDATE): a changed image is
+ * pulled with the secret once the pod is recreated with it listed too, as its denials say; an
+ * ephemeral container pulls with the running pod's secrets whatever is done, so only its image
+ * can change (as runningPodAdvice says for a denial).
  */
-function dockerHubFix(context: ContainerContext, secret: string | undefined): string {
+function dockerHubFix(context: ContainerContext, container: ContainerRef, secret: string | undefined): string {
   if (context.input.podUpdate === true) {
-    return secret === undefined ? 'recreate the pod with a Docker Hub secret listed' : `recreate the pod with ${shorten(secret, 32)} added to its list`;
+    if (container.group === 'ephemeralContainers') return 'use an image the pod\'s secrets cover';
+    return secret === undefined ? 'recreate the pod listing a Hub secret' : `recreate the pod with ${shorten(secret, 32)} also listed`;
   }
   return secret === undefined ? 'add a Docker Hub secret' : listAdvisor(context).brief(secret);
 }
@@ -634,7 +638,7 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
       const hubSecret = effective.dockerHubAnonymous === 'warn' ? chooseInjection(context, reference, access.preferredSecrets, ownMatches) : undefined;
-      const fix = dockerHubFix(context, hubSecret?.kind === 'inject' ? hubSecret.name : undefined);
+      const fix = dockerHubFix(context, container, hubSecret?.kind === 'inject' ? hubSecret.name : undefined);
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,

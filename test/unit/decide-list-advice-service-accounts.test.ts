@@ -232,26 +232,26 @@ const hubCases: Record<string, HubCase> = {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
     podUpdate: true,
-    fix: 'recreate the pod with hub added to its list',
+    fix: 'recreate the pod with hub also listed',
   },
   'a running pod whose list extends its ServiceAccount\'s copy is told the same, not to append to a list that cannot change': {
     options: { imagePullSecrets: ['sa-hub', 'cover'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
     podUpdate: true,
-    fix: 'recreate the pod with hub added to its list',
+    fix: 'recreate the pod with hub also listed',
   },
-  'an ephemeral container of a running pod is told the same: it pulls with the pod\'s list': {
+  'an ephemeral container of a running pod is told to use an image the pod\'s secrets cover: recreating the pod is not debugging it': {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'app', image: 'quay.io/extra/app:1' }], ephemeralContainers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
     podUpdate: true,
-    fix: 'recreate the pod with hub added to its list',
+    fix: 'use an image the pod\'s secrets cover',
   },
   'a running pod in a namespace without a Docker Hub secret is told to recreate the pod with one': {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
     podUpdate: true,
     state: STATE.filter((object) => (object['metadata'] as { name?: string } | undefined)?.name !== 'hub'),
-    fix: 'recreate the pod with a Docker Hub secret listed',
+    fix: 'recreate the pod listing a Hub secret',
   },
 };
 
@@ -262,6 +262,7 @@ for (const [name, c] of Object.entries(hubCases)) {
     t.equal(warning?.severity, 'warn', 'warns');
     t.ok(warning?.message.endsWith(`(rate-limited); ${c.fix}`), `ends with "${c.fix}": ${warning?.message}`);
     t.ok((warning?.message.length ?? 0) <= 119, 'fits a warning line');
+    t.ok(warning?.message.startsWith('web: docker.io/library/nginx pulls'), `names the image whole: ${warning?.message}`);
     t.end();
   });
 }

@@ -278,7 +278,12 @@ t.test('which image strings the single-scan parse takes, and which it leaves to 
     'a tag followed by a path': { input: 'registry.example.com/a:b/c', taken: false },
     'an empty tag': { input: 'registry.example.com/app:', taken: false },
     'an upper-case path (refused with its own message)': { input: 'registry.example.com/App', taken: false },
+    'a path of 255 characters, the most there is': { input: `registry.example.com/${'a'.repeat(255)}`, taken: true },
     'a path over 255 characters': { input: `registry.example.com/${'a'.repeat(256)}`, taken: false },
+    'a tag of 128 characters, the most there is': { input: `registry.example.com/app:${'t'.repeat(128)}`, taken: true },
+    'a tag over 128 characters': { input: `registry.example.com/app:${'t'.repeat(129)}`, taken: false },
+    'a host that only begins with localhost': { input: 'localhostx/app', taken: false },
+    'a host that only begins with docker.io, a registry of its own': { input: 'docker.iox/app', taken: true },
   };
   for (const [name, c] of Object.entries(cases)) {
     const fast = parseRegistryReference(c.input);
