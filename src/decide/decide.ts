@@ -510,14 +510,14 @@ function summarize(reference: ImageReference): ReferenceSummary {
  * The Docker Hub warning's fix, in a few words (the image's name comes first and keeps the room).
  * A list written to name the secret must keep the ServiceAccount's secrets (the short form of the
  * list advice). A running pod's list cannot change at all (a pod UPDATE): a changed image is
- * pulled with the secret once the pod is recreated with it listed too, as its denials say; an
+ * pulled with the secret once the pod is recreated with it listed too (ListAdvisor.runningBrief), as its denials say; an
  * ephemeral container pulls with the running pod's secrets whatever is done, so only its image
  * can change (as runningPodAdvice says for a denial).
  */
 function dockerHubFix(context: ContainerContext, container: ContainerRef, secret: string | undefined): string {
   if (context.input.podUpdate === true) {
     if (container.group === 'ephemeralContainers') return 'use an image the pod\'s secrets cover';
-    return secret === undefined ? 'recreate the pod listing a Hub secret' : `recreate the pod with ${shorten(secret, 32)} also listed`;
+    return secret === undefined ? 'recreate the pod listing a Hub secret' : listAdvisor(context).runningBrief(secret);
   }
   return secret === undefined ? 'add a Docker Hub secret' : listAdvisor(context).brief(secret);
 }
@@ -638,7 +638,9 @@ function decideContainer(container: ContainerRef, context: ContainerContext, at:
     if (reference.domain === DOCKER_HUB && effective.dockerHubAnonymous !== 'ignore') {
       // A warning is read by a person: name the namespace secret that would do, when there is one.
       const hubSecret = effective.dockerHubAnonymous === 'warn' ? chooseInjection(context, reference, access.preferredSecrets, ownMatches) : undefined;
-      const fix = dockerHubFix(context, container, hubSecret?.kind === 'inject' ? hubSecret.name : undefined);
+      // A secret the ServiceAccount must list first (it enforces mountable secrets) is named too, with that step.
+      const named = hubSecret?.kind === 'inject' || (hubSecret?.kind === 'blocked' && hubSecret.why === 'mountable') ? hubSecret.name : undefined;
+      const fix = dockerHubFix(context, container, named);
       findings.push({
         code: 'AnonymousPullRateLimited',
         severity: effective.dockerHubAnonymous,

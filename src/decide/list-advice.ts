@@ -123,7 +123,19 @@ export class ListAdvisor {
     if (!enforced && this.extendsServiceAccountList()) return `append ${shorten(secret, 32)} to the pod's whole list`;
     if (!enforced && !this.needsListAdvice()) return `list secret ${secret}, which covers it`;
     const account = shorten(this.subject.spec.serviceAccountName, 32);
-    return `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets${this.addsToOwnList() ? ' and the pod\'s' : ''}`;
+    return this.addsToOwnList() ? `add ${shorten(secret, 32)} to SA ${account} and the pod's imagePullSecrets` : `add ${shorten(secret, 32)} to SA ${account}'s imagePullSecrets`;
+  }
+
+  /**
+   * brief() for a running pod (a pod UPDATE), whose list cannot change: the pod is recreated with
+   * the secret listed too, once a ServiceAccount that enforces mountable secrets lists it (a pod
+   * that lists none then gets it from the ServiceAccount's copy).
+   */
+  runningBrief(secret: string): string {
+    const name = shorten(secret, 32);
+    if (this.notListed([secret]).length === 0) return `recreate the pod with ${name} also listed`;
+    const account = shorten(this.subject.spec.serviceAccountName, 32);
+    return this.addsToOwnList() ? `add ${name} to SA ${account}, recreate the pod listing it` : `add ${name} to SA ${account}, then recreate the pod`;
   }
 
   /** True when the spec lists its own secrets, so advice adds to that list. */

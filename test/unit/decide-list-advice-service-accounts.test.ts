@@ -202,6 +202,8 @@ interface HubCase {
   readonly fix: string;
   /** A pod UPDATE: the pod runs, and its list cannot change. */
   readonly podUpdate?: boolean;
+  /** The fix is long enough that the image's name gives way (it still fits a warning line). */
+  readonly nameShortened?: boolean;
   readonly state?: readonly Record<string, unknown>[];
 }
 
@@ -246,6 +248,26 @@ const hubCases: Record<string, HubCase> = {
     podUpdate: true,
     fix: 'use an image the pod\'s secrets cover',
   },
+  'a pod under a ServiceAccount enforcing mountable secrets that does not list the secret is told to add it there and to the pod\'s list': {
+    options: { serviceAccountName: 'locked', imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    nameShortened: true,
+    fix: 'add hub to SA locked and the pod\'s imagePullSecrets',
+  },
+  'a running pod under that ServiceAccount is told to add it there, then recreate the pod listing it': {
+    options: { serviceAccountName: 'locked', imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    nameShortened: true,
+    fix: 'add hub to SA locked, recreate the pod listing it',
+  },
+  'a running pod under that ServiceAccount with its copied list is told to add it there, then recreate the pod': {
+    options: { serviceAccountName: 'locked', imagePullSecrets: ['sa-hub', 'quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    template: false,
+    podUpdate: true,
+    nameShortened: true,
+    fix: 'add hub to SA locked, then recreate the pod',
+  },
   'a running pod in a namespace without a Docker Hub secret is told to recreate the pod with one': {
     options: { imagePullSecrets: ['quay-extra'], containers: [{ name: 'web', image: 'nginx:1.27' }] },
     template: false,
@@ -262,7 +284,7 @@ for (const [name, c] of Object.entries(hubCases)) {
     t.equal(warning?.severity, 'warn', 'warns');
     t.ok(warning?.message.endsWith(`(rate-limited); ${c.fix}`), `ends with "${c.fix}": ${warning?.message}`);
     t.ok((warning?.message.length ?? 0) <= 119, 'fits a warning line');
-    t.ok(warning?.message.startsWith('web: docker.io/library/nginx pulls'), `names the image whole: ${warning?.message}`);
+    if (c.nameShortened !== true) t.ok(warning?.message.startsWith('web: docker.io/library/nginx pulls'), `names the image whole: ${warning?.message}`);
     t.end();
   });
 }
