@@ -82,54 +82,31 @@ export function parseImageReferenceUncached(input: string): ImageReferenceResult
 }
 
 /**
- * The shape nearly every image of a private registry has, `host[:port]/path[:tag]` with a
- * lower-case host that holds a `.` or a port (or is `localhost`), read in a single scan: a valid one is
- * parsed here, with the split and the result parseAnyReference gives it (the tests compare the two
- * on generated strings); anything else (no registry, Docker Hub's own hosts, a digest, upper case,
- * any character or length the grammar refuses) is undefined and left to parseAnyReference, which
- * also words the errors. The written string is then the joined one upstream parses, and its own
+ * The shape nearly every image of a private registry has, `host[:port]/path[:tag]`: a first
+ * component upstream takes for a registry as written (not Docker Hub's own hosts, which are
+ * rewritten or get `library/`), a path and maybe a tag, checked by the grammar's own pieces in a
+ * single scan. A valid one is parsed here, with the split and the result parseAnyReference gives it
+ * (the tests compare the two on generated strings); anything else (no registry, a digest, any
+ * character or length the grammar refuses) is undefined and left to parseAnyReference, which also
+ * words the errors. The written string is then the joined one upstream parses, and its own
  * normalised form when it has a tag.
  */
 export function parseRegistryReference(s: string): ImageReferenceResult | undefined {
-  const length = s.length;
-  // The host: labels of lower-case letters, digits and inner dashes joined by dots, then a port.
-  let i = 0;
-  let dotted = false;
-  for (;;) {
-    const labelStart = i;
-    while (i < length && (isLowerAlphaNumeric(s.charCodeAt(i)) || s.charCodeAt(i) === DASH)) i++;
-    if (i === labelStart || s.charCodeAt(labelStart) === DASH || s.charCodeAt(i - 1) === DASH) return undefined;
-    if (i < length && s.charCodeAt(i) === DOT) {
-      dotted = true;
-      i++;
-      continue;
-    }
-    break;
-  }
-  const hostEnd = i;
-  if (i < length && s.charCodeAt(i) === COLON) {
-    i++;
-    const portStart = i;
-    while (i < length && isDigit(s.charCodeAt(i))) i++;
-    if (i === portStart) return undefined;
-  }
-  const domainEnd = i;
-  if (domainEnd >= length || s.charCodeAt(domainEnd) !== SLASH) return undefined;
-  // A first component without a `.` or a port is a registry only as `localhost`; Docker Hub's own
-  // hosts are rewritten (index.docker.io) or get `library/` (docker.io/nginx): the full parser's.
-  if (!dotted && hostEnd === domainEnd && !(domainEnd === LOCALHOST.length && s.startsWith(LOCALHOST))) return undefined;
-  if ((domainEnd === DOCKER_HUB_DOMAIN.length && s.startsWith(DOCKER_HUB_DOMAIN)) || (domainEnd === LEGACY_DOCKER_HUB_DOMAIN.length && s.startsWith(LEGACY_DOCKER_HUB_DOMAIN))) return undefined;
+  const domainEnd = s.indexOf('/');
+  if (domainEnd <= 0) return undefined;
+  const domain = s.slice(0, domainEnd);
+  if (!namesRegistry(domain) || domain === DOCKER_HUB_DOMAIN || domain === LEGACY_DOCKER_HUB_DOMAIN || !isDomainAndPort(s, 0, domainEnd)) return undefined;
   // The path ends at the first colon after the host (a colon in a path or a `/` in a tag fails
   // either check below, and the full parser has the last word); no `@`: a digest is not this shape.
   const colon = s.indexOf(':', domainEnd + 1);
-  const nameEnd = colon === -1 ? length : colon;
+  const nameEnd = colon === -1 ? s.length : colon;
   if (nameEnd - domainEnd - 1 > REPOSITORY_PATH_MAX_CHARS || !isRemoteName(s, domainEnd + 1, nameEnd)) return undefined;
-  if (nameEnd < length && !isTag(s, nameEnd + 1, length)) return undefined;
+  if (nameEnd < s.length && !isTag(s, nameEnd + 1, s.length)) return undefined;
   const name = s.slice(0, nameEnd);
-  const tag = nameEnd < length ? s.slice(nameEnd + 1) : undefined;
+  const tag = nameEnd < s.length ? s.slice(nameEnd + 1) : undefined;
   return {
     ok: true,
-    reference: { input: s, domain: s.slice(0, domainEnd), path: s.slice(domainEnd + 1, nameEnd), name, tag, digest: undefined, normalized: tag === undefined ? `${name}:${DEFAULT_TAG}` : s },
+    reference: { input: s, domain, path: s.slice(domainEnd + 1, nameEnd), name, tag, digest: undefined, normalized: tag === undefined ? `${name}:${DEFAULT_TAG}` : s },
   };
 }
 
@@ -205,8 +182,7 @@ function splitDockerDomain(input: string): { domain: string; remainder: string }
   } else if (first === LEGACY_DOCKER_HUB_DOMAIN) {
     domain = DOCKER_HUB_DOMAIN;
     remainder = input.slice(slash + 1);
-  } else if (first.includes('.') || first.includes(':') || hasUpperCase(first)) {
-    // Upper case is never valid in a path, so upstream takes an upper-case first component for a host.
+  } else if (namesRegistry(first)) {
     domain = first;
     remainder = input.slice(slash + 1);
   } else {
@@ -217,6 +193,14 @@ function splitDockerDomain(input: string): { domain: string; remainder: string }
     remainder = OFFICIAL_REPOSITORY_PREFIX + remainder;
   }
   return { domain, remainder };
+}
+
+/**
+ * True when upstream takes the first of several components for a registry: `localhost`, or one
+ * with a `.` or a `:`, or with upper case (never valid in a path, so it must be a host).
+ */
+function namesRegistry(first: string): boolean {
+  return first === LOCALHOST || first.includes('.') || first.includes(':') || hasUpperCase(first);
 }
 
 /** Offsets of the parts of `name[:tag][@digest]`; -1 where a part is absent. */
