@@ -510,9 +510,9 @@ function summarize(reference: ImageReference): ReferenceSummary {
  * The Docker Hub warning's fix, in a few words (the image's name comes first and keeps the room).
  * A list written to name the secret must keep the ServiceAccount's secrets (the short form of the
  * list advice). A running pod's list cannot change at all (a pod UPDATE): a changed image is
- * pulled with the secret once the pod is recreated with it listed too (ListAdvisor.runningBrief), as its denials say; an
- * ephemeral container pulls with the running pod's secrets whatever is done, so only its image
- * can change (as runningPodAdvice says for a denial).
+ * pulled with the secret once the pod is recreated with it listed too (ListAdvisor.runningBrief),
+ * as its denials say; an ephemeral container pulls with the running pod's secrets whatever is
+ * done, so only its image can change (as runningPodAdvice says for a denial).
  */
 function dockerHubFix(context: ContainerContext, container: ContainerRef, secret: string | undefined): string {
   if (context.input.podUpdate === true) {
